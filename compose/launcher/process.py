@@ -1,0 +1,151 @@
+"""Child processes that die with their parent and stop by PID, gently first."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(sig: int) -> Callable[[], None]:
+    """A ``preexec_fn`` asking the kernel to send ``sig`` when the launcher dies, even by
+    ``kill -9``. It runs after the uid switch, which would otherwise clear it."""
+
+    def preexec() -> None:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, sig)
+        # The parent may already be gone between fork and prctl.
+        if os.getppid() == 1:
+            os.kill(os.getpid(), sig)
+
+    return preexec
+
+
+@dataclass
+class ChildProcess:
+    """One started program, stopped with its own signal (``SIGINT`` for Postgres)."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    stop_signal: int = signal.SIGTERM
+    log_path: Path | None = None
+    _log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Ask it to stop, wait, then kill it. Returns the exit code."""
+        if self.alive():
+            self.signal(self.stop_signal)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                logger.warning(
+                    "%s (pid %d) ignored %s; killing it",
+                    self.name,
+                    self.pid,
+                    signal.Signals(self.stop_signal).name,
+                )
+                self.popen.kill()
+                self.popen.wait(5)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        """``kill -9``: what a crash looks like."""
+        if self.alive():
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: int | None = None,
+    group: int | None = None,
+    stop_signal: int = signal.SIGTERM,
+) -> ChildProcess:
+    """Start ``argv`` in its own session (the terminal's Ctrl-C reaches only the launcher,
+    which stops children in order) and tied to the launcher's life."""
+    log_file = log_path.open("ab") if log_path is not None else None
+    popen = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT if log_file is not None else None,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        user=user,
+        group=group,
+        extra_groups=[] if user is not None else None,
+        start_new_session=True,
+        preexec_fn=_die_with_parent(stop_signal),
+    )
+    return ChildProcess(name, popen, stop_signal, log_path, log_file)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+        return True
+    return False
+
+
+def wait_until(
+    ready: Callable[[], bool], *, timeout: float, what: str, child: ChildProcess | None = None
+) -> None:
+    """Poll ``ready`` until true; fail early, with the child's log, if the child exits."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        if ready():
+            return
+        if child is not None and not child.alive():
+            raise RuntimeError(
+                f"{what}: {child.name} exited with {child.popen.returncode}\n{child.log_tail()}"
+            )
+        if time.monotonic() > deadline:
+            tail = child.log_tail() if child is not None else ""
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f}s\n{tail}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

@@ -1,0 +1,235 @@
+"""NATS (JetStream), PostgreSQL and a Redis-protocol server as child processes on loopback.
+
+Each server keeps its port and data folder across ``stop()``/``start()``, so a test can restart
+one under load and the services reconnect to the same address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import urllib.request
+from pathlib import Path
+
+from agentlist.launcher import binaries
+from agentlist.launcher.process import ChildProcess, free_port, port_open, spawn, wait_until
+
+READY_TIMEOUT = 30.0
+
+
+class ManagedServer:
+    """Common start/stop/kill bookkeeping; subclasses say how to launch and when it is ready."""
+
+    name = "server"
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        self.root = root / self.name
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.process: ChildProcess | None = None
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> None:
+        self.process = self._launch()
+        wait_until(self._ready, timeout=READY_TIMEOUT, what=self.name, child=self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+
+    def _launch(self) -> ChildProcess:
+        raise NotImplementedError
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+
+class NatsServer(ManagedServer):
+    name = "nats"
+
+    def __init__(self, root: Path, port: int | None = None, *, durable: bool = False) -> None:
+        super().__init__(root, port)
+        self.monitor_port = free_port()
+        self.durable = durable
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def _launch(self) -> ChildProcess:
+        config = self.root / "nats.conf"
+        # sync_interval "always" fsyncs every JetStream write (see research/reliability.md on
+        # Jepsen's NATS findings); the dev default trades that for speed, like fsync=off below.
+        sync = "always" if self.durable else "2m"
+        config.write_text(
+            f'listen: "127.0.0.1:{self.port}"\n'
+            f'http: "127.0.0.1:{self.monitor_port}"\n'
+            "max_payload: 8MB\n"
+            f'jetstream {{ store_dir: "{self.root / "js"}", sync_interval: "{sync}" }}\n'
+        )
+        argv = [str(binaries.nats_server()), "-c", str(config), "-l", str(self.root / "nats.log")]
+        return spawn(self.name, argv, log_path=self.root / "stdout.log")
+
+    def _ready(self) -> bool:
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+
+class RedisServer(ManagedServer):
+    name = "redis"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _launch(self) -> ChildProcess:
+        argv = [
+            str(binaries.redis_server()),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.root),
+            "--save", "",
+            # An append-only file makes a restart keep the streams; streams are a cache of
+            # JetStream either way, and must never be evicted silently.
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--maxmemory-policy", "noeviction",
+            "--daemonize", "no",
+            "--logfile", str(self.root / "redis.log"),
+        ]  # fmt: skip
+        return spawn(self.name, argv, log_path=self.root / "stdout.log")
+
+    def _ready(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class PostgresServer(ManagedServer):
+    """PostgreSQL refuses to run as root: as root it runs as ``$PG_RUN_AS`` (``nobody``)."""
+
+    name = "postgres"
+
+    def __init__(self, root: Path, port: int | None = None, *, durable: bool = False) -> None:
+        super().__init__(root, port)
+        self.durable = durable
+        self.bindir = binaries.postgres_bindir()
+        self.user: int | None = None
+        self.group: int | None = None
+        if os.geteuid() == 0:
+            account = pwd.getpwnam(os.environ.get("PG_RUN_AS", "nobody"))
+            self.user, self.group = account.pw_uid, account.pw_gid
+            self.bindir = binaries.postgres_bindir_for_others(self.bindir)
+            _chown_tree(self.root, self.user, self.group)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def _launch(self) -> ChildProcess:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        with contextlib.suppress(FileNotFoundError):  # a stale pid file after kill -9
+            pid_file = self.data_dir / "postmaster.pid"
+            if not _pid_alive(int(pid_file.read_text().split()[0])):
+                pid_file.unlink()
+        durability = "on" if self.durable else "off"
+        argv = [
+            str(self.bindir / "postgres"),
+            "-D", str(self.data_dir),
+            "-h", "127.0.0.1",
+            "-p", str(self.port),
+            "-k", str(self.root),
+            "-c", f"fsync={durability}",
+            "-c", f"synchronous_commit={durability}",
+            "-c", f"full_page_writes={durability}",
+            "-c", "max_connections=400",
+            "-c", "log_min_messages=warning",
+        ]  # fmt: skip
+        return spawn(
+            self.name,
+            argv,
+            log_path=self.root / "postgres.log",
+            user=self.user,
+            group=self.group,
+            stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM would wait for clients
+            env=_minimal_env(),
+        )
+
+    def _initdb(self) -> None:
+        argv = [
+            str(self.bindir / "initdb"),
+            "-D", str(self.data_dir),
+            "-U", "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]  # fmt: skip
+        init = spawn(
+            "initdb",
+            argv,
+            log_path=self.root / "initdb.log",
+            user=self.user,
+            group=self.group,
+            env=_minimal_env(),
+        )
+        code = init.popen.wait(120)
+        init.stop()
+        if code != 0:
+            raise RuntimeError(f"initdb failed ({code}):\n{init.log_tail()}")
+
+    def _ready(self) -> bool:
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except OSError:
+            return False
+        return len(lines) >= 8 and lines[7].strip() == "ready" and port_open(self.port)
+
+
+def _minimal_env() -> dict[str, str]:
+    # Postgres as another user must not inherit HOME, TMPDIR... pointing into /root.
+    return {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            shutil.chown(Path(dirpath) / name, uid, gid)

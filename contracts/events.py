@@ -1,0 +1,68 @@
+"""What flows on ``runs.<id>.events`` (JetStream): attempt fences, stream chunks and outcomes.
+
+Per run, messages are ordered by ``(attempt, seq)``. The scheduler publishes
+:class:`AttemptStarted` (seq 0) before it dispatches an attempt; the worker then publishes
+:class:`RunEvent` with seq 1, 2, ... and ends with exactly one :class:`RunOutcome`. A message
+whose attempt is older than the newest ``AttemptStarted`` is stale and is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from agentlist.contracts._wire import WireModel
+from agentlist.contracts.errors import ErrorInfo
+
+OutcomeStatus = Literal["success", "error", "interrupted", "rollback", "timeout", "released"]
+"""``interrupted``/``rollback``: cancelled with that action. ``released``: a draining worker
+handed the run back unfinished; it returns to the queue instead of ending."""
+
+
+class AttemptStarted(WireModel):
+    """Scheduler -> bridge: attempt ``attempt`` now owns the run; earlier attempts are fenced."""
+
+    type: Literal["agentlist.run.attempt_started.v1"] = "agentlist.run.attempt_started.v1"
+    run_id: str
+    thread_id: str
+    attempt: int = Field(ge=1)
+    worker_id: str
+    seq: Literal[0] = 0
+
+
+class RunEvent(WireModel):
+    """Worker -> bridge: one stream chunk, already in langgraph-api's event naming."""
+
+    type: Literal["agentlist.run.event.v1"] = "agentlist.run.event.v1"
+    run_id: str
+    thread_id: str
+    attempt: int = Field(ge=1)
+    seq: int = Field(ge=1)
+    event: str
+    """SSE event name: ``values``, ``updates``, ``messages/partial``, ``values|node:task``..."""
+    data: Any = None
+
+
+class RunOutcome(WireModel):
+    """Worker -> bridge: how the attempt ended. Always the attempt's last message."""
+
+    type: Literal["agentlist.run.outcome.v1"] = "agentlist.run.outcome.v1"
+    run_id: str
+    thread_id: str
+    attempt: int = Field(ge=1)
+    seq: int = Field(ge=1)
+    status: OutcomeStatus
+    values: Any = None
+    """The thread's values at the final checkpoint."""
+    next: list[str] = Field(default_factory=list)
+    """Nodes still to run; non-empty means the thread is interrupted."""
+    interrupts: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    """Pending interrupts by task id, as on the thread object."""
+    error: ErrorInfo | None = None
+    checkpoint_id: str | None = None
+
+
+RunMessage = Annotated[AttemptStarted | RunEvent | RunOutcome, Field(discriminator="type")]
+RUN_MESSAGE: TypeAdapter[AttemptStarted | RunEvent | RunOutcome] = TypeAdapter(RunMessage)
+"""Reads any message of the events stream: ``RUN_MESSAGE.validate_json(payload)``."""

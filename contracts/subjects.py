@@ -1,0 +1,97 @@
+"""Every NATS subject, queue group, stream and consumer name of the mesh.
+
+Nothing outside this module spells a subject. Each template carries the protocol version; a
+breaking change adds a ``v2`` subject beside the ``v1`` one instead of editing it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+VERSION: Final = "v1"
+PREFIX: Final = f"agentlist.{VERSION}"
+
+# Templates (FastStream-style ``{placeholders}``) and their builders.
+RUNS_REQUESTED: Final = f"{PREFIX}.runs.requested"
+RUN_EVENTS: Final = f"{PREFIX}.runs.{{run_id}}.events"
+RUN_CANCEL: Final = f"{PREFIX}.runs.{{run_id}}.cancel"
+WORKER_DISPATCH: Final = f"{PREFIX}.workers.{{worker_id}}.dispatch"
+WORKER_CONTROL: Final = f"{PREFIX}.workers.{{worker_id}}.control"
+REGISTRY_REGISTER: Final = f"{PREFIX}.registry.register"
+REGISTRY_HEARTBEAT: Final = f"{PREFIX}.registry.heartbeat"
+GRAPH_STATE: Final = f"{PREFIX}.graphs.{{graph_id}}.state"
+
+# Wildcards used by subscribers and by the JetStream stream definition.
+RUN_EVENTS_ALL: Final = f"{PREFIX}.runs.*.events"
+RUN_CANCEL_ALL: Final = f"{PREFIX}.runs.*.cancel"
+
+# JetStream: run events and outcomes, shared by every bridge through one durable consumer.
+EVENTS_STREAM: Final = "AGENTLIST_RUN_EVENTS_V1"
+BRIDGE_CONSUMER: Final = "agentlist-bridge-v1"
+
+# Queue groups: one member of the group answers each request.
+REGISTRY_QUEUE: Final = "agentlist-registry-v1"
+SCHEDULER_QUEUE: Final = "agentlist-scheduler-v1"
+GRAPH_STATE_QUEUE: Final = f"agentlist-graph-state-{VERSION}"
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def token(value: str) -> str:
+    """Return ``value`` if it can stand as one subject token, else raise ``ValueError``.
+
+    Graph ids and worker ids become subject tokens; dots, wildcards and spaces would change
+    which subscribers a subject reaches.
+    """
+    if not _TOKEN.fullmatch(value):
+        raise ValueError(f"{value!r} cannot be a NATS subject token: use letters, digits, _ and -")
+    return value
+
+
+def run_events(run_id: str) -> str:
+    return RUN_EVENTS.format(run_id=token(run_id))
+
+
+def run_cancel(run_id: str) -> str:
+    return RUN_CANCEL.format(run_id=token(run_id))
+
+
+def worker_dispatch(worker_id: str) -> str:
+    return WORKER_DISPATCH.format(worker_id=token(worker_id))
+
+
+def worker_control(worker_id: str) -> str:
+    return WORKER_CONTROL.format(worker_id=token(worker_id))
+
+
+def graph_state(graph_id: str) -> str:
+    return GRAPH_STATE.format(graph_id=token(graph_id))
+
+
+def event_msg_id(run_id: str, attempt: int, seq: int) -> str:
+    """The ``Nats-Msg-Id`` of one run event: JetStream drops a republished duplicate."""
+    return f"{run_id}:{attempt}:{seq}"
+
+
+def all_names() -> dict[str, str]:
+    """Every exported name, for ``subjects.json`` (and the TypeScript worker built from it)."""
+    return {
+        "VERSION": VERSION,
+        "PREFIX": PREFIX,
+        "RUNS_REQUESTED": RUNS_REQUESTED,
+        "RUN_EVENTS": RUN_EVENTS,
+        "RUN_CANCEL": RUN_CANCEL,
+        "WORKER_DISPATCH": WORKER_DISPATCH,
+        "WORKER_CONTROL": WORKER_CONTROL,
+        "REGISTRY_REGISTER": REGISTRY_REGISTER,
+        "REGISTRY_HEARTBEAT": REGISTRY_HEARTBEAT,
+        "GRAPH_STATE": GRAPH_STATE,
+        "RUN_EVENTS_ALL": RUN_EVENTS_ALL,
+        "RUN_CANCEL_ALL": RUN_CANCEL_ALL,
+        "EVENTS_STREAM": EVENTS_STREAM,
+        "BRIDGE_CONSUMER": BRIDGE_CONSUMER,
+        "REGISTRY_QUEUE": REGISTRY_QUEUE,
+        "SCHEDULER_QUEUE": SCHEDULER_QUEUE,
+        "GRAPH_STATE_QUEUE": GRAPH_STATE_QUEUE,
+    }

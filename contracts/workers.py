@@ -1,0 +1,102 @@
+"""Worker registration, heartbeats and control: what the registry knows about the mesh."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from agentlist.contracts._wire import WireModel
+from agentlist.contracts.runs import RunCancel
+
+WorkerLanguage = Literal["python", "javascript"]
+
+
+class GraphSchemas(WireModel):
+    """JSON Schemas of a graph (any may be unknown)."""
+
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    state_schema: dict[str, Any] | None = None
+    config_schema: dict[str, Any] | None = None
+    context_schema: dict[str, Any] | None = None
+
+
+class GraphInfo(WireModel):
+    """A graph a worker serves, described well enough that no worker is needed to show it."""
+
+    graph_id: str
+    name: str | None = None
+    description: str | None = None
+    schemas: GraphSchemas = Field(default_factory=GraphSchemas)
+    drawable: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Drawable graph JSON (``{nodes, edges}``) keyed by xray depth: ``"0"``, ``"1"``, ..."""
+    subgraphs: dict[str, GraphSchemas] = Field(default_factory=dict)
+    """Schemas of nested graphs keyed by namespace (``"parent|child"``), recursively."""
+
+
+class WorkerRegister(WireModel):
+    """Worker -> registry (request/reply) when it starts, and again if the registry forgot it."""
+
+    type: Literal["agentlist.worker.register.v1"] = "agentlist.worker.register.v1"
+    worker_id: str
+    language: WorkerLanguage
+    version: str
+    """The worker runtime's version."""
+    host: str
+    pid: int
+    capacity: int = Field(ge=1)
+    graphs: list[GraphInfo]
+    runtime: dict[str, str] = Field(default_factory=dict)
+    """Library versions, e.g. ``{"langgraph": "1.2.3"}``."""
+
+
+class RegisterReply(WireModel):
+    type: Literal["agentlist.worker.register_reply.v1"] = "agentlist.worker.register_reply.v1"
+    accepted: bool
+    reason: str | None = None
+    rejected_graphs: dict[str, str] = Field(default_factory=dict)
+    """Graph ids this worker may not serve, with the reason (e.g. served by another language)."""
+    heartbeat_interval: float = Field(gt=0)
+    """Seconds between heartbeats; leases last several intervals."""
+
+
+class HeldRun(WireModel):
+    run_id: str
+    attempt: int = Field(ge=1)
+
+
+class Heartbeat(WireModel):
+    """Worker -> registry (request/reply): liveness, load, and the runs whose leases it renews."""
+
+    type: Literal["agentlist.worker.heartbeat.v1"] = "agentlist.worker.heartbeat.v1"
+    worker_id: str
+    capacity: int = Field(ge=1)
+    runs: list[HeldRun] = Field(default_factory=list)
+    draining: bool = False
+
+
+class HeartbeatReply(WireModel):
+    type: Literal["agentlist.worker.heartbeat_reply.v1"] = "agentlist.worker.heartbeat_reply.v1"
+    known: bool
+    """False: the registry has no live record of this worker; it must register again."""
+    revoked: list[HeldRun] = Field(default_factory=list)
+    """Held runs this worker no longer owns (lease lost, run gone): stop them, publish nothing."""
+    cancels: list[RunCancel] = Field(default_factory=list)
+    """Cancels requested for held runs, in case the ``runs.<id>.cancel`` message was missed."""
+    drain: bool = False
+    """An operator asked this worker to drain."""
+
+
+class WorkerControl(WireModel):
+    """Registry/API -> one worker (``workers.<id>.control``, request/reply)."""
+
+    type: Literal["agentlist.worker.control.v1"] = "agentlist.worker.control.v1"
+    action: Literal["ping", "drain"]
+
+
+class WorkerControlReply(WireModel):
+    type: Literal["agentlist.worker.control_reply.v1"] = "agentlist.worker.control_reply.v1"
+    worker_id: str
+    inflight: int = 0
+    draining: bool = False

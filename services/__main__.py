@@ -1,0 +1,3 @@
+from agentlist.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Session fixtures: real servers and services, started by the project's own launcher.
+
+* ``servers``: NATS (JetStream), Postgres and Redis only, for integration tests of one service.
+* ``stack``: the whole mesh as ``agentlist dev`` runs it (api, registry, scheduler, bridge and a
+  worker serving the test graphs), for end-to-end tests through the official ``langgraph-sdk``.
+
+Set ``NATS_URL``, ``DATABASE_URL`` or ``REDIS_URL`` to run against servers of your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from agentlist.launcher import Stack, StackOptions
+from agentlist.shared.db import create_pool, migrate
+
+TESTS = Path(__file__).parent
+GRAPHS_CONFIG = TESTS / "graphs" / "langgraph.json"
+
+# Short timings so that failover happens within a test's patience.
+FAST_TIMINGS = {
+    "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
+    "AGENTLIST_LEASE_SECONDS": "3",
+    "AGENTLIST_STREAM_RETENTION_SECONDS": "120",
+}
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Stack]:
+    stack = Stack(
+        StackOptions.from_environment(
+            data_dir=tmp_path_factory.mktemp("servers"), log_dir=log_dir, env=FAST_TIMINGS
+        )
+    )
+    try:
+        stack.start_servers()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(servers.database_url, max_size=5)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+
+
+def services_on(servers: Stack, data_dir: Path, log_dir: Path, **overrides: object) -> Stack:
+    """A stack of services that uses the session's servers instead of starting its own."""
+    options = StackOptions(
+        graphs_config=GRAPHS_CONFIG,
+        api_port=0,
+        data_dir=data_dir,
+        log_dir=log_dir,
+        env=FAST_TIMINGS,
+        nats_url=servers.nats_url,
+        database_url=servers.database_url,
+        redis_url=servers.redis_url,
+    )
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    return Stack(options)
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, servers: Stack, log_dir: Path
+) -> Iterator[Stack]:
+    """The whole mesh, shared by the end-to-end tests that do not break it."""
+    with services_on(servers, tmp_path_factory.mktemp("stack"), log_dir / "stack") as running:
+        yield running
