@@ -1,0 +1,63 @@
+"""The FastAPI application of one API instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from agentlist import __version__
+from agentlist.api.deps import Resources
+from agentlist.api.errors import install_error_handlers
+from agentlist.api.routes import assistants, meta, runs, threads
+from agentlist.api.settings import ApiSettings
+from agentlist.shared import db
+from agentlist.shared import nats as mesh_nats
+
+EXPOSED_HEADERS = ["X-Pagination-Total", "X-Pagination-Next", "Content-Location", "Location"]
+
+
+@asynccontextmanager
+async def _open_resources(settings: ApiSettings) -> AsyncIterator[Resources]:
+    async with AsyncExitStack() as stack:
+        pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_size)
+        stack.push_async_callback(pool.close)
+        await db.migrate(pool)
+        nats = await mesh_nats.connect(settings.nats_url, name="agentlist-api")
+        stack.push_async_callback(nats.drain)
+        redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=settings.redis_pool_size, timeout=10
+            )
+        )
+        stack.push_async_callback(redis.aclose)
+        yield Resources(settings=settings, pool=pool, nats=nats, redis=redis)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with _open_resources(settings) as resources:
+            yield {"resources": resources}
+
+    app = FastAPI(
+        title="AgentList",
+        version=__version__,
+        description="The LangGraph Server API, served by a mesh of services over NATS.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=EXPOSED_HEADERS,
+    )
+    install_error_handlers(app)
+    for module in (meta, assistants, threads, runs):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,152 @@
+"""Creating a run: one transaction that applies the thread's multitask strategy and inserts the
+run as ``pending``; after commit, a wake-up for the schedulers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from agentlist.api import runprep
+from agentlist.api.db import assistants, runs, threads
+from agentlist.api.db._sql import Executor
+from agentlist.api.deps import Resources
+from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
+from agentlist.api.schemas import RunCreate
+from agentlist.contracts import subjects
+from agentlist.shared.ids import system_assistant_id, uuid7
+
+BUSY_DETAIL = (
+    "Thread is already running a task. Wait for it to finish or choose a different multitask"
+    " strategy."
+)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    run: asyncpg.Record
+    thread_id: uuid.UUID
+
+    @property
+    def run_id(self) -> uuid.UUID:
+        run_id: uuid.UUID = self.run["run_id"]
+        return run_id
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = self.run["kwargs"]
+        return kwargs
+
+
+def parse_assistant_ref(value: str) -> uuid.UUID:
+    """An assistant id, or a graph id standing for that graph's system assistant."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        try:
+            return system_assistant_id(subjects.token(value))
+        except ValueError:
+            raise UnprocessableError(
+                f"Invalid assistant: '{value}'. Must be either: - A valid assistant UUID, or"
+                " - One of the registered graphs"
+            ) from None
+
+
+async def resolve_assistant(pool: asyncpg.Pool, tenant: str, ref: str) -> runprep.Assistant:
+    row = await assistants.get(pool, tenant, parse_assistant_ref(ref))
+    if row is None:
+        graphs = await assistants.registered_graphs(pool)
+        raise NotFoundError(f"Assistant '{ref}' not found. Registered graphs: {graphs}")
+    return runprep.Assistant(
+        assistant_id=row["assistant_id"],
+        graph_id=row["graph_id"],
+        config=row["config"],
+        context=row["context"],
+        metadata=row["metadata"],
+    )
+
+
+async def _thread_for_run(
+    conn: Executor,
+    tenant: str,
+    thread_id: uuid.UUID,
+    body: RunCreate,
+    assistant: runprep.Assistant,
+    create: bool,
+) -> asyncpg.Record:
+    row = await threads.get(conn, tenant, thread_id, lock=True)
+    if row is not None:
+        return row
+    if not create:
+        raise NotFoundError("Thread or assistant not found.")
+    metadata = {
+        "graph_id": assistant.graph_id,
+        "assistant_id": str(assistant.assistant_id),
+        **(body.metadata or {}),
+    }
+    inserted = await threads.insert(conn, tenant, thread_id, metadata=metadata, status="busy")
+    if inserted is None:  # created concurrently: take the lock on that one
+        inserted = await threads.get(conn, tenant, thread_id, lock=True)
+    assert inserted is not None
+    return inserted
+
+
+async def enqueue_run(
+    resources: Resources,
+    tenant: str,
+    body: RunCreate,
+    *,
+    thread_id: uuid.UUID | None,
+    headers: Mapping[str, str],
+) -> Enqueued:
+    stateless = thread_id is None
+    runprep.validate(body, stateless=stateless)
+    assistant = await resolve_assistant(resources.pool, tenant, body.assistant_id)
+    target = thread_id or uuid7()
+    run_id = uuid7()
+    async with resources.pool.acquire() as conn, conn.transaction():
+        create = stateless or body.if_not_exists == "create"
+        thread = await _thread_for_run(conn, tenant, target, body, assistant, create)
+        active = await runs.active_on_thread(conn, target)
+        if active and body.multitask_strategy == "reject":
+            raise ConflictError(BUSY_DETAIL)
+        prepared = runprep.prepare(
+            body,
+            run_id=run_id,
+            thread_id=target,
+            assistant=assistant,
+            thread_config=thread["config"],
+            thread_metadata=thread["metadata"],
+            headers=headers,
+            stateless=stateless,
+        )
+        row = await runs.insert(
+            conn,
+            runs.NewRun(
+                run_id=run_id,
+                thread_id=target,
+                tenant_id=tenant,
+                assistant_id=assistant.assistant_id,
+                graph_id=assistant.graph_id,
+                metadata=prepared.metadata,
+                kwargs=prepared.kwargs,
+                multitask_strategy=prepared.multitask_strategy,
+                after_seconds=prepared.after_seconds,
+                on_completion=prepared.on_completion,
+                webhook=prepared.webhook,
+            ),
+        )
+        await threads.mark_busy(
+            conn,
+            target,
+            graph_id=assistant.graph_id,
+            metadata_stamp={
+                "graph_id": assistant.graph_id,
+                "assistant_id": str(assistant.assistant_id),
+            },
+        )
+    await resources.nats.publish(subjects.RUNS_REQUESTED, b"")
+    return Enqueued(run=row, thread_id=target)

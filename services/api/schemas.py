@@ -1,0 +1,131 @@
+"""Request bodies of the LangGraph Server API, as the official SDKs send them.
+
+Unknown fields are ignored (langgraph-api's schemas allow them too); ``None`` means "not given".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlist.contracts.runs import StreamMode
+
+SortOrder = Literal["asc", "desc"]
+MultitaskStrategy = Literal["reject", "enqueue", "interrupt", "rollback"]
+IfNotExists = Literal["reject", "create"]
+OnDisconnect = Literal["cancel", "continue"]
+OnCompletion = Literal["delete", "keep"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AssistantSearch(Body):
+    metadata: dict[str, Any] | None = None
+    graph_id: str | None = None
+    name: str | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    sort_by: Literal["assistant_id", "created_at", "updated_at", "name", "graph_id"] | None = None
+    sort_order: SortOrder | None = None
+    select: list[str] | None = None
+
+
+class AssistantCount(Body):
+    metadata: dict[str, Any] | None = None
+    graph_id: str | None = None
+    name: str | None = None
+
+
+class ThreadTTL(Body):
+    ttl: float = Field(gt=0)
+    """Minutes."""
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+class ThreadCreate(Body):
+    thread_id: UUID | None = None
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] | None = None
+    ttl: ThreadTTL | None = None
+    supersteps: list[dict[str, Any]] | None = None
+
+
+class CheckpointBody(Body):
+    checkpoint_id: str | None = None
+    checkpoint_ns: str | None = ""
+    checkpoint_map: dict[str, Any] | None = None
+    thread_id: str | None = None
+
+
+class CommandBody(Body):
+    resume: Any = None
+    update: Any = None
+    goto: Any = None
+
+
+class RunConfig(Body):
+    model_config = ConfigDict(extra="allow")
+    tags: list[str] | None = None
+    recursion_limit: int | None = None
+    configurable: dict[str, Any] | None = None
+
+
+class RunCreate(Body):
+    """``POST /threads/{id}/runs[/stream|/wait]`` and the stateless ``/runs[...]``."""
+
+    assistant_id: str
+    input: Any = None
+    command: CommandBody | None = None
+    checkpoint: CheckpointBody | None = None
+    checkpoint_id: str | None = None
+    config: RunConfig | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    stream_mode: StreamMode | list[StreamMode] | None = None
+    stream_subgraphs: bool | None = None
+    stream_resumable: bool | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    webhook: str | None = None
+    feedback_keys: list[str] | None = None
+    multitask_strategy: MultitaskStrategy | None = None
+    if_not_exists: IfNotExists | None = None
+    on_disconnect: OnDisconnect | None = None
+    on_completion: OnCompletion | None = None
+    after_seconds: float | None = Field(default=None, ge=0)
+    durability: Literal["sync", "async", "exit"] | None = None
+    checkpoint_during: bool | None = None
+
+
+class AssistantCreate(Body):
+    graph_id: str
+    assistant_id: UUID | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    if_exists: Literal["raise", "do_nothing"] | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantPatch(Body):
+    graph_id: str | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class AssistantVersionsSearch(Body):
+    metadata: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class AssistantLatest(Body):
+    version: int = Field(ge=1)

@@ -1,0 +1,22 @@
+"""Settings of an API instance."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+
+from agentlist.shared.settings import MeshSettings
+
+
+class ApiSettings(MeshSettings):
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "AGENTLIST_HOST"))
+    port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "AGENTLIST_PORT"))
+    graphs_config: str | None = None
+    """A langgraph.json whose server sections (``http``, ``webhooks``, ``store``...) apply."""
+    sse_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    """Idle SSE streams get a ``: heartbeat`` comment, and waits a newline, this often."""
+    state_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a thread-state request waits for a worker serving the graph."""
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    db_pool_size: int = Field(default=20, ge=2)
+    redis_pool_size: int = Field(default=500, ge=2)
+    """Each open SSE stream holds one Redis connection while it blocks on ``XREAD``."""

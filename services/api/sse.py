@@ -1,0 +1,100 @@
+"""Server-sent events in langgraph-api's wire format, fed from a run's Redis stream."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from agentlist.api import eventlog
+from agentlist.contracts.streams import StreamEnd
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT = b": heartbeat\r\n\r\n"
+SSE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
+SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+RunFinished = Callable[[], Awaitable[bool]]
+"""Asks Postgres whether the run has ended (or is gone): the net under a lost end entry."""
+
+
+def frame(event: str, data: bytes, event_id: str | None = None) -> bytes:
+    """One SSE frame; ``data`` is already a single line of JSON."""
+    lines = [b"event: " + _one_line(event).encode(), b"data: " + data]
+    if event_id is not None:
+        lines.append(b"id: " + _one_line(event_id).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\r", "").replace("\n", "")
+
+
+def mode_matches(event: str, modes: Collection[str]) -> bool:
+    """langgraph-api's join filter: the exact mode, ``mode|namespace`` by its base mode, any
+    ``messages*`` event for ``messages``/``messages-tuple``; ``metadata``/``error`` always."""
+    base = event.split("|", 1)[0]
+    if base in ("metadata", "error") or base in modes:
+        return True
+    if base.startswith("messages"):
+        return bool({"messages", "messages-tuple"} & set(modes))
+    return False
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    redis: Redis
+    key: str
+    start: str
+    """Stream id after which to read (``"0"``: everything)."""
+    resumable: bool
+    """Send ``id:`` lines (runs created with ``stream_resumable``)."""
+    heartbeat_seconds: float
+    modes: Collection[str] | None = None
+    """Only these modes (join streams); ``None``: every event."""
+
+
+async def run_events(request: StreamRequest, finished: RunFinished) -> AsyncIterator[bytes]:
+    """SSE frames of one run until its end entry; heartbeats while idle."""
+    idle_after_finish = 0
+    async for batch in eventlog.follow(
+        request.redis, request.key, request.start, block_seconds=request.heartbeat_seconds
+    ):
+        if not batch:
+            yield HEARTBEAT
+            # The bridge writes Postgres before the end entry; a run that stays finished for
+            # two idle periods with no end entry lost its stream (Redis data loss).
+            idle_after_finish = idle_after_finish + 1 if await finished() else 0
+            if idle_after_finish >= 2:
+                logger.warning("stream %s ended in Postgres but has no end entry", request.key)
+                return
+            continue
+        for entry in batch:
+            if entry.is_end:
+                return
+            if request.modes is None or mode_matches(entry.event, request.modes):
+                yield frame(entry.event, entry.data, entry.id if request.resumable else None)
+
+
+async def wait_for_end(
+    redis: Redis, key: str, start: str, *, heartbeat_seconds: float, finished: RunFinished
+) -> AsyncIterator[StreamEnd | None]:
+    """``None`` on every idle period (the caller sends a keep-alive), then the run's end."""
+    idle_after_finish = 0
+    async for batch in eventlog.follow(redis, key, start, block_seconds=heartbeat_seconds):
+        end = next((entry for entry in batch if entry.is_end), None)
+        if end is not None:
+            yield StreamEnd.model_validate_json(end.data)
+            return
+        if not batch:
+            yield None
+            idle_after_finish = idle_after_finish + 1 if await finished() else 0
+            if idle_after_finish >= 2:
+                return

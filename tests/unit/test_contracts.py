@@ -1,0 +1,98 @@
+"""The contracts are the mesh's one source of truth; these tests keep them so."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from agentlist.contracts import (
+    RUN_MESSAGE,
+    STATE_REQUEST,
+    AttemptStarted,
+    GetState,
+    RunEvent,
+    RunOutcome,
+    subjects,
+)
+from agentlist.contracts.export import SCHEMA_DIR, drift, render
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_committed_schema_matches_the_models() -> None:
+    assert drift() == [], "run `python -m agentlist.contracts.export` and commit contracts/schema"
+
+
+def test_drift_is_detected(tmp_path: Path) -> None:
+    for name, content in render().items():
+        (tmp_path / name).write_text(content)
+    assert drift(tmp_path) == []
+    stale = tmp_path / "agentlist.run.event.v1.schema.json"
+    schema = json.loads(stale.read_text())
+    del schema["properties"]["seq"]
+    stale.write_text(json.dumps(schema))
+    assert drift(tmp_path) == ["agentlist.run.event.v1.schema.json"]
+
+
+def test_subject_list_is_exported_with_every_name() -> None:
+    exported = json.loads((SCHEMA_DIR / "subjects.json").read_text())
+    assert exported == subjects.all_names()
+    for name, value in exported.items():
+        if name != "PREFIX" and value.startswith("agentlist."):
+            assert value.startswith(f"{subjects.PREFIX}."), name
+
+
+def test_no_subject_is_spelled_outside_contracts() -> None:
+    spelled = re.compile(r"""["']agentlist\.v\d+\.""")
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in ("services", "compose", "benchmarks")
+        for path in (REPO / folder).rglob("*")
+        if path.suffix in {".py", ".ts", ".js"}
+        and "node_modules" not in path.parts
+        and "generated" not in path.parts
+        and spelled.search(path.read_text(errors="ignore"))
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("bad", ["a.b", "a*", ">", "has space", ""])
+def test_subject_tokens_refuse_what_would_change_routing(bad: str) -> None:
+    with pytest.raises(ValueError, match="subject token"):
+        subjects.graph_state(bad)
+
+
+def test_builders_fill_templates() -> None:
+    run_id = "0196f0e2-7a1b-7c3d-8e4f-0123456789ab"
+    assert subjects.run_events(run_id) == f"agentlist.v1.runs.{run_id}.events"
+    assert subjects.worker_dispatch("py-host-1") == "agentlist.v1.workers.py-host-1.dispatch"
+    assert subjects.event_msg_id(run_id, 2, 7) == f"{run_id}:2:7"
+
+
+def test_run_messages_are_told_apart_by_type_and_tolerate_new_fields() -> None:
+    common = {"run_id": "r", "thread_id": "t", "attempt": 1, "future_field": {"x": 1}}
+    fence = RUN_MESSAGE.validate_python(
+        {**common, "type": "agentlist.run.attempt_started.v1", "worker_id": "w"}
+    )
+    event = RUN_MESSAGE.validate_python(
+        {**common, "type": "agentlist.run.event.v1", "seq": 1, "event": "values", "data": {"a": 1}}
+    )
+    outcome = RUN_MESSAGE.validate_python(
+        {**common, "type": "agentlist.run.outcome.v1", "seq": 2, "status": "success"}
+    )
+    assert isinstance(fence, AttemptStarted)
+    assert isinstance(event, RunEvent)
+    assert isinstance(outcome, RunOutcome)
+    assert isinstance(
+        STATE_REQUEST.validate_python({"type": "agentlist.state.get.v1", "thread_id": "t"}),
+        GetState,
+    )
+
+
+def test_events_start_after_the_fence() -> None:
+    with pytest.raises(ValidationError):
+        RunEvent(run_id="r", thread_id="t", attempt=1, seq=0, event="values")
