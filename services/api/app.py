@@ -13,7 +13,17 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from agentlist import __version__
 from agentlist.api.deps import Resources
 from agentlist.api.errors import install_error_handlers
-from agentlist.api.routes import assistants, meta, runs, threads
+from agentlist.api.langgraph_storage import open_storage
+from agentlist.api.routes import (
+    assistants,
+    crons,
+    meta,
+    runs,
+    store,
+    thread_state,
+    thread_stream,
+    threads,
+)
 from agentlist.api.settings import ApiSettings
 from agentlist.shared import db
 from agentlist.shared import nats as mesh_nats
@@ -35,7 +45,8 @@ async def _open_resources(settings: ApiSettings) -> AsyncIterator[Resources]:
             )
         )
         stack.push_async_callback(redis.aclose)
-        yield Resources(settings=settings, pool=pool, nats=nats, redis=redis)
+        langgraph = await stack.enter_async_context(open_storage(settings.database_url, 10))
+        yield Resources(settings=settings, pool=pool, nats=nats, redis=redis, langgraph=langgraph)
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -58,6 +69,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
         expose_headers=EXPOSED_HEADERS,
     )
     install_error_handlers(app)
-    for module in (meta, assistants, threads, runs):
+    for module in (meta, assistants, threads, thread_state, thread_stream, crons, runs, store):
         app.include_router(module.router)
     return app

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
 from nats.aio.client import Client as Nats
 from redis.asyncio import Redis
 
+from agentlist.api.langgraph_storage import LangGraphStorage
 from agentlist.api.settings import ApiSettings
 
 
@@ -19,6 +21,9 @@ class Resources:
     pool: asyncpg.Pool
     nats: Nats
     redis: Redis
+    langgraph: LangGraphStorage
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Work that outlives the request that started it (a cancel after a client left)."""
 
 
 def get_resources(request: Request) -> Resources:

@@ -10,13 +10,14 @@ from typing import Any
 
 import asyncpg
 
-from agentlist.api import runprep
+from agentlist.api import cancel, runprep
 from agentlist.api.db import assistants, runs, threads
 from agentlist.api.db._sql import Executor
 from agentlist.api.deps import Resources
 from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
 from agentlist.api.schemas import RunCreate
 from agentlist.contracts import subjects
+from agentlist.contracts.runs import CancelAction
 from agentlist.shared.ids import system_assistant_id, uuid7
 
 BUSY_DETAIL = (
@@ -148,5 +149,12 @@ async def enqueue_run(
                 "assistant_id": str(assistant.assistant_id),
             },
         )
+    if active and prepared.multitask_strategy in ("interrupt", "rollback"):
+        # The new run waits (one active run per thread) until these end; their outcome wakes
+        # the scheduler, and it starts from the state they leave (kept or rolled back).
+        action: CancelAction = (
+            "rollback" if prepared.multitask_strategy == "rollback" else "interrupt"
+        )
+        await cancel.cancel(resources, [r["run_id"] for r in active], action)
     await resources.nats.publish(subjects.RUNS_REQUESTED, b"")
     return Enqueued(run=row, thread_id=target)

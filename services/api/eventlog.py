@@ -9,7 +9,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from agentlist.contracts.streams import END_EVENT, FIELD_DATA, FIELD_EVENT, FIELD_RUN_ID
+from agentlist.contracts.streams import (
+    END_EVENT,
+    FIELD_DATA,
+    FIELD_EVENT,
+    FIELD_RUN_ID,
+    thread_stream_key,
+)
 
 _EVENT = FIELD_EVENT.encode()
 _DATA = FIELD_DATA.encode()
@@ -77,3 +83,15 @@ async def follow(
         entries = [_entry(entry_id, fields) for entry_id, fields in raw_entries]
         cursor = entries[-1].id
         yield entries
+
+
+async def append_thread_event(
+    redis: Redis, thread_id: str, event: str, data: bytes, ttl_seconds: int
+) -> None:
+    """An event of the thread itself (``state_update``), not of a run: written by the API, which
+    is where state updates happen; runs' events are written only by the bridge."""
+    key = thread_stream_key(thread_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xadd(key, {FIELD_EVENT: event, FIELD_DATA: data})
+        pipe.expire(key, ttl_seconds)
+        await pipe.execute()

@@ -5,6 +5,7 @@ Unknown fields are ignored (langgraph-api's schemas allow them too); ``None`` me
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -129,3 +130,168 @@ class AssistantVersionsSearch(Body):
 
 class AssistantLatest(Body):
     version: int = Field(ge=1)
+
+
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+
+
+class ThreadSearch(Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    ids: list[UUID] | None = None
+    status: ThreadStatus | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    sort_by: (
+        Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None
+    ) = None
+    sort_order: SortOrder | None = None
+    select: list[str] | None = None
+    extract: dict[str, str] | None = Field(default=None, max_length=10)
+
+
+class ThreadCount(Body):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatus | None = None
+
+
+class ThreadPatch(Body):
+    metadata: dict[str, Any] | None = None
+    ttl: ThreadTTL | None = None
+
+
+class ThreadPrune(Body):
+    thread_ids: list[UUID] = Field(min_length=1)
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+class ThreadStateUpdate(Body):
+    values: Any = None
+    as_node: str | None = None
+    checkpoint: CheckpointBody | None = None
+    checkpoint_id: str | None = None
+
+
+class ThreadStateAt(Body):
+    checkpoint: CheckpointBody
+    subgraphs: bool = False
+
+
+class ThreadHistory(Body):
+    limit: int = Field(default=10, ge=1, le=1000)
+    before: CheckpointBody | str | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: CheckpointBody | None = None
+
+
+class CancelMany(Body):
+    """``POST /runs/cancel``: either a status, or a thread's runs by id — not both."""
+
+    status: Literal["pending", "running", "all"] | None = None
+    thread_id: UUID | None = None
+    run_ids: list[UUID] | None = None
+
+
+Namespace = list[str]
+
+
+class StorePut(Body):
+    namespace: Namespace
+    key: str = Field(min_length=1)
+    value: dict[str, Any]
+    index: Literal[False] | list[str] | None = None
+    ttl: float | None = Field(default=None, gt=0)
+    """Minutes."""
+
+
+class StoreDelete(Body):
+    namespace: Namespace
+    key: str = Field(min_length=1)
+
+
+class StoreSearch(Body):
+    namespace_prefix: Namespace = Field(default_factory=list)
+    filter: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    query: str | None = None
+    refresh_ttl: bool | None = None
+
+
+class StoreNamespaces(Body):
+    prefix: Namespace | None = None
+    suffix: Namespace | None = None
+    max_depth: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class CronCreate(Body):
+    assistant_id: str
+    schedule: str
+    timezone: str | None = None
+    end_time: datetime | None = None
+    input: Any = None
+    metadata: dict[str, Any] | None = None
+    config: RunConfig | None = None
+    context: dict[str, Any] | None = None
+    webhook: str | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    multitask_strategy: MultitaskStrategy | None = None
+    enabled: bool = True
+    on_run_completed: OnCompletion | None = None
+    stream_mode: StreamMode | list[StreamMode] | None = None
+    stream_subgraphs: bool | None = None
+    stream_resumable: bool | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+    checkpoint_during: bool | None = None
+
+
+class CronPatch(Body):
+    schedule: str | None = None
+    timezone: str | None = None
+    end_time: datetime | None = None
+    input: Any = None
+    metadata: dict[str, Any] | None = None
+    config: RunConfig | None = None
+    context: dict[str, Any] | None = None
+    webhook: str | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    on_run_completed: OnCompletion | None = None
+    enabled: bool | None = None
+    stream_mode: StreamMode | list[StreamMode] | None = None
+    stream_subgraphs: bool | None = None
+    stream_resumable: bool | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+
+
+class CronSearch(Body):
+    assistant_id: str | None = None
+    thread_id: UUID | None = None
+    enabled: bool | None = None
+    metadata: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    sort_by: (
+        Literal[
+            "cron_id",
+            "assistant_id",
+            "thread_id",
+            "next_run_date",
+            "end_time",
+            "created_at",
+            "updated_at",
+        ]
+        | None
+    ) = None
+    sort_order: SortOrder | None = None
+    select: list[str] | None = None
+
+
+class CronCount(Body):
+    assistant_id: str | None = None
+    thread_id: UUID | None = None
+    metadata: dict[str, Any] | None = None

@@ -98,3 +98,28 @@ async def wait_for_end(
             idle_after_finish = idle_after_finish + 1 if await finished() else 0
             if idle_after_finish >= 2:
                 return
+
+
+THREAD_STREAM_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
+
+
+def thread_event_wanted(event: str, modes: Collection[str]) -> bool:
+    """``run_modes``: every event of the thread's runs; ``lifecycle``: only their ``metadata``
+    (start and ``run_done``); ``state_update``: state updates made through the API."""
+    if event == "state_update":
+        return "state_update" in modes
+    if "run_modes" in modes:
+        return True
+    return "lifecycle" in modes and event == "metadata"
+
+
+async def thread_events(
+    redis: Redis, key: str, start: str, *, modes: Collection[str], heartbeat_seconds: float
+) -> AsyncIterator[bytes]:
+    """A thread's events, for as long as the client listens (threads do not end)."""
+    async for batch in eventlog.follow(redis, key, start, block_seconds=heartbeat_seconds):
+        if not batch:
+            yield HEARTBEAT
+        for entry in batch:
+            if thread_event_wanted(entry.event, modes):
+                yield frame(entry.event, entry.data, entry.id)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from nats.aio.client import Client as Nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from agentlist.api.db import threads
 from agentlist.api.errors import ApiError, ServiceUnavailableError
 from agentlist.contracts import subjects
 from agentlist.contracts.state import BulkUpdateState, GetHistory, GetState, StateReply, UpdateState
+
+if TYPE_CHECKING:
+    from agentlist.api.deps import Resources
 
 StateRequest = GetState | GetHistory | UpdateState | BulkUpdateState
 
@@ -50,3 +55,40 @@ async def ask(nats: Nats, graph_id: str, request: StateRequest, wait_seconds: fl
         error.status_code = reply.status_code
         raise error
     return reply.result
+
+
+def thread_config(thread_id: str, graph_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id, "graph_id": graph_id}}
+
+
+def interrupts_by_task(state: dict[str, Any]) -> dict[str, Any]:
+    """The thread object's ``interrupts``: pending interrupts keyed by the task that raised them."""
+    return {
+        task["id"]: task["interrupts"]
+        for task in state.get("tasks") or []
+        if task.get("interrupts")
+    }
+
+
+async def refresh_thread(resources: Resources, thread_id: UUID, graph_id: str) -> dict[str, Any]:
+    """Read the thread's latest state from a worker and mirror it on the thread row (so thread
+    reads and searches need no worker). Returns the state."""
+    state: dict[str, Any] = await ask(
+        resources.nats,
+        graph_id,
+        GetState(thread_id=str(thread_id), config=thread_config(str(thread_id), graph_id)),
+        resources.settings.state_timeout_seconds,
+    )
+    await threads.touch_state(
+        resources.pool,
+        thread_id,
+        state.get("values"),
+        interrupts_by_task(state),
+        list(state.get("next") or []),
+    )
+    return state
+
+
+async def prune_checkpoints(resources: Resources, thread_ids: list[str]) -> None:
+    if thread_ids:
+        await resources.langgraph.prune(thread_ids)

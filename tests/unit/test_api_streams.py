@@ -10,7 +10,7 @@ from agentlist.api.enqueue import parse_assistant_ref
 from agentlist.api.errors import UnprocessableError
 from agentlist.api.eventlog import FROM_START, resume_point
 from agentlist.api.params import pagination_headers
-from agentlist.api.routes.runs import wait_body
+from agentlist.api.runstream import wait_body
 from agentlist.api.sse import frame, mode_matches
 from agentlist.contracts import ErrorInfo
 from agentlist.contracts.streams import StreamEnd

@@ -94,3 +94,110 @@ async def active_on_thread(conn: Executor, thread_id: UUID) -> list[asyncpg.Reco
         thread_id,
     )
     return rows
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A pending run the API took over (as pseudo-worker) in order to cancel it."""
+
+    thread_id: UUID
+    attempt: int
+    thread_values: Any
+    thread_interrupts: dict[str, Any]
+
+
+async def take_pending_for_cancel(
+    conn: Executor, run_id: UUID, action: str, worker_id: str, lease_seconds: float
+) -> Taken | None:
+    row = await conn.fetchrow(
+        """
+        UPDATE runs r
+        SET status = 'running', attempt = r.attempt + 1, worker_id = $3, cancel_action = $2,
+            lease_expires_at = now() + make_interval(secs => $4::float8), updated_at = now()
+        FROM threads t
+        WHERE r.run_id = $1 AND r.status = 'pending' AND t.thread_id = r.thread_id
+        RETURNING r.thread_id, r.attempt, t.state_values, t.interrupts
+        """,
+        run_id,
+        action,
+        worker_id,
+        lease_seconds,
+    )
+    if row is None:
+        return None
+    return Taken(row["thread_id"], row["attempt"], row["state_values"], row["interrupts"])
+
+
+async def flag_running_for_cancel(conn: Executor, run_id: UUID, action: str) -> bool:
+    flagged = await conn.fetchval(
+        "UPDATE runs SET cancel_action = $2, updated_at = now()"
+        " WHERE run_id = $1 AND status = 'running' RETURNING run_id",
+        run_id,
+        action,
+    )
+    return flagged is not None
+
+
+async def list_for_thread(
+    conn: Executor, thread_id: UUID, *, limit: int, offset: int, status: str | None
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM runs WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)"
+        " ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
+        thread_id,
+        status,
+        limit,
+        offset,
+    )
+    return rows
+
+
+async def find(conn: Executor, tenant: str, run_id: UUID) -> asyncpg.Record | None:
+    """A run by id alone (stateless runs are addressed without their thread)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM runs WHERE run_id = $1 AND tenant_id = $2", run_id, tenant
+    )
+    return row
+
+
+async def delete_finished(conn: Executor, tenant: str, thread_id: UUID, run_id: UUID) -> str | None:
+    """Delete a finished run. Returns its status, ``None`` if missing; active runs stay."""
+    row = await conn.fetchrow(
+        """
+        WITH target AS (
+            SELECT run_id, status FROM runs WHERE run_id = $1 AND thread_id = $2 AND tenant_id = $3
+        ), deleted AS (
+            DELETE FROM runs WHERE run_id IN (
+                SELECT run_id FROM target WHERE status NOT IN ('pending', 'running'))
+        )
+        SELECT status FROM target
+        """,
+        run_id,
+        thread_id,
+        tenant,
+    )
+    return row["status"] if row is not None else None
+
+
+async def active_ids(conn: Executor, tenant: str, status: str) -> list[UUID]:
+    """Active runs of the tenant in ``pending``, ``running``, or ``all`` of them."""
+    statuses = ["pending", "running"] if status == "all" else [status]
+    rows = await conn.fetch(
+        "SELECT run_id FROM runs WHERE tenant_id = $1 AND status = ANY($2::text[])",
+        tenant,
+        statuses,
+    )
+    return [row["run_id"] for row in rows]
+
+
+async def active_among(
+    conn: Executor, tenant: str, thread_id: UUID, run_ids: list[UUID]
+) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT run_id FROM runs WHERE tenant_id = $1 AND thread_id = $2"
+        " AND run_id = ANY($3::uuid[]) AND status IN ('pending', 'running')",
+        tenant,
+        thread_id,
+        run_ids,
+    )
+    return [row["run_id"] for row in rows]

@@ -1,104 +1,56 @@
-"""Runs: create, stream and wait, on a thread or stateless (a temporary thread)."""
+"""Runs: create, stream, wait, join, list, cancel and delete — on a thread, or stateless (on a
+temporary thread that is deleted afterwards unless ``on_completion="keep"``)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+import json
+from typing import Annotated, Any
+from uuid import UUID
 
-import orjson
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from agentlist.api import sse
-from agentlist.api.db import runs, threads
+from agentlist.api import cancel, eventlog
+from agentlist.api.db import runs
 from agentlist.api.deps import Resources, ResourcesDep, TenantDep
 from agentlist.api.enqueue import Enqueued, enqueue_run
-from agentlist.api.errors import NotFoundError
-from agentlist.api.params import parse_uuid
+from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
+from agentlist.api.params import parse_uuid, select_fields, truthy
 from agentlist.api.responses import JsonResponse
-from agentlist.api.schemas import RunCreate
-from agentlist.contracts.streams import StreamEnd, run_stream_key
+from agentlist.api.routes.threads import require_thread
+from agentlist.api.runstream import RunRef, join_response, live_start, replay_start, sse_response
+from agentlist.api.schemas import CancelMany, RunCreate
+from agentlist.contracts.runs import CancelAction
 
 router = APIRouter(tags=["Runs"])
 
 
-def _run_path(thread_id: uuid.UUID, run_id: uuid.UUID, stateless: bool) -> str:
-    return f"/runs/{run_id}" if stateless else f"/threads/{thread_id}/runs/{run_id}"
+def _ref(enqueued: Enqueued, stateless: bool) -> RunRef:
+    return RunRef(enqueued.thread_id, enqueued.run_id, stateless)
 
 
-def _finished(resources: Resources, run_id: uuid.UUID) -> sse.RunFinished:
-    async def finished() -> bool:
-        return await runs.status(resources.pool, run_id) in runs.TERMINAL | {None}
-
-    return finished
-
-
-def wait_body(end: StreamEnd | None, fallback: Any) -> Any:
-    """What ``/wait`` and ``/join`` answer: final values (with ``__interrupt__`` when the graph
-    stopped at one) or ``{"__error__": {error, message}}`` — with HTTP 200 either way."""
-    if end is None:
-        return fallback
-    if end.status in ("error", "timeout"):
-        error = end.error
-        return {
-            "__error__": {
-                "error": error.error if error else "RunError",
-                "message": error.message if error else f"run ended with status {end.status}",
-            }
-        }
-    values = end.values if end.values is not None else {}
-    interrupts = [item for items in end.interrupts.values() for item in items]
-    if interrupts and isinstance(values, dict):
-        return {**values, "__interrupt__": interrupts}
-    return values
+async def _create(
+    resources: Resources, tenant: str, body: RunCreate, request: Request, thread_id: str | None
+) -> Enqueued:
+    tid = parse_uuid(thread_id, "thread") if thread_id is not None else None
+    return await enqueue_run(resources, tenant, body, thread_id=tid, headers=request.headers)
 
 
-def stream_response(
-    resources: Resources, enqueued: Enqueued, *, stateless: bool, start: str = "0"
+def _created(enqueued: Enqueued, stateless: bool) -> JsonResponse:
+    return JsonResponse(
+        runs.to_json(enqueued.run), headers={"Content-Location": _ref(enqueued, stateless).path}
+    )
+
+
+def _streamed(
+    resources: Resources, enqueued: Enqueued, body: RunCreate, stateless: bool
 ) -> StreamingResponse:
-    path = _run_path(enqueued.thread_id, enqueued.run_id, stateless)
-    request = sse.StreamRequest(
-        redis=resources.redis,
-        key=run_stream_key(str(enqueued.thread_id), str(enqueued.run_id)),
-        start=start,
-        resumable=bool(enqueued.kwargs.get("resumable")),
-        heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
-    )
-    return StreamingResponse(
-        sse.run_events(request, _finished(resources, enqueued.run_id)),
-        media_type=sse.SSE_MEDIA_TYPE,
-        headers={**sse.SSE_HEADERS, "Location": f"{path}/stream", "Content-Location": path},
-    )
-
-
-def wait_response(resources: Resources, tenant: str, enqueued: Enqueued) -> StreamingResponse:
-    thread_id, run_id = enqueued.thread_id, enqueued.run_id
-    path = f"/threads/{thread_id}/runs/{run_id}"
-
-    async def body() -> AsyncIterator[bytes]:
-        end: StreamEnd | None = None
-        async for item in sse.wait_for_end(
-            resources.redis,
-            run_stream_key(str(thread_id), str(run_id)),
-            "0",
-            heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
-            finished=_finished(resources, run_id),
-        ):
-            if item is None:
-                yield b"\n"  # keeps proxies and clients from timing out an idle wait
-            else:
-                end = item
-        fallback = None
-        if end is None:
-            thread = await threads.get(resources.pool, tenant, thread_id)
-            fallback = thread["state_values"] if thread is not None else None
-        yield orjson.dumps(wait_body(end, fallback))
-
-    return StreamingResponse(
-        body(),
-        media_type="application/json",
-        headers={"Location": f"{path}/join", "Content-Location": path},
+    return sse_response(
+        resources,
+        _ref(enqueued, stateless),
+        start=eventlog.FROM_START,
+        resumable=bool(body.stream_resumable),
+        cancel_on_disconnect=body.on_disconnect == "cancel",
     )
 
 
@@ -106,64 +58,264 @@ def wait_response(resources: Resources, tenant: str, enqueued: Enqueued) -> Stre
 async def create_run(
     thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> JsonResponse:
-    tid = parse_uuid(thread_id, "thread")
-    enqueued = await enqueue_run(resources, tenant, body, thread_id=tid, headers=request.headers)
-    return JsonResponse(
-        runs.to_json(enqueued.run),
-        headers={"Content-Location": _run_path(tid, enqueued.run_id, stateless=False)},
-    )
+    return _created(await _create(resources, tenant, body, request, thread_id), stateless=False)
 
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> StreamingResponse:
-    tid = parse_uuid(thread_id, "thread")
-    enqueued = await enqueue_run(resources, tenant, body, thread_id=tid, headers=request.headers)
-    return stream_response(resources, enqueued, stateless=False)
+    enqueued = await _create(resources, tenant, body, request, thread_id)
+    return _streamed(resources, enqueued, body, stateless=False)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> StreamingResponse:
-    tid = parse_uuid(thread_id, "thread")
-    enqueued = await enqueue_run(resources, tenant, body, thread_id=tid, headers=request.headers)
-    return wait_response(resources, tenant, enqueued)
+    enqueued = await _create(resources, tenant, body, request, thread_id)
+    return join_response(
+        resources,
+        tenant,
+        _ref(enqueued, False),
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
 
 
 @router.post("/runs")
 async def create_stateless_run(
     body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> JsonResponse:
-    enqueued = await enqueue_run(resources, tenant, body, thread_id=None, headers=request.headers)
-    path = _run_path(enqueued.thread_id, enqueued.run_id, stateless=True)
-    return JsonResponse(runs.to_json(enqueued.run), headers={"Content-Location": path})
+    return _created(await _create(resources, tenant, body, request, None), stateless=True)
 
 
 @router.post("/runs/stream")
 async def stream_stateless_run(
     body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> StreamingResponse:
-    enqueued = await enqueue_run(resources, tenant, body, thread_id=None, headers=request.headers)
-    return stream_response(resources, enqueued, stateless=True)
+    enqueued = await _create(resources, tenant, body, request, None)
+    return _streamed(resources, enqueued, body, stateless=True)
 
 
 @router.post("/runs/wait")
 async def wait_stateless_run(
     body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> StreamingResponse:
-    enqueued = await enqueue_run(resources, tenant, body, thread_id=None, headers=request.headers)
-    return wait_response(resources, tenant, enqueued)
+    enqueued = await _create(resources, tenant, body, request, None)
+    return join_response(
+        resources,
+        tenant,
+        _ref(enqueued, False),
+        cancel_on_disconnect=body.on_disconnect == "cancel",
+    )
+
+
+@router.post("/runs/batch")
+async def create_batch(
+    bodies: list[RunCreate], request: Request, resources: ResourcesDep, tenant: TenantDep
+) -> JsonResponse:
+    if not bodies:
+        raise UnprocessableError("A batch needs at least one run")
+    created = [await _create(resources, tenant, body, request, None) for body in bodies]
+    return JsonResponse([runs.to_json(item.run) for item in created])
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    resources: ResourcesDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: str | None = None,
+    select: Annotated[list[str] | None, Query()] = None,
+) -> JsonResponse:
+    thread = await require_thread(resources, tenant, thread_id)
+    rows = await runs.list_for_thread(
+        resources.pool, thread["thread_id"], limit=limit, offset=offset, status=status or None
+    )
+    return JsonResponse([select_fields(runs.to_json(row), select) for row in rows])
+
+
+async def _require_run(resources: Resources, tenant: str, thread_id: str, run_id: str) -> Any:
+    row = await runs.get(
+        resources.pool, tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
+    )
+    if row is None:
+        raise NotFoundError("Run not found")
+    return row
+
+
+async def _require_stateless_run(resources: Resources, tenant: str, run_id: str) -> Any:
+    row = await runs.find(resources.pool, tenant, parse_uuid(run_id, "run"))
+    if row is None:
+        raise NotFoundError("Run not found")
+    return row
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(
     thread_id: str, run_id: str, resources: ResourcesDep, tenant: TenantDep
 ) -> JsonResponse:
-    row = await runs.get(
+    return JsonResponse(runs.to_json(await _require_run(resources, tenant, thread_id, run_id)))
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
+async def delete_run(
+    thread_id: str, run_id: str, resources: ResourcesDep, tenant: TenantDep
+) -> Response:
+    status = await runs.delete_finished(
         resources.pool, tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
     )
-    if row is None:
+    if status is None:
         raise NotFoundError("Run not found")
-    return JsonResponse(runs.to_json(row))
+    if status in runs.ACTIVE:
+        raise ConflictError(f"Run {run_id} is {status}; cancel it before deleting it")
+    return Response(status_code=204)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(
+    thread_id: str,
+    run_id: str,
+    resources: ResourcesDep,
+    tenant: TenantDep,
+    cancel_on_disconnect: str | None = None,
+) -> StreamingResponse:
+    row = await _require_run(resources, tenant, thread_id, run_id)
+    ref = RunRef(row["thread_id"], row["run_id"])
+    return join_response(resources, tenant, ref, cancel_on_disconnect=truthy(cancel_on_disconnect))
+
+
+def _modes(stream_mode: list[str] | None) -> list[str] | None:
+    """``stream_mode`` as a repeated query parameter, one value, or a JSON array string."""
+    if not stream_mode:
+        return None
+    modes: list[str] = []
+    for value in stream_mode:
+        if value.startswith("["):
+            try:
+                modes.extend(str(mode) for mode in json.loads(value))
+            except ValueError:
+                raise UnprocessableError(f"Invalid stream_mode: {value!r}") from None
+        elif value:
+            modes.append(value)
+    return modes or None
+
+
+async def _join_stream(
+    resources: Resources,
+    row: Any,
+    *,
+    stateless: bool,
+    last_event_id: str | None,
+    stream_mode: list[str] | None,
+    cancel_on_disconnect: str | None,
+) -> StreamingResponse:
+    ref = RunRef(row["thread_id"], row["run_id"], stateless)
+    if last_event_id is None:
+        start = await live_start(resources, ref)
+    else:
+        resume = eventlog.resume_point(last_event_id)
+        if resume is None:
+            raise UnprocessableError(
+                "Last-Event-ID must be a stream entry id such as 1700000000000-0, or -1"
+            )
+        start = await replay_start(resources, ref, resume)
+    return sse_response(
+        resources,
+        ref,
+        start=start,
+        resumable=bool(row["kwargs"].get("resumable")),
+        modes=_modes(stream_mode),
+        cancel_on_disconnect=truthy(cancel_on_disconnect),
+    )
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_run_stream(
+    thread_id: str,
+    run_id: str,
+    resources: ResourcesDep,
+    tenant: TenantDep,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+    cancel_on_disconnect: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    row = await _require_run(resources, tenant, thread_id, run_id)
+    return await _join_stream(
+        resources,
+        row,
+        stateless=False,
+        last_event_id=last_event_id,
+        stream_mode=stream_mode,
+        cancel_on_disconnect=cancel_on_disconnect,
+    )
+
+
+@router.get("/runs/{run_id}/stream")
+async def join_stateless_run_stream(
+    run_id: str,
+    resources: ResourcesDep,
+    tenant: TenantDep,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+    cancel_on_disconnect: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    row = await _require_stateless_run(resources, tenant, run_id)
+    return await _join_stream(
+        resources,
+        row,
+        stateless=True,
+        last_event_id=last_event_id,
+        stream_mode=stream_mode,
+        cancel_on_disconnect=cancel_on_disconnect,
+    )
+
+
+def _action(action: str | None) -> CancelAction:
+    if action in (None, "", "interrupt"):
+        return "interrupt"
+    if action == "rollback":
+        return "rollback"
+    raise UnprocessableError("action must be 'interrupt' or 'rollback'")
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", response_model=None)
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    resources: ResourcesDep,
+    tenant: TenantDep,
+    wait: str | None = None,
+    action: str | None = None,
+) -> Response | StreamingResponse:
+    row = await _require_run(resources, tenant, thread_id, run_id)
+    chosen = _action(action)
+    if row["status"] not in runs.ACTIVE:
+        raise ConflictError(f"Run {run_id} has already finished ({row['status']})")
+    await cancel.cancel(resources, [row["run_id"]], chosen)
+    if truthy(wait):
+        return join_response(resources, tenant, RunRef(row["thread_id"], row["run_id"]))
+    return Response(status_code=202)
+
+
+@router.post("/runs/cancel", status_code=204)
+async def cancel_many(
+    body: CancelMany, resources: ResourcesDep, tenant: TenantDep, action: str | None = None
+) -> Response:
+    chosen = _action(action)
+    by_status = body.status is not None
+    by_ids = body.thread_id is not None or body.run_ids is not None
+    if by_status == by_ids:
+        raise UnprocessableError("Give either status, or thread_id with run_ids — not both")
+    if body.status is not None:
+        targets: list[UUID] = await runs.active_ids(resources.pool, tenant, body.status)
+    else:
+        if body.thread_id is None or not body.run_ids:
+            raise UnprocessableError("thread_id and run_ids go together")
+        targets = await runs.active_among(resources.pool, tenant, body.thread_id, body.run_ids)
+        if not targets:
+            raise NotFoundError("No matching runs to cancel")
+    await cancel.cancel(resources, targets, chosen)
+    return Response(status_code=204)

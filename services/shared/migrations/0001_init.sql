@@ -124,6 +124,8 @@ CREATE TABLE crons (
     schedule        text NOT NULL,
     timezone        text NOT NULL DEFAULT 'UTC',
     payload         jsonb NOT NULL DEFAULT '{}',
+    -- The run each tick creates, prepared by the API; the scheduler fills in run and thread ids.
+    run_template    jsonb NOT NULL DEFAULT '{}',
     metadata        jsonb NOT NULL DEFAULT '{}',
     enabled         boolean NOT NULL DEFAULT true,
     on_run_completed text NOT NULL DEFAULT 'delete' CHECK (on_run_completed IN ('keep', 'delete')),

@@ -1,0 +1,72 @@
+"""Cancelling runs.
+
+A running run is flagged in Postgres (``cancel_action``, which heartbeat replies repeat) and
+its worker is told on ``runs.<id>.cancel``; the worker stops the graph and reports the outcome.
+
+A pending run has no worker to report for it, so the API plays that part: it takes the run as
+attempt ``n + 1`` of a pseudo-worker ``api`` and publishes that attempt's fence and outcome on
+the run's event subject. The bridge then finishes it exactly as it finishes any run (status,
+thread status, end of stream, next queued run), so there is one path to a run's end.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from uuid import UUID
+
+from agentlist.api.db import runs
+from agentlist.api.deps import Resources
+from agentlist.contracts import AttemptStarted, RunCancel, RunOutcome, subjects
+from agentlist.contracts.runs import CancelAction
+
+logger = logging.getLogger(__name__)
+
+API_WORKER = "api"
+
+
+async def cancel(resources: Resources, run_ids: Iterable[UUID], action: CancelAction) -> int:
+    """Cancel each active run; returns how many were still active."""
+    cancelled = 0
+    for run_id in run_ids:
+        taken = await runs.take_pending_for_cancel(
+            resources.pool, run_id, action, API_WORKER, resources.settings.lease_seconds
+        )
+        if taken is not None:
+            await _finish_pending(resources, run_id, taken, action)
+            cancelled += 1
+        elif await runs.flag_running_for_cancel(resources.pool, run_id, action):
+            message = RunCancel(run_id=str(run_id), action=action)
+            await resources.nats.publish(
+                subjects.run_cancel(str(run_id)), message.model_dump_json().encode()
+            )
+            cancelled += 1
+    return cancelled
+
+
+async def _finish_pending(
+    resources: Resources, run_id: UUID, taken: runs.Taken, action: CancelAction
+) -> None:
+    js = resources.nats.jetstream()
+    subject = subjects.run_events(str(run_id))
+    fence = AttemptStarted(
+        run_id=str(run_id),
+        thread_id=str(taken.thread_id),
+        attempt=taken.attempt,
+        worker_id=API_WORKER,
+    )
+    outcome = RunOutcome(
+        run_id=str(run_id),
+        thread_id=str(taken.thread_id),
+        attempt=taken.attempt,
+        seq=1,
+        status="rollback" if action == "rollback" else "interrupted",
+        values=taken.thread_values,
+        interrupts=taken.thread_interrupts,
+    )
+    for seq, message in ((0, fence), (1, outcome)):
+        await js.publish(
+            subject,
+            message.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": subjects.event_msg_id(str(run_id), taken.attempt, seq)},
+        )

@@ -1,0 +1,53 @@
+"""LangGraph's own Postgres tables, used by the API without running any graph code: the store
+(``/store`` shows clients what graphs see through ``get_store()``) and checkpoint pruning."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from agentlist.contracts.storage import LANGGRAPH_SETUP_LOCK
+
+_CONNECTION_KWARGS: dict[str, Any] = {
+    "autocommit": True,
+    "prepare_threshold": 0,
+    "row_factory": dict_row,
+}
+
+
+@dataclass(frozen=True)
+class LangGraphStorage:
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]]
+    store: AsyncPostgresStore
+
+    async def prune(self, thread_ids: list[str]) -> None:
+        """Keep only each thread's latest checkpoint."""
+        await AsyncPostgresSaver(self.pool).aprune(thread_ids, strategy="keep_latest")
+
+
+@asynccontextmanager
+async def open_storage(database_url: str, max_connections: int) -> AsyncIterator[LangGraphStorage]:
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+        database_url, min_size=1, max_size=max_connections, kwargs=_CONNECTION_KWARGS, open=False
+    )
+    await pool.open(wait=True, timeout=30)
+    try:
+        storage = LangGraphStorage(pool=pool, store=AsyncPostgresStore(pool))
+        async with await AsyncConnection.connect(database_url, autocommit=True) as lock:
+            await lock.execute("SELECT pg_advisory_lock(%s)", (LANGGRAPH_SETUP_LOCK,))
+            try:
+                await AsyncPostgresSaver(pool).setup()
+                await storage.store.setup()
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock(%s)", (LANGGRAPH_SETUP_LOCK,))
+        yield storage
+    finally:
+        await pool.close()
