@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agentlist import __version__
+from agentlist.api import server_config
 from agentlist.api.deps import Resources
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
@@ -24,6 +25,7 @@ from agentlist.api.routes import (
     thread_stream,
     threads,
 )
+from agentlist.api.server_config import ServerConfig
 from agentlist.api.settings import ApiSettings
 from agentlist.shared import db
 from agentlist.shared import nats as mesh_nats
@@ -32,7 +34,7 @@ EXPOSED_HEADERS = ["X-Pagination-Total", "X-Pagination-Next", "Content-Location"
 
 
 @asynccontextmanager
-async def _open_resources(settings: ApiSettings) -> AsyncIterator[Resources]:
+async def _open_resources(settings: ApiSettings, server: ServerConfig) -> AsyncIterator[Resources]:
     async with AsyncExitStack() as stack:
         pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_size)
         stack.push_async_callback(pool.close)
@@ -45,14 +47,33 @@ async def _open_resources(settings: ApiSettings) -> AsyncIterator[Resources]:
             )
         )
         stack.push_async_callback(redis.aclose)
-        langgraph = await stack.enter_async_context(open_storage(settings.database_url, 10))
-        yield Resources(settings=settings, pool=pool, nats=nats, redis=redis, langgraph=langgraph)
+        langgraph = await stack.enter_async_context(
+            open_storage(settings.database_url, 10, store_ttl=server.store_ttl)
+        )
+        yield Resources(
+            settings=settings, pool=pool, nats=nats, redis=redis, langgraph=langgraph, server=server
+        )
+
+
+def _cors(server: ServerConfig) -> dict[str, Any]:
+    """langgraph-api's defaults (anyone, and the headers clients need exposed), or the
+    ``http.cors`` section of langgraph.json."""
+    cors = {
+        "allow_origins": ["*"],
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],
+        **server.cors,
+    }
+    cors["expose_headers"] = sorted({*EXPOSED_HEADERS, *server.cors.get("expose_headers", [])})
+    return cors
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
+    server = server_config.load(settings.graphs_config)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with _open_resources(settings) as resources:
+        async with _open_resources(settings, server) as resources:
             yield {"resources": resources}
 
     app = FastAPI(
@@ -61,13 +82,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description="The LangGraph Server API, served by a mesh of services over NATS.",
         lifespan=lifespan,
     )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=EXPOSED_HEADERS,
-    )
+    app.add_middleware(CORSMiddleware, **_cors(server))
     install_error_handlers(app)
     for module in (meta, assistants, threads, thread_state, thread_stream, crons, runs, store):
         app.include_router(module.router)

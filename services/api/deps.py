@@ -12,6 +12,7 @@ from nats.aio.client import Client as Nats
 from redis.asyncio import Redis
 
 from agentlist.api.langgraph_storage import LangGraphStorage
+from agentlist.api.server_config import ServerConfig
 from agentlist.api.settings import ApiSettings
 
 
@@ -22,6 +23,7 @@ class Resources:
     nats: Nats
     redis: Redis
     langgraph: LangGraphStorage
+    server: ServerConfig
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that outlives the request that started it (a cancel after a client left)."""
 

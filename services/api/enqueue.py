@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from agentlist.api import cancel, runprep
+from agentlist.api import cancel, runprep, webhooks
 from agentlist.api.db import assistants, runs, threads
 from agentlist.api.db._sql import Executor
 from agentlist.api.deps import Resources
@@ -105,6 +105,8 @@ async def enqueue_run(
 ) -> Enqueued:
     stateless = thread_id is None
     runprep.validate(body, stateless=stateless)
+    if body.webhook:
+        await webhooks.validate(body.webhook, resources.server.webhooks)
     assistant = await resolve_assistant(resources.pool, tenant, body.assistant_id)
     target = thread_id or uuid7()
     run_id = uuid7()
@@ -123,6 +125,7 @@ async def enqueue_run(
             thread_metadata=thread["metadata"],
             headers=headers,
             stateless=stateless,
+            header_rules=resources.server.headers,
         )
         row = await runs.insert(
             conn,

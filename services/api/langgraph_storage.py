@@ -34,13 +34,17 @@ class LangGraphStorage:
 
 
 @asynccontextmanager
-async def open_storage(database_url: str, max_connections: int) -> AsyncIterator[LangGraphStorage]:
+async def open_storage(
+    database_url: str, max_connections: int, *, store_ttl: dict[str, Any] | None = None
+) -> AsyncIterator[LangGraphStorage]:
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         database_url, min_size=1, max_size=max_connections, kwargs=_CONNECTION_KWARGS, open=False
     )
     await pool.open(wait=True, timeout=30)
     try:
-        storage = LangGraphStorage(pool=pool, store=AsyncPostgresStore(pool))
+        # The TTL sweeper of ``store.ttl`` runs in the workers; the API only honours defaults.
+        ttl = {k: v for k, v in (store_ttl or {}).items() if k != "sweep_interval_minutes"}
+        storage = LangGraphStorage(pool=pool, store=AsyncPostgresStore(pool, ttl=ttl or None))  # type: ignore[arg-type]
         async with await AsyncConnection.connect(database_url, autocommit=True) as lock:
             await lock.execute("SELECT pg_advisory_lock(%s)", (LANGGRAPH_SETUP_LOCK,))
             try:

@@ -14,10 +14,8 @@ from uuid import UUID
 
 from agentlist.api.errors import BadRequestError
 from agentlist.api.schemas import RunCreate
+from agentlist.api.server_config import HeaderRules
 from agentlist.contracts.runs import CheckpointRef, Durability, RunKwargs
-
-# Headers that identify the caller to the server itself; never copied into a run's config.
-_PRIVATE_HEADERS = frozenset({"x-api-key", "x-tenant-id", "x-service-key"})
 
 
 @dataclass(frozen=True)
@@ -40,13 +38,9 @@ class PreparedRun:
     webhook: str | None
 
 
-def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """``x-*`` headers (and the user agent) that langgraph-api copies into ``configurable``."""
-    return {
-        name: value
-        for name, value in ((k.lower(), v) for k, v in headers.items())
-        if (name.startswith("x-") and name not in _PRIVATE_HEADERS) or name == "user-agent"
-    }
+def forwarded_headers(headers: Mapping[str, str], rules: HeaderRules) -> dict[str, str]:
+    """Request headers copied into ``configurable`` (``http.configurable_headers``)."""
+    return {name.lower(): value for name, value in headers.items() if rules.allows(name)}
 
 
 def merge_config(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -109,6 +103,7 @@ def prepare(
     thread_metadata: Mapping[str, Any] | None,
     headers: Mapping[str, str],
     stateless: bool,
+    header_rules: HeaderRules | None = None,
 ) -> PreparedRun:
     validate(body, stateless=stateless)
     identity = {
@@ -121,7 +116,7 @@ def prepare(
     config = merge_config(assistant.config, thread_config, request_config)
     config["configurable"] = {
         **config.get("configurable", {}),
-        **forwarded_headers(headers),
+        **forwarded_headers(headers, header_rules or HeaderRules()),
         **identity,
     }
     run_metadata = dict(body.metadata or {})

@@ -7,8 +7,15 @@ import uuid
 import pytest
 
 from agentlist.api.errors import BadRequestError
-from agentlist.api.runprep import Assistant, forwarded_headers, merge_config, prepare
+from agentlist.api.runprep import (
+    Assistant,
+    PreparedRun,
+    forwarded_headers,
+    merge_config,
+    prepare,
+)
 from agentlist.api.schemas import RunCreate
+from agentlist.api.server_config import HeaderRules
 from agentlist.contracts import RunKwargs
 
 ASSISTANT = Assistant(
@@ -23,7 +30,7 @@ RUN_ID, THREAD_ID = uuid.UUID(int=2), uuid.UUID(int=3)
 
 def _prepare(
     body: dict[str, object], stateless: bool = False, headers: dict[str, str] | None = None
-):
+) -> PreparedRun:
     return prepare(
         RunCreate.model_validate({"assistant_id": "agent", **body}),
         run_id=RUN_ID,
@@ -91,7 +98,10 @@ def test_x_headers_reach_configurable_but_credentials_do_not() -> None:
         "User-Agent": "sdk",
         "Accept": "*/*",
     }
-    assert forwarded_headers(headers) == {"x-request-source": "ui", "user-agent": "sdk"}
+    assert forwarded_headers(headers, HeaderRules()) == {
+        "x-request-source": "ui",
+        "user-agent": "sdk",
+    }
     configurable = _prepare({}, headers=headers).kwargs["config"]["configurable"]
     assert "x-api-key" not in configurable and configurable["x-request-source"] == "ui"
 
@@ -102,4 +112,18 @@ def test_merge_config_later_layers_win() -> None:
     ) == {
         "a": 2,
         "configurable": {"x": 1, "y": 2},
+    }
+
+
+def test_configurable_headers_rules_from_langgraph_json() -> None:
+    rules = HeaderRules(includes=("x-configurable-*", "authorization"), excludes=("*secret*",))
+    headers = {
+        "X-Configurable-Org": "acme",
+        "X-Other": "no",
+        "Authorization": "Bearer t",
+        "x-configurable-secret": "s",
+    }
+    assert forwarded_headers(headers, rules) == {
+        "x-configurable-org": "acme",
+        "authorization": "Bearer t",
     }

@@ -14,7 +14,14 @@ from agentlist.api.deps import Resources, ResourcesDep, TenantDep
 from agentlist.api.errors import BadRequestError, ConflictError, NotFoundError
 from agentlist.api.params import pagination_headers, parse_uuid, select_fields
 from agentlist.api.responses import JsonResponse
-from agentlist.api.schemas import ThreadCount, ThreadCreate, ThreadPatch, ThreadPrune, ThreadSearch
+from agentlist.api.schemas import (
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+    ThreadTTL,
+)
 from agentlist.contracts.state import BulkUpdateState
 from agentlist.shared.checkpoints import copy_thread_checkpoints, delete_thread_checkpoints
 from agentlist.shared.ids import uuid7
@@ -44,20 +51,29 @@ async def _apply_supersteps(resources: Resources, row: Any, body: ThreadCreate) 
     await stateops.refresh_thread(resources, row["thread_id"], graph_id)
 
 
+def default_ttl(resources: Resources) -> ThreadTTL | None:
+    """``checkpointer.ttl`` of langgraph.json: a TTL for threads created without one."""
+    configured = resources.server.thread_ttl or {}
+    if not configured.get("default_ttl"):
+        return None
+    return ThreadTTL(ttl=configured["default_ttl"], strategy=configured.get("strategy") or "delete")
+
+
 @router.post("")
 async def create_thread(
     body: ThreadCreate, resources: ResourcesDep, tenant: TenantDep
 ) -> JsonResponse:
     thread_id = body.thread_id or uuid7()
     graph_id = (body.metadata or {}).get("graph_id")
+    ttl = body.ttl or default_ttl(resources)
     row = await threads.insert(
         resources.pool,
         tenant,
         thread_id,
         metadata=body.metadata or {},
         graph_id=graph_id if isinstance(graph_id, str) else None,
-        ttl_minutes=body.ttl.ttl if body.ttl else None,
-        ttl_strategy=body.ttl.strategy if body.ttl else None,
+        ttl_minutes=ttl.ttl if ttl else None,
+        ttl_strategy=ttl.strategy if ttl else None,
     )
     if row is None:
         existing = await threads.get(resources.pool, tenant, thread_id)

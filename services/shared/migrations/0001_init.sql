@@ -137,3 +137,17 @@ CREATE TABLE crons (
 );
 CREATE INDEX crons_due ON crons (next_run_date) WHERE enabled;
 CREATE INDEX crons_tenant_created ON crons (tenant_id, created_at DESC);
+
+-- Webhook deliveries: an outbox written with the run's final status, sent by the bridges.
+CREATE TABLE webhook_deliveries (
+    run_id          uuid PRIMARY KEY,
+    tenant_id       text NOT NULL,
+    url             text NOT NULL,
+    payload         jsonb NOT NULL,
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    delivered_at    timestamptz,
+    last_error      text,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE delivered_at IS NULL;
