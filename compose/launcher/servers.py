@@ -142,6 +142,11 @@ class PostgresServer(ManagedServer):
             account = pwd.getpwnam(os.environ.get("PG_RUN_AS", "nobody"))
             self.user, self.group = account.pw_uid, account.pw_gid
             self.bindir = binaries.postgres_bindir_for_others(self.bindir)
+            if not binaries.reachable_by_others(self.root.parent):
+                raise PermissionError(
+                    f"As root, Postgres runs as an unprivileged user, who cannot reach {root}:"
+                    " choose a data folder every user can traverse (e.g. under /tmp)"
+                )
             _chown_tree(self.root, self.user, self.group)
 
     @property

@@ -1,0 +1,1 @@
+"""The registry: worker registration and heartbeats, liveness, the graph catalogue."""

@@ -24,3 +24,8 @@ def uuid7() -> uuid.UUID:
 def system_assistant_id(graph_id: str) -> uuid.UUID:
     """The id of a graph's system assistant, the rule langgraph-api clients rely on."""
     return uuid.uuid5(SYSTEM_ASSISTANT_NAMESPACE, graph_id)
+
+
+SYSTEM_TENANT = "__system__"
+"""The tenant of system assistants (one per registered graph): every tenant sees them, so
+assistant reads filter on ``tenant_id IN ($tenant, SYSTEM_TENANT)``."""

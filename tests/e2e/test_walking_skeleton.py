@@ -7,18 +7,18 @@ JetStream -> bridge -> Redis Streams -> API -> SSE.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
-from langgraph_sdk import get_client
 
 from agentlist.launcher import Stack
 
 SYSTEM_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
-HELLO = {"messages": [{"role": "user", "content": "hello mesh"}]}
+HELLO: Any = {"messages": [{"role": "user", "content": "hello mesh"}]}
 
 
-async def test_system_assistants_exist_for_every_registered_graph(stack: Stack) -> None:
-    client = get_client(url=stack.api_url)
+async def test_system_assistants_exist_for_every_registered_graph(sdk: Any) -> None:
+    client = sdk
     found = await client.assistants.search(metadata={"created_by": "system"}, limit=100)
     by_graph = {assistant["graph_id"]: assistant for assistant in found}
     assert {"agent", "slow", "fails", "interrupts"} <= set(by_graph)
@@ -29,8 +29,8 @@ async def test_system_assistants_exist_for_every_registered_graph(stack: Stack) 
     assert (await client.assistants.get(agent["assistant_id"]))["graph_id"] == "agent"
 
 
-async def test_stream_wait_and_state_through_the_mesh(stack: Stack) -> None:
-    client = get_client(url=stack.api_url)
+async def test_stream_wait_and_state_through_the_mesh(sdk: Any) -> None:
+    client = sdk
     thread = await client.threads.create()
     assert thread["status"] == "idle"
     thread_id = thread["thread_id"]
@@ -54,7 +54,7 @@ async def test_stream_wait_and_state_through_the_mesh(stack: Stack) -> None:
     run = await client.runs.get(thread_id, run_id)
     assert run["status"] == "success" and run["thread_id"] == thread_id
 
-    second = {"messages": [{"role": "user", "content": "again"}]}
+    second: Any = {"messages": [{"role": "user", "content": "again"}]}
     values = await client.runs.wait(thread_id, "agent", input=second)
     assert [m["content"] for m in values["messages"]] == [
         "hello mesh",

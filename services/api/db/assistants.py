@@ -8,9 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from agentlist.api.db._sql import Executor, Where, order_by
-
-SYSTEM_TENANT = "__system__"
-"""System assistants (one per registered graph) are created by the registry for every tenant."""
+from agentlist.shared.ids import SYSTEM_TENANT
 
 _COLUMNS = (
     "assistant_id, graph_id, config, context, metadata, version, name, description,"

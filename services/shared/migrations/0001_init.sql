@@ -81,7 +81,9 @@ CREATE TABLE runs (
     started_at         timestamptz,
     ended_at           timestamptz
 );
-CREATE INDEX runs_pending ON runs (tenant_id, priority DESC, created_at) WHERE status = 'pending';
+-- The claim walks pending runs per tenant and graph, oldest first within a priority.
+CREATE INDEX runs_pending ON runs (tenant_id, graph_id, priority DESC, created_at, run_id)
+    WHERE status = 'pending';
 CREATE INDEX runs_thread ON runs (thread_id, created_at);
 CREATE INDEX runs_thread_active ON runs (thread_id) WHERE status IN ('pending', 'running');
 CREATE INDEX runs_worker_running ON runs (worker_id) WHERE status = 'running';

@@ -1,0 +1,98 @@
+"""What becomes of a run whose lease expired: pure decisions, and the outcome that ends it.
+
+A run whose worker was lost goes back to the queue for another attempt, up to
+``max_attempts``. Past that (or when a cancel was requested, since the worker that should have
+honoured it is gone) the scheduler ends the run itself, as the *finisher*: it takes a new
+attempt of its own and publishes that attempt's ``AttemptStarted`` and ``RunOutcome`` (see
+:mod:`agentlist.scheduler.sweeper`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+from uuid import UUID
+
+from agentlist.contracts.errors import ErrorInfo
+from agentlist.contracts.events import OutcomeStatus, RunOutcome
+
+FINISHER_ID: Final = "scheduler:finish"
+"""The ``worker_id`` of a run the scheduler is ending. It is not a subject token, so no worker
+can register under it."""
+
+WORKER_LOST: Final = "WorkerLost"
+INVALID_RUN: Final = "InvalidRun"
+
+
+@dataclass(frozen=True)
+class ExpiredLease:
+    run_id: UUID
+    thread_id: UUID
+    attempt: int
+    worker_id: str | None
+    cancel_action: str | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Back to ``pending``; the next claim starts attempt ``attempt + 1``."""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The finisher ends the run as ``attempt`` with ``error`` (None for a cancel)."""
+
+    attempt: int
+    error: ErrorInfo | None
+
+
+def decide(lease: ExpiredLease, max_attempts: int) -> Requeue | Finish:
+    if lease.worker_id == FINISHER_ID:
+        # Our own outcome was not applied within a lease (NATS or the bridge was down):
+        # publish the same attempt again; JetStream and the bridge drop what they already have.
+        stored = ErrorInfo.model_validate(lease.error) if lease.error else None
+        return Finish(attempt=lease.attempt, error=stored)
+    if lease.cancel_action is not None:
+        return Finish(attempt=lease.attempt + 1, error=None)
+    if lease.attempt < max_attempts:
+        return Requeue()
+    return Finish(attempt=lease.attempt + 1, error=worker_lost(lease.attempt))
+
+
+def worker_lost(attempts: int) -> ErrorInfo:
+    return ErrorInfo(
+        error=WORKER_LOST,
+        message=f"the worker running this run stopped responding ({attempts} attempts)",
+        retryable=False,
+    )
+
+
+def outcome_status(cancel_action: str | None) -> OutcomeStatus:
+    if cancel_action == "rollback":
+        return "rollback"
+    if cancel_action == "interrupt":
+        return "interrupted"
+    return "error"
+
+
+def final_outcome(
+    run_id: UUID,
+    thread_id: UUID,
+    attempt: int,
+    cancel_action: str | None,
+    error: ErrorInfo | None,
+    values: Any,
+) -> RunOutcome:
+    """The finisher's outcome. ``values`` are the thread's stored values, so that applying it
+    leaves them as they were (no worker read the run's last checkpoint)."""
+    status = outcome_status(cancel_action)
+    return RunOutcome(
+        run_id=str(run_id),
+        thread_id=str(thread_id),
+        attempt=attempt,
+        seq=1,
+        status=status,
+        values=values,
+        error=error if status == "error" else None,
+    )

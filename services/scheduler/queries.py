@@ -1,0 +1,160 @@
+"""Every SQL statement the scheduler runs.
+
+Lease times are judged by Postgres ``now()`` only; no statement takes a time from Python.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+# An arbitrary constant: claim transactions of every scheduler instance take it in turn, so the
+# in-flight counts one of them reads include every placement committed before it.
+PLACEMENT_LOCK_KEY: Final = 0x6167_6C73_6368  # "aglsch"
+
+LOCK_PLACEMENT: Final = "SELECT pg_advisory_xact_lock($1)"
+
+# $1: seconds of heartbeat silence after which a worker gets no new runs.
+HEALTHY_WORKERS: Final = """
+SELECT w.worker_id, w.capacity, w.graphs,
+       (SELECT count(*) FROM runs r
+         WHERE r.worker_id = w.worker_id AND r.status = 'running')::int AS inflight
+  FROM workers w
+ WHERE w.state = 'healthy'
+   AND NOT w.drain_requested
+   AND w.last_heartbeat_at > now() - make_interval(secs => $1)
+"""
+
+# The runs one claim may start, locked, in the order they should be placed.
+#   $1 text[] graphs with a free slot, $2 int[] free slots of each, $3 int batch size.
+# * tenants: the distinct tenants with pending runs, by a loose index scan of runs_pending.
+# * eligible: per tenant and graph, its first startable runs (due; the oldest pending run of a
+#   thread with no running run) by priority then age, no more than the graph's workers can
+#   hold, so that runs of a full graph never crowd out the others; each ranked in its tenant.
+# * picked: ordering by the tenant rank first interleaves tenants: the first run of every
+#   tenant comes before the second run of any, so one tenant's backlog never starves another
+#   tenant's single run. A graph still gets no more than its free slots.
+CLAIM_CANDIDATES: Final = """
+WITH RECURSIVE tenants(tenant_id) AS (
+    (SELECT tenant_id FROM runs WHERE status = 'pending' ORDER BY tenant_id LIMIT 1)
+  UNION ALL
+    SELECT (SELECT r.tenant_id FROM runs r
+             WHERE r.status = 'pending' AND r.tenant_id > t.tenant_id
+             ORDER BY r.tenant_id LIMIT 1)
+      FROM tenants t
+     WHERE t.tenant_id IS NOT NULL
+),
+capacity(graph_id, free) AS (
+    SELECT * FROM unnest($1::text[], $2::int[])
+),
+eligible AS (
+    SELECT c.run_id, c.graph_id, c.priority, c.created_at,
+           row_number() OVER (PARTITION BY c.tenant_id
+                              ORDER BY c.priority DESC, c.created_at, c.run_id) AS tenant_rank
+      FROM tenants t
+     CROSS JOIN capacity cap
+     CROSS JOIN LATERAL (
+        SELECT r.run_id, r.tenant_id, r.graph_id, r.priority, r.created_at
+          FROM runs r
+         WHERE r.status = 'pending'
+           AND r.tenant_id = t.tenant_id
+           AND r.graph_id = cap.graph_id
+           AND r.created_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM runs a
+                            WHERE a.thread_id = r.thread_id AND a.status = 'running')
+           AND NOT EXISTS (SELECT 1 FROM runs e
+                            WHERE e.thread_id = r.thread_id AND e.status = 'pending'
+                              AND (e.created_at, e.run_id) < (r.created_at, r.run_id))
+         ORDER BY r.priority DESC, r.created_at, r.run_id
+         LIMIT least($3, cap.free)
+     ) c
+     WHERE t.tenant_id IS NOT NULL
+),
+ranked AS (
+    SELECT e.*,
+           row_number() OVER (PARTITION BY e.graph_id
+                              ORDER BY e.tenant_rank, e.priority DESC, e.created_at, e.run_id)
+             AS graph_rank
+      FROM eligible e
+),
+picked AS (
+    SELECT r.run_id,
+           row_number() OVER (ORDER BY r.tenant_rank, r.priority DESC, r.created_at, r.run_id)
+             AS position
+      FROM ranked r
+      JOIN capacity c USING (graph_id)
+     WHERE r.graph_rank <= c.free
+     ORDER BY position
+     LIMIT $3
+)
+SELECT run.run_id, run.graph_id
+  FROM picked p
+  JOIN runs run USING (run_id)
+ WHERE run.status = 'pending'
+ ORDER BY p.position
+   FOR UPDATE OF run SKIP LOCKED
+"""
+
+# $1 uuid[] runs, $2 text[] their workers, $3 lease seconds.
+START_RUNS: Final = """
+UPDATE runs r
+   SET status = 'running',
+       attempt = r.attempt + 1,
+       worker_id = p.worker_id,
+       lease_expires_at = now() + make_interval(secs => $3),
+       started_at = now(),
+       updated_at = now()
+  FROM unnest($1::uuid[], $2::text[]) AS p(run_id, worker_id)
+ WHERE r.run_id = p.run_id AND r.status = 'pending'
+RETURNING r.run_id, r.thread_id, r.assistant_id, r.graph_id, r.tenant_id, r.attempt,
+          r.worker_id, r.kwargs
+"""
+
+# Fenced: only the attempt this scheduler started, still on the worker it chose.
+UNDO_START: Final = """
+UPDATE runs
+   SET status = 'pending', attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL,
+       updated_at = now()
+ WHERE run_id = $1 AND attempt = $2 AND status = 'running' AND worker_id = $3
+"""
+
+# Seconds until the next delayed run falls due (NULL: none).
+NEXT_DUE_IN: Final = """
+SELECT EXTRACT(EPOCH FROM min(created_at) - now())::float8
+  FROM runs WHERE status = 'pending' AND created_at > now()
+"""
+
+# $1 int batch size.
+EXPIRED_LEASES: Final = """
+SELECT run_id, thread_id, attempt, worker_id, cancel_action, error
+  FROM runs
+ WHERE status = 'running' AND lease_expires_at < now()
+ ORDER BY lease_expires_at
+ LIMIT $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+# $1 uuid[] runs whose lease expired (locked by this transaction).
+REQUEUE: Final = """
+UPDATE runs
+   SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+ WHERE run_id = ANY($1::uuid[]) AND status = 'running'
+"""
+
+# Hand a run to the scheduler's finisher (see sweeper.finish): fenced on the attempt it had.
+#   $1 run, $2 its current attempt, $3 the worker it had, $4 the finishing attempt,
+#   $5 the finisher's id, $6 lease seconds, $7 error (jsonb, NULL for a cancel).
+FINISH: Final = """
+UPDATE runs r
+   SET attempt = $4, worker_id = $5, lease_expires_at = now() + make_interval(secs => $6),
+       error = $7, updated_at = now()
+  FROM threads t
+ WHERE r.run_id = $1 AND r.attempt = $2 AND r.status = 'running'
+   AND r.worker_id IS NOT DISTINCT FROM $3
+   AND t.thread_id = r.thread_id
+RETURNING r.run_id, r.thread_id, r.attempt, r.cancel_action, r.error, t.state_values
+"""

@@ -1,0 +1,109 @@
+"""Claim + dispatch throughput of one scheduler process, with a fake worker that accepts all.
+
+Prints runs/s (``pytest tests/integration/test_scheduler_throughput.py -s``). The assertion
+is a loose floor; the number is the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import nats
+import pytest_asyncio
+from nats.aio.msg import Msg
+
+from agentlist.contracts import subjects
+from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
+from agentlist.launcher import Stack
+from agentlist.shared.db import create_pool
+
+RUNS = 2000
+ACCEPT = DispatchReply(accepted=True).model_dump_json().encode()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dsn(servers: Stack) -> AsyncIterator[str]:
+    name = f"sched_tp_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(servers.database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{servers.database_url.rsplit('/', 1)[0]}/{name}"
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_claim_and_dispatch_throughput(servers: Stack, dsn: str) -> None:
+    worker_id = f"fake-{uuid.uuid4().hex[:8]}"
+    child = servers.start_service(
+        "scheduler",
+        name=f"scheduler-throughput-{worker_id}",
+        env={"DATABASE_URL": dsn, "AGENTLIST_BATCH_SIZE": "200", "AGENTLIST_POLL_INTERVAL": "1"},
+    )
+    nc = await nats.connect(servers.nats_url)
+    pool = await create_pool(dsn, max_size=2)
+    received: list[str] = []
+    all_in = asyncio.Event()
+
+    async def on_dispatch(msg: Msg) -> None:
+        received.append(RunDispatch.model_validate_json(msg.data).run_id)
+        await msg.respond(ACCEPT)
+        if len(received) == RUNS + 1:
+            all_in.set()
+
+    try:
+        await nc.subscribe(subjects.worker_dispatch(worker_id), cb=on_dispatch)
+        for _ in range(100):  # the scheduler process applies the migrations
+            if await _migrated(pool):
+                break
+            await asyncio.sleep(0.2)
+        await pool.execute(
+            "INSERT INTO workers (worker_id, language, version, host, capacity, graphs)"
+            " VALUES ($1, 'python', '1', 'h', 100000, ARRAY['g'])",
+            worker_id,
+        )
+        await _insert_runs(pool, 1)  # warm-up: the scheduler is serving once this one arrives
+        while not received:
+            await _beat(pool, worker_id)
+            await asyncio.sleep(0.1)
+        await _insert_runs(pool, RUNS)
+        started = time.perf_counter()
+        await nc.publish(subjects.RUNS_REQUESTED, b"")
+        while not all_in.is_set():
+            await _beat(pool, worker_id)
+            await asyncio.wait([asyncio.ensure_future(all_in.wait())], timeout=0.5)
+            assert time.perf_counter() - started < 60, f"{len(received)} of {RUNS} dispatched"
+        elapsed = time.perf_counter() - started
+        print(
+            f"\nclaimed and dispatched {RUNS} runs in {elapsed:.2f}s: {RUNS / elapsed:.0f} runs/s"
+        )
+        assert len(set(received)) == RUNS + 1
+        assert RUNS / elapsed > 100
+    finally:
+        await nc.drain()
+        await pool.close()
+        child.stop()
+
+
+async def _migrated(pool: asyncpg.Pool) -> bool:
+    return bool(await pool.fetchval("SELECT to_regclass('runs') IS NOT NULL"))
+
+
+async def _beat(pool: asyncpg.Pool, worker_id: str) -> None:
+    await pool.execute(
+        "UPDATE workers SET last_heartbeat_at = now() WHERE worker_id = $1", worker_id
+    )
+
+
+async def _insert_runs(pool: asyncpg.Pool, count: int) -> None:
+    await pool.execute(
+        "WITH t AS (INSERT INTO threads (thread_id, tenant_id)"
+        "           SELECT gen_random_uuid(), 'tenant-' || (n % 7) FROM generate_series(1, $1) n"
+        "           RETURNING thread_id, tenant_id)"
+        " INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, kwargs)"
+        " SELECT gen_random_uuid(), thread_id, tenant_id, gen_random_uuid(), 'g', $2 FROM t",
+        count,
+        RunKwargs(input={"n": 1}).model_dump(mode="json"),
+    )
