@@ -9,7 +9,9 @@ Set ``NATS_URL``, ``DATABASE_URL`` or ``REDIS_URL`` to run against servers of yo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +89,25 @@ def sdk(stack: Stack) -> Any:
     """The official Python SDK client on the shared stack. Typed ``Any`` on purpose: the SDK's
     TypedDict annotations are for applications; tests assert the values themselves."""
     return get_client(url=stack.api_url)
+
+
+WaitStatus = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def wait_status(sdk: Any) -> WaitStatus:
+    """``await wait_status(thread_id, run_id, "success", "error")``: poll the run (through the
+    SDK) until it has one of the statuses; fail after ``within`` seconds."""
+
+    async def wait(
+        thread_id: str, run_id: str, *statuses: str, within: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            run: dict[str, Any] = await sdk.runs.get(thread_id, run_id)
+            if run["status"] in statuses:
+                return run
+            assert time.monotonic() < deadline, f"run is still {run['status']}, not {statuses}"
+            await asyncio.sleep(0.05)
+
+    return wait

@@ -139,9 +139,13 @@ class Stack:
         self.services.append(child)
         return child
 
+    def _api_env(self, env: Mapping[str, str] | None) -> dict[str, str]:
+        """The API honours the server sections (http, webhooks, store...) of langgraph.json."""
+        return {"AGENTLIST_GRAPHS_CONFIG": str(self.options.graphs_config), **(env or {})}
+
     def start_api(self, port: int | None = None, env: Mapping[str, str] | None = None) -> str:
         port = port or free_port()
-        child = self.start_service("api", ["--port", str(port)], env=env)
+        child = self.start_service("api", ["--port", str(port)], env=self._api_env(env))
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _http_ok(f"{url}/ok"), timeout=60, what="api", child=child)
         return url
@@ -158,7 +162,7 @@ class Stack:
     def start_services(self) -> None:
         if self.options.log_dir is not None:
             self.options.log_dir.mkdir(parents=True, exist_ok=True)
-        api = self.start_service("api", ["--port", str(self.api_port)])
+        api = self.start_service("api", ["--port", str(self.api_port)], env=self._api_env(None))
         for kind in CORE_SERVICES:
             self.start_service(kind)
         workers = [self.start_worker() for _ in range(self.options.workers)]

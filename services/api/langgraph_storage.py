@@ -1,5 +1,5 @@
-"""LangGraph's own Postgres tables, used by the API without running any graph code: the store
-(``/store`` shows clients what graphs see through ``get_store()``) and checkpoint pruning."""
+"""LangGraph's Postgres store, used by the API without running any graph code: ``/store``
+shows clients what graphs see through ``get_store()``."""
 
 from __future__ import annotations
 
@@ -27,10 +27,6 @@ _CONNECTION_KWARGS: dict[str, Any] = {
 class LangGraphStorage:
     pool: AsyncConnectionPool[AsyncConnection[DictRow]]
     store: AsyncPostgresStore
-
-    async def prune(self, thread_ids: list[str]) -> None:
-        """Keep only each thread's latest checkpoint."""
-        await AsyncPostgresSaver(self.pool).aprune(thread_ids, strategy="keep_latest")
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from agentlist.api.db import threads
 from agentlist.api.errors import ApiError, ServiceUnavailableError
 from agentlist.contracts import subjects
 from agentlist.contracts.state import BulkUpdateState, GetHistory, GetState, StateReply, UpdateState
+from agentlist.shared.checkpoints import keep_latest_checkpoints
 
 if TYPE_CHECKING:
     from agentlist.api.deps import Resources
@@ -89,6 +90,7 @@ async def refresh_thread(resources: Resources, thread_id: UUID, graph_id: str) -
     return state
 
 
-async def prune_checkpoints(resources: Resources, thread_ids: list[str]) -> None:
-    if thread_ids:
-        await resources.langgraph.prune(thread_ids)
+async def prune_checkpoints(resources: Resources, thread_ids: list[UUID]) -> None:
+    async with resources.pool.acquire() as conn, conn.transaction():
+        for thread_id in thread_ids:
+            await keep_latest_checkpoints(conn, str(thread_id))

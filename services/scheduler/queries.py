@@ -158,3 +158,68 @@ UPDATE runs r
    AND t.thread_id = r.thread_id
 RETURNING r.run_id, r.thread_id, r.attempt, r.cancel_action, r.error, t.state_values
 """
+
+# --- crons -----------------------------------------------------------------------------------
+
+# $1 int batch size: due crons, locked so that one scheduler fires each tick.
+DUE_CRONS: Final = """
+SELECT cron_id, tenant_id, assistant_id, thread_id, schedule, timezone, run_template, metadata,
+       end_time, next_run_date
+  FROM crons
+ WHERE enabled AND next_run_date <= now()
+ ORDER BY next_run_date
+ LIMIT $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+# $1 cron, $2 next run date (NULL: the cron is over and is disabled).
+ADVANCE_CRON: Final = """
+UPDATE crons
+   SET next_run_date = coalesce($2, next_run_date), enabled = enabled AND $2 IS NOT NULL,
+       updated_at = now()
+ WHERE cron_id = $1
+"""
+
+# $1 thread, $2 tenant, $3 metadata: the fresh thread of a stateless cron's run.
+CRON_THREAD: Final = """
+INSERT INTO threads (thread_id, tenant_id, graph_id, metadata, status)
+VALUES ($1, $2, $3, $4, 'busy')
+"""
+
+# $1 thread: whether it has a run pending or running (for multitask_strategy "reject").
+THREAD_ACTIVE: Final = """
+SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running'))
+"""
+
+CRON_RUN: Final = """
+INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, metadata, kwargs,
+                  multitask_strategy, on_completion, webhook)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+
+MARK_THREAD_BUSY: Final = """
+UPDATE threads
+   SET status = 'busy', graph_id = $2,
+       metadata = metadata || jsonb_build_object('graph_id', $2::text, 'assistant_id', $3::text),
+       updated_at = now()
+ WHERE thread_id = $1
+"""
+
+# --- thread TTL ------------------------------------------------------------------------------
+
+# $1 int batch size: idle threads past their TTL.
+EXPIRED_THREADS: Final = """
+SELECT thread_id, ttl_strategy, ttl_minutes
+  FROM threads
+ WHERE expires_at < now() AND status <> 'busy'
+ ORDER BY expires_at
+ LIMIT $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
+
+# $1 thread: its TTL starts again after keep_latest pruned it.
+RENEW_THREAD_TTL: Final = """
+UPDATE threads SET expires_at = now() + make_interval(secs => ttl_minutes * 60) WHERE thread_id = $1
+"""

@@ -12,9 +12,11 @@ from nats.js import JetStreamContext
 
 from agentlist.contracts import subjects
 from agentlist.scheduler.claim import claim, next_due_in
+from agentlist.scheduler.crons import fire_due
 from agentlist.scheduler.dispatch import Dispatcher
 from agentlist.scheduler.settings import SchedulerSettings
 from agentlist.scheduler.sweeper import sweep_once
+from agentlist.scheduler.ttl import sweep_threads
 from agentlist.shared.db import create_pool, migrate
 from agentlist.shared.lifecycle import run_service
 from agentlist.shared.logs import configure_logging
@@ -125,6 +127,26 @@ class Scheduler:
             if swept < self._settings.batch_size:
                 await sleep_unless(stop, self._settings.lease_sweep_interval)
 
+    async def cron_loop(self, stop: asyncio.Event) -> None:
+        """Fire due crons, and now and then retire threads past their TTL."""
+        backoff = Backoff(most=self._settings.max_backoff)
+        last_ttl_sweep = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                if await fire_due(self._pool, self._settings.batch_size):
+                    self._waker.wake()
+                if loop.time() - last_ttl_sweep >= self._settings.ttl_sweep_interval:
+                    await sweep_threads(self._pool, self._settings.batch_size)
+                    last_ttl_sweep = loop.time()
+            except Exception:
+                delay = backoff.next()
+                logger.exception("cron/TTL pass failed; retrying in %.1fs", delay)
+                await sleep_unless(stop, delay)
+                continue
+            backoff.reset()
+            await sleep_unless(stop, self._settings.cron_interval)
+
     async def drain(self, grace: float) -> None:
         """Let dispatches under way finish (their runs are already claimed)."""
         if self._dispatching:
@@ -181,3 +203,4 @@ async def _run_until(stop: asyncio.Event, waker: Waker, scheduler: Scheduler) ->
         group.create_task(wake_on_stop())
         group.create_task(scheduler.claim_loop(stop))
         group.create_task(scheduler.sweep_loop(stop))
+        group.create_task(scheduler.cron_loop(stop))

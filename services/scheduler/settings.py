@@ -25,6 +25,10 @@ class SchedulerSettings(MeshSettings):
     max_backoff: float = Field(default=5.0, gt=0)
     """Longest pause between retries while Postgres or NATS is unreachable."""
     pool_size: int = Field(default=8, ge=2)
+    cron_interval: float = Field(default=1.0, gt=0)
+    """How often due crons are looked for."""
+    ttl_sweep_interval: float = Field(default=30.0, gt=0)
+    """How often threads past their TTL are deleted or pruned."""
 
     @property
     def stale_after(self) -> float:

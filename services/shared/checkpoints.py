@@ -55,3 +55,17 @@ def _retarget(column: str, table: str) -> str:
             " THEN jsonb_set(metadata, '{thread_id}', to_jsonb($2::text)) ELSE metadata END"
         )
     return column
+
+
+async def keep_latest_checkpoints(conn: Any, thread_id: str) -> None:
+    """Prune a thread to its latest checkpoint in each namespace (and those checkpoints'
+    writes). Blobs stay: the latest checkpoint may still refer to any of them."""
+    if not await _tables_exist(conn):
+        return
+    for table in ("checkpoint_writes", "checkpoints"):
+        await conn.execute(
+            f"DELETE FROM {table} WHERE thread_id = $1 AND checkpoint_id NOT IN ("  # noqa: S608
+            " SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = $1"
+            " GROUP BY checkpoint_ns)",
+            thread_id,
+        )

@@ -130,7 +130,7 @@ async def prune_threads(
         for thread_id in found:
             await delete_thread_and_runs(resources, tenant, thread_id)
     else:
-        await stateops.prune_checkpoints(resources, [str(t) for t in found])
+        await stateops.prune_checkpoints(resources, found)
     return JsonResponse({"pruned_count": len(found)})
 
 
