@@ -1,0 +1,179 @@
+"""One attempt of a run, from the accepted dispatch to its single outcome (protocol 5-7)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from agentlist.contracts import ErrorInfo, OutcomeStatus, RunDispatch
+from agentlist.worker.loader import Graph, GraphSource
+from agentlist.worker.persistence import Persistence
+from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
+from agentlist.worker.rollback import WritesBaseline, delete_run_writes, take_baseline
+from agentlist.worker.runs import ActiveRun, StopReason
+from agentlist.worker.stream import (
+    graph_events,
+    run_config,
+    run_input,
+    thread_config,
+    without_fork,
+)
+from agentlist.worker.thread_state import has_checkpoint, interrupts_by_task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttemptDeps:
+    js: JetStreamContext
+    persistence: Persistence
+    graphs: Mapping[str, GraphSource]
+    run_timeout_seconds: float
+
+
+_RECANCEL_SECONDS = 0.5
+_STATUS_OF_STOP: dict[StopReason, OutcomeStatus] = {
+    "interrupt": "interrupted",
+    "rollback": "rollback",
+    "released": "released",
+}
+
+
+@dataclass(frozen=True)
+class Ending:
+    status: OutcomeStatus
+    error: ErrorInfo | None = None
+
+
+async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
+    """Run the graph, publish its events, then exactly one outcome. Cancelling this task
+    (a revoked run) stops it without publishing anything more."""
+    dispatch = run.dispatch
+    publisher = EventPublisher(
+        deps.js, RunRef(dispatch.run_id, dispatch.thread_id, dispatch.attempt)
+    )
+    graph: Graph | None = None
+    baseline = WritesBaseline(None)
+    try:
+        config = run_config(dispatch)
+        persistence = deps.persistence
+        source = deps.graphs[dispatch.graph_id]
+        graph = await source.build(config, persistence.checkpointer(), persistence.store)
+        baseline = await take_baseline(persistence.pool, dispatch.thread_id)
+        graph_input, config = await _starting_point(graph, dispatch, config)
+        ending = await _drive(run, graph, graph_input, config, publisher, deps.run_timeout_seconds)
+    except Exception as exc:
+        logger.exception("run %s could not start", dispatch.run_id)
+        ending = Ending("error", _error_info(exc))
+    if ending.status == "rollback":
+        await _roll_back(deps.persistence, dispatch, baseline)
+    fields = await _final_fields(graph, dispatch.thread_id, ending)
+    await publisher.outcome(fields)
+    logger.info(
+        "run %s attempt %d: %s after %d messages",
+        dispatch.run_id,
+        dispatch.attempt,
+        ending.status,
+        publisher.published,
+    )
+
+
+async def _starting_point(
+    graph: Graph, dispatch: RunDispatch, config: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """A retried attempt continues from the checkpoints its run already wrote, if any."""
+    if dispatch.resume_from_checkpoint:
+        latest = await graph.aget_state(thread_config(dispatch.thread_id))
+        if (latest.metadata or {}).get("run_id") == dispatch.run_id:
+            logger.info("run %s: continuing from its last checkpoint", dispatch.run_id)
+            return None, without_fork(config)
+    return run_input(dispatch.params), config
+
+
+async def _drive(
+    run: ActiveRun,
+    graph: Graph,
+    graph_input: Any,
+    config: dict[str, Any],
+    publisher: EventPublisher,
+    timeout_seconds: float,
+) -> Ending:
+    streaming = asyncio.create_task(_pump(graph, graph_input, config, run, publisher))
+    stop_requested = asyncio.create_task(run.stopped.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {streaming, stop_requested},
+            timeout=timeout_seconds,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        stop_requested.cancel()
+        await _cancel(streaming)
+    if streaming in done and not streaming.cancelled():
+        failure = streaming.exception()
+        if failure is None:
+            return Ending("success")
+        logger.info("run %s raised %r", run.run_id, failure)
+        return Ending("error", _error_info(failure))
+    if run.stop_reason is not None:
+        return Ending(_STATUS_OF_STOP[run.stop_reason])
+    message = f"Run exceeded {timeout_seconds:g}s"
+    return Ending("timeout", ErrorInfo(error="TimeoutError", message=message))
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel until it stops: code inside a graph (or ``wait_for`` before Python 3.12) may
+    swallow one cancellation."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
+
+
+async def _pump(
+    graph: Graph, graph_input: Any, config: dict[str, Any], run: ActiveRun, out: EventPublisher
+) -> None:
+    async for name, data in graph_events(graph, graph_input, config, run.dispatch.params):
+        await out.event(name, data)
+
+
+async def _roll_back(
+    persistence: Persistence, dispatch: RunDispatch, baseline: WritesBaseline
+) -> None:
+    try:
+        removed = await delete_run_writes(
+            persistence.pool, dispatch.thread_id, dispatch.run_id, baseline
+        )
+        logger.info("run %s rolled back: %d checkpoints deleted", dispatch.run_id, removed)
+    except Exception:
+        logger.exception("run %s: rollback failed", dispatch.run_id)
+
+
+async def _final_fields(graph: Graph | None, thread_id: str, ending: Ending) -> OutcomeFields:
+    """The outcome with the thread's state at its latest checkpoint."""
+    if graph is None:
+        return OutcomeFields(ending.status, error=ending.error)
+    try:
+        snapshot = await graph.aget_state(thread_config(thread_id))
+    except Exception:
+        logger.exception("thread %s: cannot read the final state", thread_id)
+        return OutcomeFields(ending.status, error=ending.error)
+    if not has_checkpoint(snapshot):
+        return OutcomeFields(ending.status, values={}, error=ending.error)
+    configurable = (snapshot.config or {}).get("configurable") or {}
+    return OutcomeFields(
+        ending.status,
+        values=snapshot.values,
+        next=tuple(snapshot.next),
+        interrupts=interrupts_by_task(snapshot),
+        error=ending.error,
+        checkpoint_id=configurable.get("checkpoint_id"),
+    )
+
+
+def _error_info(exc: BaseException) -> ErrorInfo:
+    return ErrorInfo(error=type(exc).__name__, message=str(exc))

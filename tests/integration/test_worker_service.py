@@ -1,0 +1,462 @@
+"""The Python worker as a real process against real NATS and Postgres; the test plays the
+registry and the scheduler with raw nats-py and reads what the worker publishes to JetStream.
+
+The module has a NATS server of its own, so that no other registry or worker of the session
+answers in our place. The SIGTERM test runs last: it stops the module's worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from agentlist.contracts import (
+    RUN_MESSAGE,
+    DispatchReply,
+    GetState,
+    Heartbeat,
+    HeartbeatReply,
+    HeldRun,
+    RegisterReply,
+    RunCancel,
+    RunDispatch,
+    RunEvent,
+    RunOutcome,
+    StateReply,
+    UpdateState,
+    WorkerControl,
+    WorkerControlReply,
+    WorkerRegister,
+    subjects,
+)
+from agentlist.launcher import Stack
+from agentlist.launcher.process import ChildProcess
+from agentlist.launcher.servers import NatsServer
+from agentlist.shared.nats import ensure_events_stream
+from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
+
+GRAPHS = Path(__file__).parents[1] / "graphs"
+SUFFIX = uuid.uuid4().hex[:6]
+AGENT, SLOW, FAILS, ASK = (f"wt_{name}_{SUFFIX}" for name in ("agent", "slow", "fails", "ask"))
+WORKER_ID = f"py-test-{SUFFIX}"
+CAPACITY = 3
+HEARTBEAT_INTERVAL = 0.3
+
+
+@dataclass
+class FakeRegistry:
+    """Answers registrations and heartbeats; a test may queue special heartbeat replies."""
+
+    registrations: list[WorkerRegister] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    scripted: list[HeartbeatReply] = field(default_factory=list)
+
+    async def on_register(self, msg: Msg) -> None:
+        self.registrations.append(WorkerRegister.model_validate_json(msg.data))
+        reply = RegisterReply(accepted=True, heartbeat_interval=HEARTBEAT_INTERVAL)
+        await msg.respond(reply.model_dump_json().encode())
+
+    async def on_heartbeat(self, msg: Msg) -> None:
+        self.heartbeats.append(Heartbeat.model_validate_json(msg.data))
+        reply = self.scripted.pop(0) if self.scripted else HeartbeatReply(known=True)
+        await msg.respond(reply.model_dump_json().encode())
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = NatsServer(tmp_path_factory.mktemp("worker-nats"))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    await ensure_events_stream(client.jetstream(), 3600)
+    yield client
+    await client.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def registry(nc: Client) -> AsyncIterator[FakeRegistry]:
+    fake = FakeRegistry()
+    subscriptions = [
+        await nc.subscribe(subjects.REGISTRY_REGISTER, cb=fake.on_register),
+        await nc.subscribe(subjects.REGISTRY_HEARTBEAT, cb=fake.on_heartbeat),
+    ]
+    yield fake
+    for subscription in subscriptions:
+        await subscription.unsubscribe()
+
+
+@pytest.fixture(scope="module")
+def graphs_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("worker-config")
+    graphs = {
+        AGENT: f"{GRAPHS}/graphs.py:agent",
+        SLOW: f"{GRAPHS}/graphs.py:slow",
+        FAILS: f"{GRAPHS}/graphs.py:fails",
+        ASK: "worker_graphs:approval",
+    }
+    path = folder / "langgraph.json"
+    path.write_text(json.dumps({"dependencies": [str(GRAPHS)], "graphs": graphs}))
+    return path
+
+
+@pytest_asyncio.fixture(scope="module")
+async def worker(
+    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry
+) -> AsyncIterator[ChildProcess]:
+    env = {
+        "NATS_URL": nats_url,
+        "AGENTLIST_WORKER_ID": WORKER_ID,
+        "AGENTLIST_CAPACITY": str(CAPACITY),
+        "AGENTLIST_DRAIN_GRACE_SECONDS": "1",
+        "PYTHONPATH": str(GRAPHS),
+    }
+    child = servers.start_worker(graphs_config, env=env)
+    try:
+        await until(lambda: bool(registry.registrations), 60, child)
+        yield child
+    finally:
+        child.stop()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+async def until(ready: Any, seconds: float, child: ChildProcess | None = None) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not ready():
+        if child is not None and not child.alive():
+            raise AssertionError(f"worker exited:\n{child.log_tail()}")
+        if asyncio.get_running_loop().time() > deadline:
+            tail = child.log_tail() if child is not None else ""
+            raise AssertionError(f"condition not met in {seconds}s\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> RunDispatch:
+    return RunDispatch.model_validate(
+        {
+            "run_id": str(uuid.uuid4()),
+            "thread_id": thread_id or str(uuid.uuid4()),
+            "assistant_id": str(uuid.uuid4()),
+            "graph_id": graph_id,
+            "tenant_id": "default",
+            "attempt": params.pop("attempt", 1),
+            "resume_from_checkpoint": params.pop("resume_from_checkpoint", False),
+            "params": params,
+        }
+    )
+
+
+async def send(nc: Client, dispatch: RunDispatch) -> DispatchReply:
+    answer = await nc.request(
+        subjects.worker_dispatch(WORKER_ID), dispatch.model_dump_json().encode(), timeout=5
+    )
+    return DispatchReply.model_validate_json(answer.data)
+
+
+@dataclass
+class RunReader:
+    """Everything published on one run's subject, read through an ephemeral consumer."""
+
+    messages: list[Any] = field(default_factory=list)
+    msg_ids: list[str] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[RunOutcome]:
+        return [m for m in self.messages if isinstance(m, RunOutcome)]
+
+    @property
+    def events(self) -> list[RunEvent]:
+        return [m for m in self.messages if isinstance(m, RunEvent)]
+
+
+async def read_run(
+    nc: Client, run_id: str, *, until_outcome: bool = True, seconds: float = 20
+) -> RunReader:
+    reader = RunReader()
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                msg = await subscription.next_msg(timeout=0.2)
+            except nats.errors.TimeoutError:
+                if until_outcome:
+                    continue
+                break
+            reader.messages.append(RUN_MESSAGE.validate_json(msg.data))
+            reader.msg_ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+            if until_outcome and reader.outcomes:
+                break
+    finally:
+        await subscription.unsubscribe()
+    return reader
+
+
+async def first_event(nc: Client, run_id: str) -> None:
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    try:
+        await subscription.next_msg(timeout=10)
+    finally:
+        await subscription.unsubscribe()
+
+
+async def inflight(nc: Client) -> int:
+    ping = WorkerControl(action="ping").model_dump_json().encode()
+    answer = await nc.request(subjects.worker_control(WORKER_ID), ping, timeout=5)
+    return WorkerControlReply.model_validate_json(answer.data).inflight
+
+
+async def cancel(nc: Client, run_id: str, action: str) -> None:
+    message = RunCancel.model_validate({"run_id": run_id, "action": action})
+    await nc.publish(subjects.run_cancel(run_id), message.model_dump_json().encode())
+
+
+async def state_request(nc: Client, graph_id: str, request: Any) -> StateReply:
+    answer = await nc.request(
+        subjects.graph_state(graph_id), request.model_dump_json().encode(), timeout=10
+    )
+    return StateReply.model_validate_json(answer.data)
+
+
+def assert_well_formed(reader: RunReader, run_id: str, attempt: int = 1) -> None:
+    seqs = [m.seq for m in reader.messages]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    assert len(reader.outcomes) == 1 and reader.messages[-1] is reader.outcomes[0]
+    assert reader.msg_ids == [subjects.event_msg_id(run_id, attempt, s) for s in seqs]
+    assert all(m.attempt == attempt and m.run_id == run_id for m in reader.messages)
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+async def test_registers_its_graphs_with_schemas(
+    worker: ChildProcess, registry: FakeRegistry
+) -> None:
+    registration = registry.registrations[0]
+    assert registration.worker_id == WORKER_ID and registration.language == "python"
+    assert registration.capacity == CAPACITY
+    graphs = {graph.graph_id: graph for graph in registration.graphs}
+    assert set(graphs) == {AGENT, SLOW, FAILS, ASK}
+    agent = graphs[AGENT]
+    assert agent.schemas.input_schema is not None and agent.schemas.state_schema is not None
+    assert "0" in agent.drawable and agent.drawable["0"]["nodes"]
+    await until(lambda: len(registry.heartbeats) >= 2, 5, worker)
+
+
+async def test_run_streams_numbered_events_then_one_success(
+    worker: ChildProcess, nc: Client, pg_pool: asyncpg.Pool
+) -> None:
+    dispatch = new_dispatch(
+        AGENT,
+        input={"messages": [{"role": "user", "content": "hello"}]},
+        stream_mode=["values", "messages-tuple"],
+    )
+    assert (await send(nc, dispatch)).accepted
+    reader = await read_run(nc, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id)
+    names = {event.event for event in reader.events}
+    assert names == {"values", "messages"}
+    outcome = reader.outcomes[0]
+    assert outcome.status == "success" and outcome.next == [] and outcome.interrupts == {}
+    assert outcome.values["messages"][-1]["content"] == "echo: hello"
+    assert outcome.checkpoint_id
+    run_ids = await pg_pool.fetch(
+        "SELECT DISTINCT metadata->>'run_id' AS run_id FROM checkpoints WHERE thread_id = $1",
+        dispatch.thread_id,
+    )
+    assert [row["run_id"] for row in run_ids] == [dispatch.run_id]
+
+    state = await state_request(nc, AGENT, GetState(thread_id=dispatch.thread_id))
+    assert state.ok and state.result["checkpoint"]["checkpoint_id"] == outcome.checkpoint_id
+    assert state.result["values"] == outcome.values
+    assert state.result["next"] == [] and state.result["tasks"] == []
+    bad = await state_request(
+        nc, AGENT, UpdateState(thread_id=dispatch.thread_id, values={}, as_node="nowhere")
+    )
+    assert not bad.ok and bad.status_code == 400
+
+
+async def test_graph_that_raises_ends_in_error(worker: ChildProcess, nc: Client) -> None:
+    dispatch = new_dispatch(FAILS, input={"reason": "boom"})
+    assert (await send(nc, dispatch)).accepted
+    reader = await read_run(nc, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id)
+    outcome = reader.outcomes[0]
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    assert (outcome.error.error, outcome.error.message) == ("ValueError", "boom")
+
+
+async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Client) -> None:
+    first = new_dispatch(ASK, input={"request": "deploy"}, stream_mode=["values", "updates"])
+    assert (await send(nc, first)).accepted
+    reader = await read_run(nc, first.run_id)
+    outcome = reader.outcomes[0]
+    assert outcome.status == "success" and outcome.next == ["approve"]
+    [(_task_id, [interrupt])] = outcome.interrupts.items()
+    assert interrupt["value"] == {"question": "approve deploy?"} and interrupt["id"]
+    assert reader.events[-1].event == "values"
+    assert reader.events[-1].data["__interrupt__"] == [interrupt]
+
+    resume = new_dispatch(ASK, thread_id=first.thread_id, command={"resume": "yes"})
+    assert (await send(nc, resume)).accepted
+    outcome = (await read_run(nc, resume.run_id)).outcomes[0]
+    assert outcome.status == "success" and outcome.next == []
+    assert outcome.values["decision"] == "yes"
+
+
+async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) -> None:
+    dispatch = new_dispatch(SLOW, input={"delay": 0.2, "total": 100})
+    assert (await send(nc, dispatch)).accepted
+    await first_event(nc, dispatch.run_id)
+    await asyncio.sleep(0.5)
+    await cancel(nc, dispatch.run_id, "interrupt")
+    reader = await read_run(nc, dispatch.run_id, seconds=10)
+    assert_well_formed(reader, dispatch.run_id)
+    outcome = reader.outcomes[0]
+    assert outcome.status == "interrupted"
+    assert 0 < len(outcome.values["steps"]) < 100
+
+
+async def test_cancel_rollback_deletes_what_the_run_wrote(
+    worker: ChildProcess, nc: Client, pg_pool: asyncpg.Pool
+) -> None:
+    done = new_dispatch(SLOW, input={"delay": 0.01, "total": 2})
+    assert (await send(nc, done)).accepted
+    before = (await read_run(nc, done.run_id)).outcomes[0]
+    assert before.values["steps"] == [1, 2]
+
+    doomed = new_dispatch(SLOW, thread_id=done.thread_id, input={"delay": 0.2, "total": 100})
+    assert (await send(nc, doomed)).accepted
+    await first_event(nc, doomed.run_id)
+    await asyncio.sleep(0.5)
+    await cancel(nc, doomed.run_id, "rollback")
+    outcome = (await read_run(nc, doomed.run_id)).outcomes[0]
+    assert outcome.status == "rollback"
+    assert outcome.values == before.values
+    assert outcome.checkpoint_id == before.checkpoint_id
+    left = await pg_pool.fetchval(
+        "SELECT count(*) FROM checkpoints WHERE thread_id = $1 AND metadata->>'run_id' = $2",
+        doomed.thread_id,
+        doomed.run_id,
+    )
+    assert left == 0
+
+
+async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Client) -> None:
+    for _ in range(50):  # runs of earlier tests leave the table just after their outcome
+        if await inflight(nc) == 0:
+            break
+        await asyncio.sleep(0.05)
+    runs = [new_dispatch(SLOW, input={"delay": 0.2, "total": 100}) for _ in range(CAPACITY)]
+    for dispatch in runs:
+        assert (await send(nc, dispatch)).accepted
+    assert (await send(nc, runs[0])).accepted, "a repeated dispatch is accepted again"
+    refused = await send(nc, new_dispatch(SLOW, input={"total": 1}))
+    assert not refused.accepted and refused.reason and "capacity" in refused.reason
+    assert await inflight(nc) == CAPACITY
+    for dispatch in runs:
+        await cancel(nc, dispatch.run_id, "interrupt")
+    for dispatch in runs:
+        reader = await read_run(nc, dispatch.run_id)
+        assert_well_formed(reader, dispatch.run_id)
+        assert reader.outcomes[0].status == "interrupted"
+
+
+async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
+    worker: ChildProcess, nc: Client, registry: FakeRegistry
+) -> None:
+    first = new_dispatch(SLOW, input={"delay": 0.3, "total": 6}, stream_mode=["values"])
+    assert (await send(nc, first)).accepted
+    await until(
+        lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats), 5
+    )
+    await asyncio.sleep(0.8)
+    held = HeldRun(run_id=first.run_id, attempt=1)
+    registry.scripted.append(HeartbeatReply(known=True, revoked=[held]))
+    await until(lambda: not registry.scripted, 5, worker)
+    await asyncio.sleep(2 * HEARTBEAT_INTERVAL)
+    assert (await read_run(nc, first.run_id, until_outcome=False, seconds=0.5)).outcomes == []
+
+    retry = RunDispatch.model_validate(
+        {**first.model_dump(), "attempt": 2, "resume_from_checkpoint": True}
+    )
+    assert (await send(nc, retry)).accepted
+    reader = await read_run(nc, first.run_id)
+    second = [m for m in reader.messages if m.attempt == 2]
+    assert [m.seq for m in second] == list(range(1, len(second) + 1))
+    assert second[-1].status == "success" and second[-1].values["steps"] == [1, 2, 3, 4, 5, 6]
+    first_values = second[0]
+    assert isinstance(first_values, RunEvent) and first_values.data["steps"], "continued"
+
+
+async def test_unknown_worker_registers_again(worker: ChildProcess, registry: FakeRegistry) -> None:
+    count = len(registry.registrations)
+    registry.scripted.append(HeartbeatReply(known=False))
+    await until(lambda: len(registry.registrations) > count, 5, worker)
+
+
+async def test_events_wait_for_the_events_stream(nc: Client) -> None:
+    """A worker may start before anything created the stream: it retries, in order."""
+    js = nc.jetstream()
+    await js.delete_stream(subjects.EVENTS_STREAM)
+    run_id = str(uuid.uuid4())
+    publisher = EventPublisher(js, RunRef(run_id, "thread", 1), ack_timeout=1)
+
+    async def publish_all() -> None:
+        for index in range(5):
+            await publisher.event("custom", {"index": index})
+        await publisher.outcome(OutcomeFields("success", values={"done": True}))
+
+    task = asyncio.create_task(publish_all())
+    await asyncio.sleep(0.5)
+    assert not task.done()
+    await ensure_events_stream(js, 3600)
+    await asyncio.wait_for(task, 15)
+    reader = await read_run(nc, run_id)
+    assert_well_formed(reader, run_id)
+    assert [event.data for event in reader.events] == [{"index": i} for i in range(5)]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals")
+async def test_sigterm_drains_and_releases_unfinished_runs(
+    worker: ChildProcess, nc: Client, registry: FakeRegistry
+) -> None:
+    slow = new_dispatch(SLOW, input={"delay": 0.2, "total": 1000})
+    assert (await send(nc, slow)).accepted
+    await first_event(nc, slow.run_id)
+    worker.signal(signal.SIGTERM)
+    await until(lambda: any(h.draining for h in registry.heartbeats), 5, None)
+    refused = await send(nc, new_dispatch(AGENT, input={}))
+    assert not refused.accepted and refused.reason == "worker is draining"
+    reader = await read_run(nc, slow.run_id, seconds=15)
+    assert_well_formed(reader, slow.run_id)
+    assert reader.outcomes[0].status == "released"
+    assert reader.outcomes[0].values["steps"]
+    await until(lambda: not worker.alive(), 15, None)
+    assert worker.popen.returncode == 0
+    assert registry.heartbeats[-1].runs == [] and registry.heartbeats[-1].draining

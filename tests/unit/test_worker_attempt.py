@@ -1,0 +1,108 @@
+"""How an attempt ends: success, error, a cancel's action, a timeout; and the run table."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, cast
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agentlist.contracts import HeldRun, RunDispatch
+from agentlist.worker.attempt import _drive
+from agentlist.worker.publisher import EventPublisher
+from agentlist.worker.runs import ActiveRun, RunTable, StopReason
+from agentlist.worker.stream import run_config
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "graphs"))
+import graphs
+
+
+class Recorder:
+    """Stands in for the JetStream publisher."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    async def event(self, name: str, data: Any) -> None:
+        self.events.append((name, data))
+
+
+def dispatch(
+    graph_id: str = "slow", run_id: str = "r1", attempt: int = 1, **params: Any
+) -> RunDispatch:
+    return RunDispatch.model_validate(
+        {
+            "run_id": run_id,
+            "thread_id": f"thread-{run_id}",
+            "assistant_id": "a",
+            "graph_id": graph_id,
+            "tenant_id": "t",
+            "attempt": attempt,
+            "params": params,
+        }
+    )
+
+
+async def drive(run: ActiveRun, graph: Any, seconds: float = 10) -> tuple[str, Any, Recorder]:
+    recorder = Recorder()
+    graph = graph.copy(update={"checkpointer": InMemorySaver()})
+    config = run_config(run.dispatch)
+    publisher = cast(EventPublisher, recorder)
+    ending = await _drive(run, graph, run.dispatch.params.input, config, publisher, seconds)
+    return ending.status, ending.error, recorder
+
+
+async def test_success_and_error() -> None:
+    status, error, recorder = await drive(
+        ActiveRun(dispatch(input={"delay": 0, "total": 2})), graphs.slow
+    )
+    assert (status, error) == ("success", None)
+    assert recorder.events[-1] == ("values", {"delay": 0, "total": 2, "steps": [1, 2]})
+    status, error, _ = await drive(ActiveRun(dispatch(input={"reason": "no"})), graphs.fails)
+    assert status == "error" and error is not None
+    assert (error.error, error.message) == ("ValueError", "no")
+
+
+async def test_cancel_actions_and_timeout() -> None:
+    stops: list[tuple[StopReason, str]] = [
+        ("interrupt", "interrupted"),
+        ("rollback", "rollback"),
+        ("released", "released"),
+    ]
+    for reason, expected in stops:
+        run = ActiveRun(dispatch(input={"delay": 0.05, "total": 1000}))
+        asyncio.get_running_loop().call_later(0.2, run.stop, reason)
+        status, _, recorder = await drive(run, graphs.slow)
+        assert status == expected
+        assert 0 < len(recorder.events) < 100
+    run = ActiveRun(dispatch(input={"delay": 0.05, "total": 1000}))
+    status, error, _ = await drive(run, graphs.slow, seconds=0.2)
+    assert status == "timeout" and error is not None and error.error == "TimeoutError"
+
+
+def test_run_table_capacity_redispatch_and_fencing() -> None:
+    table = RunTable(capacity=1, served={"slow"})
+    first = dispatch(run_id="a")
+    assert table.decide(first).start
+    table.hold(first)
+    again = table.decide(first)
+    assert again.accepted and not again.start
+    full = table.decide(dispatch(run_id="b"))
+    assert not full.accepted and full.reason == "worker is at capacity"
+    newer = table.decide(dispatch(run_id="a", attempt=2))
+    assert newer.start and newer.supersedes is table.get("a")
+    assert not table.decide(dispatch(graph_id="other", run_id="c")).accepted
+    assert table.held() == [HeldRun(run_id="a", attempt=1)]
+    assert not table.revoke(HeldRun(run_id="a", attempt=5))
+    table.draining = True
+    assert table.decide(first).accepted, "a repeated dispatch is accepted even while draining"
+    assert not table.decide(dispatch(run_id="d")).accepted
+
+
+def test_first_stop_reason_wins() -> None:
+    run = ActiveRun(dispatch())
+    run.stop("released")
+    run.stop("rollback")
+    assert run.stop_reason == "released" and run.stopped.is_set()
