@@ -1,0 +1,1 @@
+"""The bridge: run events from JetStream into Redis Streams, run outcomes into Postgres."""

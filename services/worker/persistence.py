@@ -18,7 +18,6 @@ from agentlist.contracts.storage import LANGGRAPH_SETUP_LOCK
 
 logger = logging.getLogger(__name__)
 
-# Workers starting together would race on CREATE TABLE / CREATE INDEX CONCURRENTLY.
 _CONNECTION_KWARGS: dict[str, Any] = {
     "autocommit": True,
     "prepare_threshold": 0,
