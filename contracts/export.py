@@ -4,7 +4,8 @@
 
 * ``<message type>.schema.json``: the JSON Schema of each wire model;
 * ``messages.schema.json``: one document with every model under ``$defs``;
-* ``subjects.json``: every subject template, stream and queue group name.
+* ``subjects.json``: every subject template, stream and queue group name;
+* ``storage.json``: agreements on shared Postgres storage (advisory lock keys).
 
 ``--check`` writes nothing and exits 1 when the committed files differ from the models.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agentlist.contracts import subjects
+from agentlist.contracts import storage, subjects
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import AttemptStarted, RunEvent, RunOutcome
 from agentlist.contracts.runs import CheckpointRef, DispatchReply, RunCancel, RunDispatch, RunKwargs
@@ -94,6 +95,7 @@ def render() -> dict[str, str]:
         bundle["$defs"][model.__name__] = schema
     files["messages.schema.json"] = _dump(bundle)
     files["subjects.json"] = _dump(subjects.all_names())
+    files["storage.json"] = _dump({"LANGGRAPH_SETUP_LOCK": storage.LANGGRAPH_SETUP_LOCK})
     return files
 
 

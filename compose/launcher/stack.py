@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
+from agentlist.launcher.graphs import split_by_language
+from agentlist.launcher.jsworker import start_js_worker
 from agentlist.launcher.process import ChildProcess, free_port, spawn, wait_until
 from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
 
@@ -54,6 +56,7 @@ class StackOptions:
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra environment for every service (timings, limits)."""
     workers: int = 1
+    """Workers per language the graphs config needs (Python and/or TypeScript)."""
 
     @classmethod
     def from_environment(cls, **overrides: object) -> StackOptions:
@@ -159,13 +162,31 @@ class Stack:
         graphs_config = config or self.options.graphs_config
         return self.start_service("worker", ["--config", str(graphs_config), *args], env=env)
 
+    def start_js_worker(self, config: Path, env: Mapping[str, str] | None = None) -> ChildProcess:
+        name = f"worker-js-{sum(1 for s in self.services if s.name.startswith('worker-js')) + 1}"
+        log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
+        child = start_js_worker(self, config, name=name, env=env, log_path=log_path)
+        self.services.append(child)
+        return child
+
+    def _start_workers(self) -> list[ChildProcess]:
+        """Workers of each language the graphs need: a mixed config is split in two."""
+        configs = split_by_language(self.options.graphs_config, self.data_dir)
+        workers: list[ChildProcess] = []
+        for _ in range(self.options.workers):
+            if "python" in configs:
+                workers.append(self.start_worker(configs["python"]))
+            if "javascript" in configs:
+                workers.append(self.start_js_worker(configs["javascript"]))
+        return workers
+
     def start_services(self) -> None:
         if self.options.log_dir is not None:
             self.options.log_dir.mkdir(parents=True, exist_ok=True)
         api = self.start_service("api", ["--port", str(self.api_port)], env=self._api_env(None))
         for kind in CORE_SERVICES:
             self.start_service(kind)
-        workers = [self.start_worker() for _ in range(self.options.workers)]
+        workers = self._start_workers()
         wait_until(lambda: _http_ok(f"{self.api_url}/ok"), timeout=60, what="api", child=api)
         expected = set(json.loads(self.options.graphs_config.read_text()).get("graphs", {}))
         self.wait_for_graphs(expected, child=workers[0] if workers else None)

@@ -1,0 +1,92 @@
+/**
+ * `agentlist-worker --config langgraph.json`: serve a langgraph.json's graphs to the mesh until
+ * SIGTERM (or a drain request), then drain and exit.
+ */
+import { jetstream } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { applyEnvironment, ConfigError, readConfig } from "./config.js";
+import { describeGraph } from "./describe.js";
+import { loadGraphs } from "./loader.js";
+import { createLogger, type Logger } from "./log.js";
+import { openPersistence } from "./persistence.js";
+import { readSettings, SettingsError, USAGE, type WorkerSettings } from "./settings.js";
+import { Worker } from "./worker.js";
+
+export async function runWorker(settings: WorkerSettings, logger: Logger): Promise<void> {
+  const config = readConfig(settings.config);
+  applyEnvironment(config);
+  const sources = await loadGraphs(config);
+  const graphs = await Promise.all([...sources.values()].map((source) => describeGraph(source, logger)));
+  const persistence = await openPersistence(settings.databaseUrl, settings.capacity + 2, logger);
+  const nc = await connectNats(settings, logger);
+  const worker = new Worker(
+    {
+      workerId: settings.workerId,
+      capacity: settings.capacity,
+      drainGraceSeconds: settings.drainGraceSeconds,
+      runTimeoutSeconds: settings.runTimeoutSeconds,
+    },
+    { nc, js: jetstream(nc), sources, graphs, persistence, logger },
+  );
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info(`${signal}: draining`);
+    // Before registration there is nothing to drain.
+    if (worker.registered) void worker.drain(signal);
+    else void worker.close();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    if (await worker.start()) await worker.finished;
+  } finally {
+    await worker.close();
+    await nc.drain().catch(() => nc.close());
+    await persistence.close();
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+  logger.info("stopped");
+}
+
+/** Connect and keep reconnecting for ever: a restarted NATS server is a normal event. */
+async function connectNats(settings: WorkerSettings, logger: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: settings.natsUrl,
+    name: `agentlist-worker-js-${settings.workerId}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: 2_000,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") logger.warn("nats disconnected");
+      else if (status.type === "reconnect") logger.info("nats reconnected");
+      else if (status.type === "error") logger.warn(`nats error: ${JSON.stringify(status)}`);
+    }
+  })();
+  return nc;
+}
+
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let settings: WorkerSettings;
+  try {
+    settings = readSettings(argv);
+  } catch (error) {
+    process.stderr.write(`agentlist-worker: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const logger = createLogger(settings.logLevel);
+  try {
+    await runWorker(settings, logger);
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof SettingsError) logger.error(error.message);
+    else logger.error("worker failed", error);
+    return 1;
+  }
+}

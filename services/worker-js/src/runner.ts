@@ -1,0 +1,156 @@
+/**
+ * One attempt of one run, from dispatch to outcome: build the graph, resume or start, stream
+ * events, and end with exactly one `RunOutcome` (or nothing at all once revoked).
+ */
+import type { RunnableConfig } from "@langchain/core/runnables";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type pg from "pg";
+import type { ErrorInfo, RunDispatch } from "./generated/contracts.js";
+import type { GraphSource, Persistence } from "./loader.js";
+import type { Logger } from "./log.js";
+import { EventPublisher, PublishingStopped, type OutcomeFields } from "./publisher.js";
+import { deleteRunWrites, takeBaseline, type WritesBaseline } from "./rollback.js";
+import { errorInfoOf } from "./serde.js";
+import { graphEvents, runConfig, runInput, withoutFork } from "./stream.js";
+import { checkpointOf, hasCheckpoint, interruptsByTask, isSnapshot } from "./threadState.js";
+
+/** Why a run was stopped before it finished. `revoked`: another attempt owns it now. */
+export type StopReason = "interrupt" | "rollback" | "released" | "revoked" | "timeout";
+
+const STOP_STATUS = {
+  interrupt: "interrupted",
+  rollback: "rollback",
+  released: "released",
+  timeout: "timeout",
+} as const satisfies Record<Exclude<StopReason, "revoked">, OutcomeFields["status"]>;
+
+export class RunStopped extends Error {
+  override name = "RunStopped";
+  constructor(readonly reason: StopReason) {
+    super(`run stopped: ${reason}`);
+  }
+}
+
+/** A held run: what the worker heartbeats about, cancels, revokes and waits for. */
+export class RunHandle {
+  readonly controller = new AbortController();
+  stopReason: StopReason | undefined;
+  done: Promise<void> = Promise.resolve();
+
+  constructor(readonly dispatch: RunDispatch) {}
+
+  get revoked(): boolean {
+    return this.stopReason === "revoked";
+  }
+
+  /** The first reason wins, except that a revocation silences whatever came before. */
+  stop(reason: StopReason): void {
+    if (this.stopReason !== undefined && reason !== "revoked") return;
+    this.stopReason = reason;
+    if (!this.controller.signal.aborted) this.controller.abort(new RunStopped(reason));
+  }
+}
+
+export interface RunDeps {
+  js: JetStreamClient;
+  persistence: Persistence & { pool: pg.Pool };
+  maxPayload: number;
+  runTimeoutSeconds: number;
+  closing: () => boolean;
+  logger: Logger;
+}
+
+export async function executeRun(handle: RunHandle, source: GraphSource, deps: RunDeps): Promise<void> {
+  const dispatch = handle.dispatch;
+  const logger = deps.logger;
+  const publisher = new EventPublisher(deps.js, { runId: dispatch.run_id, threadId: dispatch.thread_id, attempt: dispatch.attempt }, {
+    maxPayload: deps.maxPayload,
+    stopped: () => handle.revoked || deps.closing(),
+    logger,
+  });
+  const timer = setTimeout(() => handle.stop("timeout"), deps.runTimeoutSeconds * 1000);
+  let baseline: WritesBaseline = { sinceCheckpointId: null, keys: new Set() };
+  const threadConfig: RunnableConfig = { configurable: { thread_id: dispatch.thread_id, checkpoint_ns: "" } };
+  let fields: OutcomeFields;
+  try {
+    baseline = await takeBaseline(deps.persistence.pool, dispatch.thread_id);
+    let config = runConfig(dispatch);
+    const graph = await source.build(config, deps.persistence);
+    let input = runInput(dispatch.params);
+    if (dispatch.resume_from_checkpoint && (await lastCheckpointIsOurs(deps.persistence, dispatch))) {
+      logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt}: resuming from its last checkpoint`);
+      config = withoutFork(config);
+      input = null;
+    }
+    for await (const [event, data] of graphEvents(graph, input, config, dispatch.params, handle.controller.signal)) {
+      if (handle.revoked) return;
+      await publisher.event(event, data);
+    }
+    fields = { status: "success", ...(await finalState(source, threadConfig, deps)) };
+  } catch (error) {
+    if (handle.revoked || error instanceof PublishingStopped) return;
+    fields = await failedOutcome(handle, error, source, threadConfig, baseline, deps);
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    await publisher.outcome(fields);
+    logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt}: ${fields.status} (${publisher.published} messages)`);
+  } catch (error) {
+    if (!(error instanceof PublishingStopped)) throw error;
+    logger.warn(`run ${dispatch.run_id} attempt ${dispatch.attempt}: outcome not published (${error.message})`);
+  }
+}
+
+async function failedOutcome(
+  handle: RunHandle,
+  error: unknown,
+  source: GraphSource,
+  threadConfig: RunnableConfig,
+  baseline: WritesBaseline,
+  deps: RunDeps,
+): Promise<OutcomeFields> {
+  const dispatch = handle.dispatch;
+  const reason = handle.stopReason;
+  if (reason !== undefined && reason !== "revoked") {
+    if (reason === "rollback") await rollBack(deps, dispatch, baseline);
+    const info: ErrorInfo | null = reason === "timeout" ? { error: "TimeoutError", message: `Run exceeded ${deps.runTimeoutSeconds}s`, retryable: false } : null;
+    return { status: STOP_STATUS[reason], error: info, ...(await finalState(source, threadConfig, deps)) };
+  }
+  deps.logger.warn(`run ${dispatch.run_id} attempt ${dispatch.attempt} failed`, error);
+  return { status: "error", error: { ...errorInfoOf(error), retryable: false }, ...(await finalState(source, threadConfig, deps)) };
+}
+
+async function rollBack(deps: RunDeps, dispatch: RunDispatch, baseline: WritesBaseline): Promise<void> {
+  try {
+    const gone = await deleteRunWrites(deps.persistence.pool, dispatch.thread_id, dispatch.run_id, baseline);
+    deps.logger.info(`run ${dispatch.run_id} rolled back: ${gone} checkpoints deleted`);
+  } catch (error) {
+    deps.logger.error(`run ${dispatch.run_id}: rollback failed`, error);
+  }
+}
+
+/** The thread's values, next nodes and interrupts at its latest checkpoint. */
+async function finalState(source: GraphSource, threadConfig: RunnableConfig, deps: RunDeps): Promise<Omit<OutcomeFields, "status">> {
+  try {
+    const graph = await source.build(threadConfig, deps.persistence);
+    const snapshot = await graph.getState(threadConfig);
+    if (!isSnapshot(snapshot)) return {};
+    if (!hasCheckpoint(snapshot)) return { values: {} };
+    return {
+      values: snapshot.values,
+      next: snapshot.next,
+      interrupts: interruptsByTask(snapshot),
+      checkpointId: (checkpointOf(snapshot.config)?.checkpoint_id as string | undefined) ?? null,
+    };
+  } catch (error) {
+    deps.logger.warn("cannot read the thread's final state", error);
+    return {};
+  }
+}
+
+/** A retried attempt continues only if the thread's latest checkpoint was written by this run. */
+async function lastCheckpointIsOurs(persistence: Persistence, dispatch: RunDispatch): Promise<boolean> {
+  const latest = await persistence.checkpointer.getTuple({ configurable: { thread_id: dispatch.thread_id, checkpoint_ns: "" } });
+  return (latest?.metadata as Record<string, unknown> | undefined)?.run_id === dispatch.run_id;
+}

@@ -1,0 +1,42 @@
+/** Subject builders over the generated templates: the only place ids become subject tokens. */
+import {
+  GRAPH_STATE,
+  RUN_CANCEL,
+  RUN_EVENTS,
+  WORKER_CONTROL,
+  WORKER_DISPATCH,
+} from "./generated/subjects.js";
+
+export * from "./generated/subjects.js";
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** `value` if it can stand as one subject token, else throws: dots, wildcards and spaces would
+ * change which subscribers a subject reaches. */
+export function token(value: string): string {
+  if (!TOKEN.test(value)) {
+    throw new Error(`${JSON.stringify(value)} cannot be a NATS subject token: use letters, digits, _ and -`);
+  }
+  return value;
+}
+
+export function isToken(value: string): boolean {
+  return TOKEN.test(value);
+}
+
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`no value for {${name}} in ${template}`);
+    return token(value);
+  });
+}
+
+export const runEvents = (runId: string): string => fill(RUN_EVENTS, { run_id: runId });
+export const runCancel = (runId: string): string => fill(RUN_CANCEL, { run_id: runId });
+export const workerDispatch = (workerId: string): string => fill(WORKER_DISPATCH, { worker_id: workerId });
+export const workerControl = (workerId: string): string => fill(WORKER_CONTROL, { worker_id: workerId });
+export const graphState = (graphId: string): string => fill(GRAPH_STATE, { graph_id: graphId });
+
+/** The `Nats-Msg-Id` of one run message: JetStream drops a republished duplicate. */
+export const eventMsgId = (runId: string, attempt: number, seq: number): string => `${runId}:${attempt}:${seq}`;

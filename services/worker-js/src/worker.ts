@@ -1,0 +1,372 @@
+/**
+ * The worker's life on the mesh (docs/protocol.md, "A worker's life"): register, heartbeat,
+ * accept dispatches up to capacity, run them, answer cancels, state requests and control
+ * messages, and drain.
+ */
+import { hostname } from "node:os";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
+import {
+  MESSAGE_TYPE,
+  type DispatchReply,
+  type GraphInfo,
+  type Heartbeat,
+  type HeartbeatReply,
+  type RegisterReply,
+  type RunCancel,
+  type RunDispatch,
+  type WorkerControl,
+  type WorkerControlReply,
+  type WorkerRegister,
+} from "./generated/contracts.js";
+import type { GraphSource } from "./loader.js";
+import type { Logger } from "./log.js";
+import type { OpenPersistence } from "./persistence.js";
+import { executeRun, type RunHandle } from "./runner.js";
+import { RunTable } from "./runTable.js";
+import { answerStateRequest, parseStateRequest, stateFailure } from "./stateOps.js";
+import * as subjects from "./subjects.js";
+import { runtimeVersions, WORKER_VERSION } from "./version.js";
+
+export interface WorkerOptions {
+  workerId: string;
+  capacity: number;
+  drainGraceSeconds: number;
+  runTimeoutSeconds: number;
+  /** After the grace period, released runs get this long to publish their outcome. */
+  releaseSeconds?: number;
+}
+
+export interface WorkerDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  sources: ReadonlyMap<string, GraphSource>;
+  graphs: readonly GraphInfo[];
+  persistence: OpenPersistence;
+  logger: Logger;
+}
+
+const BACKOFF_MS = [100, 250, 500, 1000, 2000];
+const REQUEST_TIMEOUT_MS = 2_000;
+
+export class Worker {
+  private readonly table: RunTable;
+  private readonly tasks = new Map<RunHandle, Promise<void>>();
+  private readonly cancelSubs = new Map<RunHandle, Subscription>();
+  private readonly stateSubs = new Map<string, Subscription>();
+  private readonly ownSubs: Subscription[] = [];
+  private heartbeatIntervalMs = 5_000;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private registering: Promise<boolean> | undefined;
+  private stopped = false;
+  private registeredOnce = false;
+  private drainDone: Promise<void> | undefined;
+  private resolveFinished!: () => void;
+  /** Resolves once the worker drained (or was closed): the process should exit. */
+  readonly finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
+
+  constructor(private readonly options: WorkerOptions, private readonly deps: WorkerDeps) {
+    this.table = new RunTable(options.capacity);
+  }
+
+  get workerId(): string {
+    return this.options.workerId;
+  }
+
+  get registered(): boolean {
+    return this.registeredOnce;
+  }
+
+  get draining(): boolean {
+    return this.table.draining;
+  }
+
+  /** Subscribe, register (waiting for a registry), then heartbeat. False if stopped first. */
+  async start(): Promise<boolean> {
+    const { nc } = this.deps;
+    this.listen(nc.subscribe(subjects.workerDispatch(this.workerId)), (msg) => this.onDispatch(msg), this.ownSubs);
+    this.listen(nc.subscribe(subjects.workerControl(this.workerId)), (msg) => this.onControl(msg), this.ownSubs);
+    if (!(await this.register())) return false;
+    void this.heartbeatLoop();
+    return true;
+  }
+
+  // -- registration --------------------------------------------------------------------------
+
+  /** Register until a registry accepts (single-flight); false if the worker stopped first. */
+  register(): Promise<boolean> {
+    this.registering ??= this.registerUntilAccepted().finally(() => (this.registering = undefined));
+    return this.registering;
+  }
+
+  private async registerUntilAccepted(): Promise<boolean> {
+    const message: WorkerRegister = {
+      type: MESSAGE_TYPE.WorkerRegister,
+      worker_id: this.workerId,
+      language: "javascript",
+      version: WORKER_VERSION,
+      host: hostname(),
+      pid: process.pid,
+      capacity: this.options.capacity,
+      graphs: [...this.deps.graphs],
+      runtime: runtimeVersions(),
+    };
+    for (let attempt = 0; !this.stopped; attempt += 1) {
+      try {
+        const reply = await this.request<RegisterReply>(subjects.REGISTRY_REGISTER, message);
+        if (reply.accepted) {
+          this.heartbeatIntervalMs = Math.max(50, reply.heartbeat_interval * 1000);
+          this.serve(reply.rejected_graphs ?? {});
+          this.registeredOnce = true;
+          return true;
+        }
+        this.deps.logger.warn(`registration refused: ${reply.reason ?? "no reason given"}`);
+      } catch (error) {
+        if (attempt % 20 === 0) this.deps.logger.info(`no registry answered yet (${String(error)}); retrying`);
+      }
+      await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
+    }
+    return false;
+  }
+
+  /** Serve the graphs the registry did not give to another language. */
+  private serve(rejected: Record<string, string | undefined>): void {
+    for (const [graphId, reason] of Object.entries(rejected)) {
+      this.deps.logger.warn(`graph ${graphId} rejected by the registry: ${reason ?? ""}`);
+    }
+    this.table.served = new Set([...this.deps.sources.keys()].filter((graphId) => !(graphId in rejected)));
+    if (!this.table.draining) this.serveState(this.table.served);
+    this.deps.logger.info(`worker ${this.workerId} registered; serving ${[...this.table.served].sort().join(", ")}`);
+  }
+
+  private serveState(graphIds: ReadonlySet<string>): void {
+    for (const [graphId, sub] of this.stateSubs) {
+      if (graphIds.has(graphId)) continue;
+      sub.unsubscribe();
+      this.stateSubs.delete(graphId);
+    }
+    for (const graphId of graphIds) {
+      if (this.stateSubs.has(graphId)) continue;
+      const sub = this.deps.nc.subscribe(subjects.graphState(graphId), { queue: subjects.GRAPH_STATE_QUEUE });
+      this.stateSubs.set(graphId, sub);
+      this.listen(sub, (msg) => this.onStateRequest(graphId, msg));
+    }
+  }
+
+  // -- heartbeats ----------------------------------------------------------------------------
+
+  /** Heartbeats go on while draining: they renew the leases of the runs still finishing. */
+  private async heartbeatLoop(): Promise<void> {
+    while (!this.stopped) {
+      await this.heartbeat();
+      await new Promise<void>((resolve) => (this.heartbeatTimer = setTimeout(resolve, this.heartbeatIntervalMs)));
+    }
+  }
+
+  private beatNow(): void {
+    if (this.heartbeatTimer !== undefined) this.heartbeatTimer.refresh();
+    void this.heartbeat();
+  }
+
+  async heartbeat(): Promise<void> {
+    const message: Heartbeat = {
+      type: MESSAGE_TYPE.Heartbeat,
+      worker_id: this.workerId,
+      capacity: this.options.capacity,
+      runs: this.table.held(),
+      draining: this.table.draining,
+    };
+    let reply: HeartbeatReply;
+    try {
+      reply = await this.request<HeartbeatReply>(subjects.REGISTRY_HEARTBEAT, message, Math.min(this.heartbeatIntervalMs, REQUEST_TIMEOUT_MS));
+    } catch (error) {
+      this.deps.logger.info(`heartbeat unanswered: ${String(error)}`);
+      return;
+    }
+    for (const held of reply.revoked ?? []) {
+      if (this.table.revoke(held)) this.deps.logger.warn(`run ${held.run_id} attempt ${held.attempt} revoked by the registry`);
+    }
+    for (const cancel of reply.cancels ?? []) this.table.cancel(cancel.run_id, cancel.action);
+    if (reply.drain) void this.drain("the registry asked");
+    if (!reply.known && !this.stopped) {
+      this.deps.logger.warn("the registry does not know this worker; registering again");
+      await this.register();
+    }
+  }
+
+  // -- dispatch and cancel -------------------------------------------------------------------
+
+  private onDispatch(msg: Msg): void {
+    let dispatch: RunDispatch;
+    try {
+      dispatch = decode<RunDispatch>(msg);
+      if (typeof dispatch.run_id !== "string" || typeof dispatch.attempt !== "number" || !dispatch.params) throw new TypeError("missing fields");
+    } catch (error) {
+      this.deps.logger.warn(`unreadable dispatch: ${String(error)}`);
+      this.reply<DispatchReply>(msg, { type: MESSAGE_TYPE.DispatchReply, accepted: false, reason: "unreadable dispatch" });
+      return;
+    }
+    const decision = this.table.decide(dispatch);
+    if (decision.supersedes !== undefined) {
+      this.deps.logger.info(`run ${dispatch.run_id}: attempt ${dispatch.attempt} replaces ${decision.supersedes.dispatch.attempt}`);
+      decision.supersedes.stop("revoked");
+      this.forget(decision.supersedes);
+    }
+    if (decision.start) {
+      const handle = this.table.hold(dispatch);
+      // Subscribed before replying: a cancel sent right after acceptance reaches us.
+      const sub = this.deps.nc.subscribe(subjects.runCancel(dispatch.run_id));
+      this.cancelSubs.set(handle, sub);
+      this.listen(sub, (cancelMsg) => this.onCancel(cancelMsg));
+      this.tasks.set(handle, this.runHeld(handle));
+      this.deps.logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt} accepted (${dispatch.graph_id}, ${this.table.size}/${this.table.capacity} held)`);
+    } else if (!decision.accepted) {
+      this.deps.logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt} refused: ${decision.reason}`);
+    }
+    this.reply<DispatchReply>(msg, { type: MESSAGE_TYPE.DispatchReply, accepted: decision.accepted, reason: decision.reason ?? null });
+  }
+
+  private async runHeld(handle: RunHandle): Promise<void> {
+    const { dispatch } = handle;
+    try {
+      await executeRun(handle, this.deps.sources.get(dispatch.graph_id)!, {
+        js: this.deps.js,
+        persistence: this.deps.persistence,
+        maxPayload: this.deps.nc.info?.max_payload ?? 1024 * 1024,
+        runTimeoutSeconds: this.options.runTimeoutSeconds,
+        closing: () => this.stopped,
+        logger: this.deps.logger.child("run"),
+      });
+    } catch (error) {
+      this.deps.logger.error(`run ${dispatch.run_id} attempt ${dispatch.attempt} failed to report`, error);
+    } finally {
+      this.forget(handle);
+    }
+  }
+
+  private forget(handle: RunHandle): void {
+    this.cancelSubs.get(handle)?.unsubscribe();
+    this.cancelSubs.delete(handle);
+    this.table.forget(handle);
+    void this.tasks.get(handle)?.finally(() => this.tasks.delete(handle));
+  }
+
+  private onCancel(msg: Msg): void {
+    const cancel = decode<RunCancel>(msg);
+    if (this.table.cancel(cancel.run_id, cancel.action)) {
+      this.deps.logger.info(`run ${cancel.run_id}: cancel (${cancel.action ?? "interrupt"}) requested`);
+    }
+  }
+
+  // -- state and control ---------------------------------------------------------------------
+
+  private async onStateRequest(graphId: string, msg: Msg): Promise<void> {
+    const source = this.deps.sources.get(graphId);
+    let reply;
+    try {
+      const request = parseStateRequest(decode<unknown>(msg));
+      reply = source === undefined ? stateFailure(404, "GraphNotFound", `Graph '${graphId}' is not served here`) : await answerStateRequest(request, source, this.deps.persistence);
+    } catch (error) {
+      reply = stateFailure(422, "ValidationError", String(error));
+    }
+    msg.respond(encode(reply));
+  }
+
+  private onControl(msg: Msg): void {
+    let control: WorkerControl | undefined;
+    try {
+      control = decode<WorkerControl>(msg);
+    } catch (error) {
+      this.deps.logger.warn(`unreadable control message: ${String(error)}`);
+      return;
+    }
+    if (control.action === "drain") void this.drain("a control message asked");
+    this.reply<WorkerControlReply>(msg, {
+      type: MESSAGE_TYPE.WorkerControlReply,
+      worker_id: this.workerId,
+      inflight: this.table.size,
+      draining: this.table.draining,
+    });
+  }
+
+  // -- draining and closing ------------------------------------------------------------------
+
+  /** Refuse new runs, let held ones finish for the grace period, release the rest, then
+   * resolve `finished`. */
+  drain(why: string): Promise<void> {
+    this.drainDone ??= this.drainHeld(why).finally(() => this.resolveFinished());
+    return this.drainDone;
+  }
+
+  private async drainHeld(why: string): Promise<void> {
+    this.table.draining = true;
+    this.deps.logger.info(`draining (${why}): ${this.table.size} runs held`);
+    this.beatNow();
+    this.serveState(new Set());
+    await this.waitForRuns(this.options.drainGraceSeconds * 1000);
+    const leftovers = this.table.all();
+    for (const handle of leftovers) handle.stop("released");
+    if (leftovers.length) {
+      this.deps.logger.info(`handing back ${leftovers.length} unfinished runs`);
+      await this.waitForRuns((this.options.releaseSeconds ?? 30) * 1000);
+      for (const handle of this.table.all()) {
+        this.deps.logger.warn(`run ${handle.dispatch.run_id}: could not report its release; its lease will`);
+        handle.stop("revoked");
+      }
+      await this.waitForRuns(5_000);
+    }
+    await this.heartbeat(); // tells the registry the runs are gone
+  }
+
+  private async waitForRuns(timeoutMs: number): Promise<void> {
+    const running = [...this.tasks.values()];
+    if (!running.length) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(running), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Stop listening and heartbeating. Runs still held are abandoned (their leases expire). */
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.heartbeatTimer);
+    for (const handle of this.table.all()) handle.stop("revoked");
+    for (const sub of [...this.ownSubs, ...this.cancelSubs.values(), ...this.stateSubs.values()]) sub.unsubscribe();
+    this.resolveFinished();
+  }
+
+  // -- plumbing ------------------------------------------------------------------------------
+
+  private listen(sub: Subscription, handler: (msg: Msg) => void | Promise<void>, keep?: Subscription[]): void {
+    keep?.push(sub);
+    void (async () => {
+      for await (const msg of sub) {
+        Promise.resolve()
+          .then(() => handler(msg))
+          .catch((error: unknown) => this.deps.logger.error(`handling ${msg.subject} failed`, error));
+      }
+    })();
+  }
+
+  private async request<T>(subject: string, message: object, timeout = REQUEST_TIMEOUT_MS): Promise<T> {
+    const reply = await this.deps.nc.request(subject, encode(message), { timeout });
+    return decode<T>(reply);
+  }
+
+  private reply<T extends object>(msg: Msg, message: T): void {
+    msg.respond(encode(message));
+  }
+}
+
+function encode(message: object): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(message));
+}
+
+function decode<T>(msg: Msg): T {
+  return JSON.parse(new TextDecoder().decode(msg.data)) as T;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

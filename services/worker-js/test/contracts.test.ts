@@ -1,0 +1,41 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { GENERATED_DIR, writeGenerated } from "../scripts/gen-contracts.ts";
+import { MESSAGE_TYPE } from "../src/generated/contracts.ts";
+import * as subjects from "../src/subjects.ts";
+
+test("generated contracts match contracts/schema (run `npm run gen:contracts` if not)", async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), "agentlist-gen-"));
+  try {
+    await writeGenerated(dir);
+    const fresh = (await readdir(dir)).sort();
+    assert.deepEqual((await readdir(GENERATED_DIR)).sort(), fresh);
+    for (const name of fresh) {
+      const committed = await readFile(path.join(GENERATED_DIR, name), "utf8");
+      assert.equal(committed, await readFile(path.join(dir, name), "utf8"), `src/generated/${name} drifted`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("subject builders fill the generated templates with subject tokens", () => {
+  assert.equal(subjects.runEvents("r-1"), subjects.RUN_EVENTS.replace("{run_id}", "r-1"));
+  assert.equal(subjects.workerDispatch("js-w_1"), subjects.WORKER_DISPATCH.replace("{worker_id}", "js-w_1"));
+  assert.equal(subjects.graphState("agent"), subjects.GRAPH_STATE.replace("{graph_id}", "agent"));
+  assert.equal(subjects.runCancel("r"), subjects.RUN_CANCEL.replace("{run_id}", "r"));
+  assert.equal(subjects.workerControl("w"), subjects.WORKER_CONTROL.replace("{worker_id}", "w"));
+  for (const bad of ["a.b", "a*", ">", "a b", ""]) assert.throws(() => subjects.runEvents(bad), /subject token/);
+});
+
+test("event message ids are run:attempt:seq", () => {
+  assert.equal(subjects.eventMsgId("r", 2, 7), "r:2:7");
+});
+
+test("message types come from the schema", () => {
+  assert.equal(MESSAGE_TYPE.RunEvent, "agentlist.run.event.v1");
+  assert.equal(MESSAGE_TYPE.WorkerRegister, "agentlist.worker.register.v1");
+});

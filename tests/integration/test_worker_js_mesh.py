@@ -1,0 +1,492 @@
+"""The TypeScript worker (services/worker-js) as a real process against real NATS and Postgres.
+
+The test plays the registry and the scheduler with raw nats-py and reads what the worker
+publishes to JetStream, as tests/integration/test_worker_service.py does for the Python worker:
+both must behave the same, message for message. The module has a NATS server of its own, so
+no other registry or worker of the session answers in our place. The SIGTERM test runs last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import pytest
+import pytest_asyncio
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from agentlist.contracts import (
+    RUN_MESSAGE,
+    DispatchReply,
+    GetHistory,
+    GetState,
+    Heartbeat,
+    HeartbeatReply,
+    HeldRun,
+    RegisterReply,
+    RunCancel,
+    RunDispatch,
+    RunEvent,
+    RunOutcome,
+    StateReply,
+    UpdateState,
+    WorkerControl,
+    WorkerControlReply,
+    WorkerRegister,
+    subjects,
+)
+from agentlist.launcher import Stack
+from agentlist.launcher.jsworker import js_worker_problem, start_js_worker, worker_js_dir
+from agentlist.launcher.process import ChildProcess
+from agentlist.launcher.servers import NatsServer
+from agentlist.shared.nats import ensure_events_stream
+
+
+def test_the_js_worker_can_start_here() -> None:
+    """The JS worker's tests need `npm ci` in services/worker-js (the README's set-up does it)."""
+    assert js_worker_problem() is None, js_worker_problem()
+
+
+PACKAGE = worker_js_dir()
+SUFFIX = uuid.uuid4().hex[:6]
+ECHO, ASK, SLOW, FAILS = (f"js_{name}_{SUFFIX}" for name in ("echo", "ask", "slow", "fails"))
+WORKER_ID = f"js-test-{SUFFIX}"
+CAPACITY = 3
+HEARTBEAT_INTERVAL = 0.3
+THREAD_STATE_KEYS = {
+    "values",
+    "next",
+    "tasks",
+    "checkpoint",
+    "metadata",
+    "created_at",
+    "parent_checkpoint",
+    "interrupts",
+    "checkpoint_id",
+    "parent_checkpoint_id",
+}
+
+
+@dataclass
+class FakeRegistry:
+    """Answers registrations and heartbeats; a test may queue special heartbeat replies."""
+
+    registrations: list[WorkerRegister] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    scripted: list[HeartbeatReply] = field(default_factory=list)
+
+    async def on_register(self, msg: Msg) -> None:
+        self.registrations.append(WorkerRegister.model_validate_json(msg.data))
+        reply = RegisterReply(accepted=True, heartbeat_interval=HEARTBEAT_INTERVAL)
+        await msg.respond(reply.model_dump_json().encode())
+
+    async def on_heartbeat(self, msg: Msg) -> None:
+        self.heartbeats.append(Heartbeat.model_validate_json(msg.data))
+        reply = self.scripted.pop(0) if self.scripted else HeartbeatReply(known=True)
+        await msg.respond(reply.model_dump_json().encode())
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = NatsServer(tmp_path_factory.mktemp("worker-js-nats"))
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    await ensure_events_stream(client.jetstream(), 3600)
+    yield client
+    await client.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def registry(nc: Client) -> AsyncIterator[FakeRegistry]:
+    fake = FakeRegistry()
+    subscriptions = [
+        await nc.subscribe(subjects.REGISTRY_REGISTER, cb=fake.on_register),
+        await nc.subscribe(subjects.REGISTRY_HEARTBEAT, cb=fake.on_heartbeat),
+    ]
+    yield fake
+    for subscription in subscriptions:
+        await subscription.unsubscribe()
+
+
+@pytest.fixture(scope="module")
+def graphs_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    examples = PACKAGE / "examples" / "src"
+    graphs = {
+        ECHO: f"{examples}/echo.ts:graph",
+        ASK: f"{examples}/interrupt.ts:graph",
+        SLOW: f"{examples}/slow.ts:graph",
+        FAILS: f"{PACKAGE}/test/fixtures/mesh.ts:fails",
+    }
+    path = tmp_path_factory.mktemp("worker-js-config") / "langgraph.json"
+    path.write_text(json.dumps({"graphs": graphs, "env": {"ECHO_PREFIX": "echo: "}}))
+    return path
+
+
+@pytest_asyncio.fixture(scope="module")
+async def worker(
+    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry, log_dir: Path
+) -> AsyncIterator[ChildProcess]:
+    env = {
+        "NATS_URL": nats_url,
+        "AGENTLIST_WORKER_ID": WORKER_ID,
+        "AGENTLIST_CAPACITY": str(CAPACITY),
+        "AGENTLIST_DRAIN_GRACE_SECONDS": "1",
+    }
+    child = start_js_worker(servers, graphs_config, env=env, log_path=log_dir / "worker-js.log")
+    try:
+        await until(lambda: bool(registry.registrations), 60, child)
+        yield child
+    finally:
+        child.stop()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+async def until(ready: Any, seconds: float, child: ChildProcess | None = None) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not ready():
+        if child is not None and not child.alive():
+            raise AssertionError(f"worker exited:\n{child.log_tail()}")
+        if asyncio.get_running_loop().time() > deadline:
+            tail = child.log_tail() if child is not None else ""
+            raise AssertionError(f"condition not met in {seconds}s\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> RunDispatch:
+    return RunDispatch.model_validate(
+        {
+            "run_id": str(uuid.uuid4()),
+            "thread_id": thread_id or str(uuid.uuid4()),
+            "assistant_id": str(uuid.uuid4()),
+            "graph_id": graph_id,
+            "tenant_id": "default",
+            "attempt": params.pop("attempt", 1),
+            "resume_from_checkpoint": params.pop("resume_from_checkpoint", False),
+            "params": params,
+        }
+    )
+
+
+async def send(nc: Client, dispatch: RunDispatch) -> DispatchReply:
+    answer = await nc.request(
+        subjects.worker_dispatch(WORKER_ID), dispatch.model_dump_json().encode(), timeout=5
+    )
+    return DispatchReply.model_validate_json(answer.data)
+
+
+@dataclass
+class RunReader:
+    """Everything published on one run's subject, read through an ephemeral consumer."""
+
+    messages: list[Any] = field(default_factory=list)
+    msg_ids: list[str] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[RunOutcome]:
+        return [m for m in self.messages if isinstance(m, RunOutcome)]
+
+    @property
+    def events(self) -> list[RunEvent]:
+        return [m for m in self.messages if isinstance(m, RunEvent)]
+
+
+async def read_run(
+    nc: Client, run_id: str, *, until_outcome: bool = True, seconds: float = 20
+) -> RunReader:
+    reader = RunReader()
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                msg = await subscription.next_msg(timeout=0.2)
+            except nats.errors.TimeoutError:
+                if until_outcome:
+                    continue
+                break
+            reader.messages.append(RUN_MESSAGE.validate_json(msg.data))
+            reader.msg_ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+            if until_outcome and reader.outcomes:
+                break
+    finally:
+        await subscription.unsubscribe()
+    return reader
+
+
+async def first_event(nc: Client, run_id: str) -> None:
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    try:
+        await subscription.next_msg(timeout=10)
+    finally:
+        await subscription.unsubscribe()
+
+
+async def inflight(nc: Client) -> int:
+    ping = WorkerControl(action="ping").model_dump_json().encode()
+    answer = await nc.request(subjects.worker_control(WORKER_ID), ping, timeout=5)
+    return WorkerControlReply.model_validate_json(answer.data).inflight
+
+
+async def idle(nc: Client) -> None:
+    """Until the worker holds no run: it forgets one just after JetStream stored its outcome,
+    which a test may have read already."""
+    for _ in range(100):
+        if await inflight(nc) == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker still holds runs")
+
+
+async def cancel(nc: Client, run_id: str, action: str) -> None:
+    message = RunCancel.model_validate({"run_id": run_id, "action": action})
+    await nc.publish(subjects.run_cancel(run_id), message.model_dump_json().encode())
+
+
+async def state_request(nc: Client, graph_id: str, request: Any) -> StateReply:
+    answer = await nc.request(
+        subjects.graph_state(graph_id), request.model_dump_json().encode(), timeout=10
+    )
+    return StateReply.model_validate_json(answer.data)
+
+
+def assert_well_formed(reader: RunReader, run_id: str, attempt: int = 1) -> None:
+    seqs = [m.seq for m in reader.messages]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    assert len(reader.outcomes) == 1 and reader.messages[-1] is reader.outcomes[0]
+    assert reader.msg_ids == [subjects.event_msg_id(run_id, attempt, s) for s in seqs]
+    assert all(m.attempt == attempt and m.run_id == run_id for m in reader.messages)
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+async def test_registers_its_graphs_with_schemas(
+    worker: ChildProcess, registry: FakeRegistry
+) -> None:
+    registration = registry.registrations[0]
+    assert registration.worker_id == WORKER_ID and registration.language == "javascript"
+    assert registration.capacity == CAPACITY
+    assert registration.runtime["node"] and registration.runtime["langgraph"] != "unknown"
+    graphs = {graph.graph_id: graph for graph in registration.graphs}
+    assert set(graphs) == {ECHO, ASK, SLOW, FAILS}
+    echo = graphs[ECHO]
+    assert echo.name == "Echo agent (JS)"
+    assert echo.schemas.state_schema is not None
+    assert set(echo.schemas.state_schema["properties"]) == {"messages", "reply"}
+    nodes = [node["id"] for node in echo.drawable["0"]["nodes"]]
+    assert nodes == ["__start__", "prepare", "respond", "__end__"]
+    await until(lambda: len(registry.heartbeats) >= 2, 5, worker)
+
+
+async def test_run_streams_numbered_events_then_one_success(
+    worker: ChildProcess, nc: Client, pg_pool: asyncpg.Pool
+) -> None:
+    dispatch = new_dispatch(
+        ECHO,
+        input={"messages": [{"role": "user", "content": "hello"}]},
+        stream_mode=["values", "messages-tuple", "updates"],
+    )
+    assert (await send(nc, dispatch)).accepted
+    reader = await read_run(nc, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id)
+    assert {event.event for event in reader.events} == {"values", "messages", "updates"}
+    tokens = [event.data for event in reader.events if event.event == "messages"]
+    assert "".join(chunk["content"] for chunk, _ in tokens) == "echo: hello"
+    chunk, metadata = tokens[0]
+    assert chunk["type"] == "AIMessageChunk" and chunk["tool_call_chunks"] == []
+    assert metadata["langgraph_node"] == "respond"
+    outcome = reader.outcomes[0]
+    assert outcome.status == "success" and outcome.next == [] and outcome.interrupts == {}
+    human, ai = outcome.values["messages"]
+    assert (human["type"], human["content"]) == ("human", "hello")
+    assert (ai["type"], ai["content"]) == ("ai", "echo: hello")
+    assert set(ai) >= {"additional_kwargs", "response_metadata", "id", "name", "tool_calls"}
+    assert outcome.checkpoint_id
+    run_ids = await pg_pool.fetch(
+        "SELECT DISTINCT metadata->>'run_id' AS run_id FROM checkpoints WHERE thread_id = $1",
+        dispatch.thread_id,
+    )
+    assert [row["run_id"] for row in run_ids] == [dispatch.run_id]
+
+    state = await state_request(nc, ECHO, GetState(thread_id=dispatch.thread_id))
+    assert state.ok and set(state.result) == THREAD_STATE_KEYS
+    assert state.result["checkpoint"]["checkpoint_id"] == outcome.checkpoint_id
+    assert state.result["values"] == outcome.values
+    assert state.result["next"] == [] and state.result["tasks"] == []
+    assert state.result["metadata"]["run_id"] == dispatch.run_id
+    history = await state_request(nc, ECHO, GetHistory(thread_id=dispatch.thread_id, limit=2))
+    assert history.ok and len(history.result) == 2
+    assert history.result[0]["checkpoint_id"] == outcome.checkpoint_id
+    bad = await state_request(
+        nc, ECHO, UpdateState(thread_id=dispatch.thread_id, values={}, as_node="nowhere")
+    )
+    assert not bad.ok and bad.status_code == 400
+
+
+async def test_graph_that_raises_ends_in_error(worker: ChildProcess, nc: Client) -> None:
+    dispatch = new_dispatch(FAILS, input={"reason": "boom"})
+    assert (await send(nc, dispatch)).accepted
+    reader = await read_run(nc, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id)
+    outcome = reader.outcomes[0]
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    assert (outcome.error.error, outcome.error.message) == ("RangeError", "boom")
+
+
+async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Client) -> None:
+    first = new_dispatch(ASK, input={"topic": "deploy"}, stream_mode=["values", "updates"])
+    assert (await send(nc, first)).accepted
+    reader = await read_run(nc, first.run_id)
+    assert_well_formed(reader, first.run_id)
+    outcome = reader.outcomes[0]
+    assert outcome.status == "success" and outcome.next == ["ask"]
+    [(_task_id, [interrupt])] = outcome.interrupts.items()
+    assert interrupt["value"] == {"question": "Approve deploy?"} and interrupt["id"]
+    assert reader.events[-1].event == "values"
+    assert reader.events[-1].data["__interrupt__"] == [interrupt]
+
+    state = await state_request(nc, ASK, GetState(thread_id=first.thread_id))
+    assert state.ok and state.result["next"] == ["ask"]
+    assert state.result["interrupts"] == [interrupt]
+    [task] = state.result["tasks"]
+    assert task["name"] == "ask" and task["interrupts"] == [interrupt]
+
+    resume = new_dispatch(ASK, thread_id=first.thread_id, command={"resume": "yes"})
+    assert (await send(nc, resume)).accepted
+    outcome = (await read_run(nc, resume.run_id)).outcomes[0]
+    assert outcome.status == "success" and outcome.next == []
+    assert outcome.values == {"topic": "deploy", "answer": "yes"}
+
+
+async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) -> None:
+    dispatch = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 100})
+    assert (await send(nc, dispatch)).accepted
+    await first_event(nc, dispatch.run_id)
+    await asyncio.sleep(0.5)
+    await cancel(nc, dispatch.run_id, "interrupt")
+    reader = await read_run(nc, dispatch.run_id, seconds=10)
+    assert_well_formed(reader, dispatch.run_id)
+    outcome = reader.outcomes[0]
+    assert outcome.status == "interrupted"
+    assert 0 < outcome.values["count"] < 100
+
+
+async def test_cancel_rollback_deletes_what_the_run_wrote(
+    worker: ChildProcess, nc: Client, pg_pool: asyncpg.Pool
+) -> None:
+    done = new_dispatch(SLOW, input={"delay_ms": 1, "steps": 2})
+    assert (await send(nc, done)).accepted
+    before = (await read_run(nc, done.run_id)).outcomes[0]
+    assert before.values["count"] == 2
+
+    doomed = new_dispatch(SLOW, thread_id=done.thread_id, input={"delay_ms": 200, "steps": 100})
+    assert (await send(nc, doomed)).accepted
+    await first_event(nc, doomed.run_id)
+    await asyncio.sleep(0.5)
+    await cancel(nc, doomed.run_id, "rollback")
+    outcome = (await read_run(nc, doomed.run_id)).outcomes[0]
+    assert outcome.status == "rollback"
+    assert outcome.values == before.values
+    assert outcome.checkpoint_id == before.checkpoint_id
+    left = await pg_pool.fetchval(
+        "SELECT count(*) FROM checkpoints WHERE thread_id = $1 AND metadata->>'run_id' = $2",
+        doomed.thread_id,
+        doomed.run_id,
+    )
+    assert left == 0
+
+
+async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Client) -> None:
+    await idle(nc)
+    runs = [new_dispatch(SLOW, input={"delay_ms": 200, "steps": 100}) for _ in range(CAPACITY)]
+    for dispatch in runs:
+        assert (await send(nc, dispatch)).accepted
+    assert (await send(nc, runs[0])).accepted, "a repeated dispatch is accepted again"
+    refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}))
+    assert not refused.accepted and refused.reason and "capacity" in refused.reason
+    unknown = await send(nc, new_dispatch("not_served"))
+    assert not unknown.accepted
+    assert await inflight(nc) == CAPACITY
+    for dispatch in runs:
+        await cancel(nc, dispatch.run_id, "interrupt")
+    for dispatch in runs:
+        reader = await read_run(nc, dispatch.run_id)
+        assert_well_formed(reader, dispatch.run_id)
+        assert reader.outcomes[0].status == "interrupted"
+
+
+async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
+    worker: ChildProcess, nc: Client, registry: FakeRegistry
+) -> None:
+    await idle(nc)
+    first = new_dispatch(SLOW, input={"delay_ms": 300, "steps": 6}, stream_mode=["values"])
+    assert (await send(nc, first)).accepted
+    await until(
+        lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats),
+        5,
+        worker,
+    )
+    await asyncio.sleep(0.8)
+    held = HeldRun(run_id=first.run_id, attempt=1)
+    registry.scripted.append(HeartbeatReply(known=True, revoked=[held]))
+    await until(lambda: not registry.scripted, 5, worker)
+    await asyncio.sleep(2 * HEARTBEAT_INTERVAL)
+    assert (await read_run(nc, first.run_id, until_outcome=False, seconds=0.5)).outcomes == []
+
+    retry = RunDispatch.model_validate(
+        {**first.model_dump(), "attempt": 2, "resume_from_checkpoint": True}
+    )
+    assert (await send(nc, retry)).accepted
+    reader = await read_run(nc, first.run_id)
+    second = [m for m in reader.messages if m.attempt == 2]
+    assert [m.seq for m in second] == list(range(1, len(second) + 1))
+    assert second[-1].status == "success" and second[-1].values["count"] == 6
+    first_values = second[0]
+    assert isinstance(first_values, RunEvent) and first_values.data["count"] > 0, "continued"
+
+
+async def test_unknown_worker_registers_again(worker: ChildProcess, registry: FakeRegistry) -> None:
+    count = len(registry.registrations)
+    registry.scripted.append(HeartbeatReply(known=False))
+    await until(lambda: len(registry.registrations) > count, 5, worker)
+
+
+async def test_sigterm_drains_and_releases_unfinished_runs(
+    worker: ChildProcess, nc: Client, registry: FakeRegistry
+) -> None:
+    await idle(nc)
+    dispatch = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 100})
+    assert (await send(nc, dispatch)).accepted
+    await first_event(nc, dispatch.run_id)
+    worker.signal(signal.SIGTERM)
+    await until(lambda: any(h.draining for h in registry.heartbeats), 5, worker)
+    refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}))
+    assert not refused.accepted and refused.reason and "draining" in refused.reason
+    reader = await read_run(nc, dispatch.run_id, seconds=15)
+    assert_well_formed(reader, dispatch.run_id)
+    assert reader.outcomes[0].status == "released"
+    assert 0 < reader.outcomes[0].values["count"] < 100
+    await asyncio.to_thread(worker.popen.wait, 15)
+    assert worker.popen.returncode == 0, worker.log_tail()
