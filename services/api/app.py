@@ -25,6 +25,7 @@ from agentlist.api.routes import (
     thread_state,
     thread_stream,
     threads,
+    workers,
 )
 from agentlist.api.server_config import ServerConfig
 from agentlist.api.settings import ApiSettings
@@ -86,6 +87,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, **_cors(server))
     install_error_handlers(app)
-    for module in (meta, assistants, threads, thread_state, thread_stream, crons, runs, store):
+    for module in (
+        meta,
+        assistants,
+        threads,
+        thread_state,
+        thread_stream,
+        crons,
+        runs,
+        store,
+        workers,
+    ):
         app.include_router(module.router)
     return app
