@@ -1,0 +1,44 @@
+// The official JS SDK against AgentList, the way agent-chat-ui's useStream uses it: create a
+// thread, stream a run with messages-tuple (resumable), then join it again from the start with
+// lastEventId "-1" as useStream does when it mounts. Prints a JSON summary; exits 1 on failure.
+import assert from "node:assert/strict";
+import { Client } from "@langchain/langgraph-sdk";
+
+const client = new Client({ apiUrl: process.env.AGENTLIST_API_URL });
+const assistants = await client.assistants.search({ metadata: { created_by: "system" } });
+assert.ok(assistants.some((a) => a.graph_id === "agent"), "the agent graph is registered");
+
+const thread = await client.threads.create();
+let runId;
+const streamed = [];
+for await (const part of client.runs.stream(thread.thread_id, "agent", {
+  input: { messages: [{ type: "human", content: "hi from js" }] },
+  streamMode: ["values", "messages-tuple"],
+  streamResumable: true,
+  onDisconnect: "continue",
+  onRunCreated: (meta) => {
+    runId = meta.run_id;
+  },
+})) {
+  streamed.push({ event: part.event, data: part.data, id: part.id });
+}
+assert.ok(runId, "onRunCreated gave the run id (from Content-Location)");
+assert.equal(streamed[0].event, "metadata");
+const tokens = streamed
+  .filter((p) => p.event === "messages")
+  .map((p) => p.data[0].content)
+  .join("");
+assert.equal(tokens, "echo: hi from js");
+
+const joined = [];
+for await (const part of client.runs.joinStream(thread.thread_id, runId, { lastEventId: "-1" })) {
+  joined.push({ event: part.event, data: part.data, id: part.id });
+}
+assert.deepEqual(joined, streamed, "a replay from the start equals what was streamed");
+
+const state = await client.threads.getState(thread.thread_id);
+assert.equal(state.values.messages.at(-1).content, "echo: hi from js");
+const history = await client.threads.getHistory(thread.thread_id, { limit: 10 });
+assert.ok(history.length >= 2);
+
+console.log(JSON.stringify({ ok: true, run_id: runId, events: streamed.length, tokens }));
