@@ -1,0 +1,126 @@
+"""Every SQL statement of the bridge, and the transactions that apply a run's outcome."""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from agentlist.bridge import outcomes
+from agentlist.contracts.events import RunOutcome
+from agentlist.shared.checkpoints import delete_thread_checkpoints
+
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+# The thread row is locked first, as the API locks it to create runs, so that the thread's
+# status is judged on the runs that exist once the lock is held.
+LOCK_THREAD: Final = "SELECT 1 FROM threads WHERE thread_id = $1 FOR UPDATE"
+
+FINISH_RUN: Final = """
+UPDATE runs
+SET status = $3, error = $4, ended_at = now(), updated_at = now(), lease_expires_at = NULL
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING on_completion
+"""
+
+DELETE_RUN: Final = """
+DELETE FROM runs
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING on_completion
+"""
+
+RELEASE_RUN: Final = """
+UPDATE runs
+SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING on_completion
+"""
+
+OTHER_RUN_ACTIVE: Final = """
+SELECT EXISTS (
+    SELECT 1 FROM runs
+    WHERE thread_id = $1 AND run_id <> $2 AND status IN ('pending', 'running')
+)
+"""
+
+UPDATE_THREAD: Final = """
+UPDATE threads
+SET status = $2, state_values = $3, interrupts = $4, error = $5,
+    state_updated_at = now(), updated_at = now()
+WHERE thread_id = $1
+"""
+
+RUN_STATE: Final = "SELECT attempt, status, on_completion FROM runs WHERE run_id = $1"
+
+DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
+
+
+class Settled(enum.Enum):
+    APPLIED = "applied"
+    """This delivery changed the run (and its thread)."""
+    ALREADY = "already"
+    """An earlier delivery did (or the run is gone): only Redis may still lack the end."""
+    SUPERSEDED = "superseded"
+    """Another attempt owns the run: the outcome must change nothing."""
+
+
+async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> tuple[Settled, bool]:
+    """Apply ``outcome`` to its run and thread in one transaction, fenced on the attempt.
+
+    Returns how it settled and whether the run asked for its thread to be deleted once done
+    (a stateless run's ``on_completion = 'delete'``).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(LOCK_THREAD, outcome.thread_id)
+        on_completion = await _fence(conn, outcome)
+        if on_completion is not None:
+            if outcomes.ends_run(outcome):
+                await _update_thread(conn, outcome)
+            return Settled.APPLIED, on_completion == "delete"
+        row = await conn.fetchrow(RUN_STATE, outcome.run_id)
+    if row is None:
+        return Settled.ALREADY, False
+    if outcomes.superseded(outcome, run_attempt=row["attempt"], run_status=row["status"]):
+        return Settled.SUPERSEDED, False
+    return Settled.ALREADY, row["on_completion"] == "delete"
+
+
+async def _fence(conn: Connection, outcome: RunOutcome) -> str | None:
+    """Change the run if ``outcome``'s attempt still holds it; its ``on_completion`` if so."""
+    on_completion: str | None
+    if outcome.status == "rollback":
+        on_completion = await conn.fetchval(DELETE_RUN, outcome.run_id, outcome.attempt)
+    elif outcome.status == "released":
+        on_completion = await conn.fetchval(RELEASE_RUN, outcome.run_id, outcome.attempt)
+    else:
+        error = outcomes.failure(outcome)
+        on_completion = await conn.fetchval(
+            FINISH_RUN,
+            outcome.run_id,
+            outcome.attempt,
+            outcomes.end_status(outcome),
+            error.model_dump(mode="json") if error is not None else None,
+        )
+    return on_completion
+
+
+async def _update_thread(conn: Connection, outcome: RunOutcome) -> None:
+    other_run_active = await conn.fetchval(OTHER_RUN_ACTIVE, outcome.thread_id, outcome.run_id)
+    error = outcomes.failure(outcome)
+    await conn.execute(
+        UPDATE_THREAD,
+        outcome.thread_id,
+        outcomes.thread_status(outcome, other_run_active=bool(other_run_active)),
+        outcome.values,
+        outcome.interrupts,
+        error.model_dump(mode="json") if error is not None else None,
+    )
+
+
+async def delete_thread(pool: asyncpg.Pool, thread_id: str) -> None:
+    """Delete a thread, its runs (by cascade) and its checkpoints."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(DELETE_THREAD, thread_id)
+        await delete_thread_checkpoints(conn, thread_id)

@@ -1,0 +1,36 @@
+"""The bridge's settings (``AGENTLIST_BRIDGE_*``), read once by :func:`service.main`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from agentlist.shared.settings import MeshSettings
+
+
+class BridgeSettings(MeshSettings):
+    bridge_batch_size: int = Field(default=256, ge=1, le=4096)
+    """Messages fetched from JetStream per round; their Redis writes share one pipeline."""
+    bridge_fetch_timeout_seconds: float = Field(default=1.0, gt=0)
+    """How long one fetch waits for messages; also bounds how long a stop takes."""
+    bridge_ack_wait_seconds: float = Field(default=15.0, gt=0)
+    """A message not acknowledged within this time goes to another bridge."""
+    bridge_max_ack_pending: int = Field(default=4096, ge=1)
+    """Messages out at all bridges together before JetStream holds back (backpressure)."""
+    bridge_hold_seconds: float = Field(default=0.5, ge=0)
+    """How long an early message is kept at this bridge, retried with each fetch, before it
+    is handed back to JetStream (its predecessor is most often in another bridge's batch)."""
+    bridge_nak_delay_seconds: float = Field(default=0.05, gt=0)
+    """Redelivery delay of a message handed back; doubles with each delivery."""
+    bridge_max_nak_delay_seconds: float = Field(default=1.0, gt=0)
+    bridge_gap_patience_seconds: float = Field(default=45.0, ge=0)
+    """How long a run may wait, making no progress, for a message that never comes before
+    the bridge gives it up and writes the next one (logged as an error). Longer than
+    ``bridge_ack_wait_seconds``, so a message held by a crashed or frozen bridge comes back
+    first."""
+    bridge_max_failed_deliveries: int = Field(default=20, ge=1)
+    """Deliveries after which a message whose processing fails for its own sake (not for
+    want of a server) is terminated and logged, instead of handed back again."""
+    bridge_live_stream_ttl_seconds: int = Field(default=86_400, ge=1)
+    """Expiry of a live run's keys, renewed on each write; the end sets the retention."""
+    bridge_max_backoff_seconds: float = Field(default=5.0, gt=0)
+    """Longest wait between attempts to reach a server that is down."""

@@ -1,0 +1,169 @@
+"""``append.lua`` against a real Redis: the verdict for every message/cursor combination, and
+what a written message leaves behind."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+from agentlist.bridge.ordering import Verdict
+from agentlist.bridge.writer import Entry, RunWrites, StreamWriter, Target, Write, load_script
+from agentlist.contracts import streams
+from agentlist.launcher import Stack
+
+
+@pytest_asyncio.fixture
+async def redis(servers: Stack) -> AsyncIterator[Redis]:
+    client = Redis.from_url(servers.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def writer(redis: Redis) -> StreamWriter:
+    return StreamWriter(redis, load_script(), gap_patience=60)
+
+
+@pytest.fixture
+def run() -> tuple[str, str]:
+    return str(uuid.uuid4()), str(uuid.uuid4())
+
+
+async def fields(redis: Redis, key: str) -> list[dict[bytes, bytes]]:
+    raw: Any = await redis.xrange(key)
+    return [entry for _, entry in raw]
+
+
+def calls(run: tuple[str, str], *messages: tuple[int, int], ttl: int = 300) -> RunWrites:
+    writes = [
+        Write(attempt, seq, [Entry(Target.BOTH, "values", f'{{"seq":{seq}}}')])
+        for attempt, seq in messages
+    ]
+    return RunWrites(run[0], run[1], ttl, writes)
+
+
+async def append(
+    writer: StreamWriter, run: tuple[str, str], *messages: tuple[int, int]
+) -> list[Verdict]:
+    return (await writer.append([calls(run, *messages)]))[0]
+
+
+async def cursor_of(redis: Redis, run: tuple[str, str]) -> dict[bytes, bytes]:
+    found: Any = await redis.hgetall(streams.run_cursor_key(*run))
+    return dict(found)
+
+
+async def place_cursor(redis: Redis, run: tuple[str, str], attempt: int, seq: int) -> None:
+    if attempt:
+        mapping = {"attempt": attempt, "seq": seq}
+        await redis.hset(streams.run_cursor_key(*run), mapping=mapping)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "message", "verdict"),
+    [
+        ((0, 0), (1, 0), Verdict.NEXT),  # the first attempt starts
+        ((0, 0), (1, 1), Verdict.EARLY),  # its AttemptStarted is still on the way
+        ((1, 4), (1, 5), Verdict.NEXT),
+        ((1, 4), (1, 4), Verdict.DUPLICATE),
+        ((1, 4), (1, 1), Verdict.DUPLICATE),
+        ((1, 4), (1, 0), Verdict.DUPLICATE),
+        ((1, 4), (1, 6), Verdict.EARLY),
+        ((1, 4), (2, 0), Verdict.NEXT),  # a newer attempt fences the old one
+        ((1, 4), (3, 0), Verdict.NEXT),
+        ((1, 4), (2, 1), Verdict.EARLY),
+        ((2, 0), (1, 5), Verdict.STALE),
+        ((2, 0), (1, 0), Verdict.STALE),
+        ((2, 0), (2, 1), Verdict.NEXT),
+    ],
+)
+async def test_verdicts(
+    redis: Redis,
+    writer: StreamWriter,
+    run: tuple[str, str],
+    cursor: tuple[int, int],
+    message: tuple[int, int],
+    verdict: Verdict,
+) -> None:
+    await place_cursor(redis, run, *cursor)
+    assert await writer.check(calls(run, message)) == [verdict]
+    assert await append(writer, run, message) == [verdict]
+    assert await redis.xlen(streams.run_stream_key(*run)) == (1 if verdict.written else 0)
+    expected = message if verdict.written else cursor
+    found = await cursor_of(redis, run)
+    assert (int(found.get(b"attempt", 0)), int(found.get(b"seq", 0))) == expected
+
+
+async def test_one_call_judges_its_messages_in_turn(
+    redis: Redis, writer: StreamWriter, run: tuple[str, str]
+) -> None:
+    assert await append(writer, run, (1, 0), (1, 2), (1, 1), (1, 1), (1, 2)) == [
+        Verdict.NEXT,
+        Verdict.EARLY,
+        Verdict.NEXT,
+        Verdict.DUPLICATE,
+        Verdict.NEXT,
+    ]
+    data = [f[b"data"] for f in await fields(redis, streams.run_stream_key(*run))]
+    assert data == [b'{"seq":0}', b'{"seq":1}', b'{"seq":2}']
+
+
+async def test_a_write_lands_on_both_streams_with_expiry(
+    redis: Redis, writer: StreamWriter, run: tuple[str, str]
+) -> None:
+    entries = [
+        Entry(Target.BOTH, "error", '{"error":"E","message":"m"}'),
+        Entry(Target.RUN, streams.END_EVENT, '{"status":"error"}'),
+        Entry(Target.THREAD, "metadata", '{"status":"run_done"}'),
+    ]
+    ending = RunWrites(run[0], run[1], 77, [Write(1, 0, entries)])
+    assert await writer.append([ending]) == [[Verdict.NEXT]]
+    assert await fields(redis, streams.run_stream_key(*run)) == [
+        {b"event": b"error", b"data": b'{"error":"E","message":"m"}'},
+        {b"event": b"__end__", b"data": b'{"status":"error"}'},
+    ]
+    assert await fields(redis, streams.thread_stream_key(run[0])) == [
+        {b"event": b"error", b"data": b'{"error":"E","message":"m"}', b"run_id": run[1].encode()},
+        {b"event": b"metadata", b"data": b'{"status":"run_done"}', b"run_id": run[1].encode()},
+    ]
+    for key in ending.redis_keys():
+        assert 0 < await redis.ttl(key) <= 77
+
+
+async def test_only_the_lowest_early_message_is_forced_past_a_gap(
+    redis: Redis, run: tuple[str, str]
+) -> None:
+    impatient = StreamWriter(redis, load_script(), gap_patience=0)
+    await place_cursor(redis, run, 1, 1)
+    # seq 2 is lost; 4 then 3 arrive early and are noted, then tried again.
+    assert await append(impatient, run, (1, 4), (1, 3)) == [Verdict.EARLY, Verdict.EARLY]
+    assert await append(impatient, run, (1, 4), (1, 3)) == [Verdict.EARLY, Verdict.FORCED]
+    assert await append(impatient, run, (1, 4), (1, 2)) == [Verdict.NEXT, Verdict.DUPLICATE]
+    data = [f[b"data"] for f in await fields(redis, streams.run_stream_key(*run))]
+    assert data == [b'{"seq":3}', b'{"seq":4}']
+    assert await cursor_of(redis, run) == {b"attempt": b"1", b"seq": b"4"}  # no gap mark left
+
+
+async def test_progress_restarts_the_wait_for_a_gap(redis: Redis, run: tuple[str, str]) -> None:
+    writer = StreamWriter(redis, load_script(), gap_patience=0.3)
+    assert await append(writer, run, (1, 0), (1, 3)) == [Verdict.NEXT, Verdict.EARLY]
+    await asyncio.sleep(0.35)
+    assert await append(writer, run, (1, 1), (1, 3)) == [Verdict.NEXT, Verdict.EARLY]
+    await asyncio.sleep(0.35)
+    assert await append(writer, run, (1, 3)) == [Verdict.FORCED]
+
+
+async def test_runs_share_a_pipeline_and_survive_a_script_flush(
+    redis: Redis, writer: StreamWriter
+) -> None:
+    runs = [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(3)]
+    assert await writer.append([calls(run, (1, 0)) for run in runs]) == [[Verdict.NEXT]] * 3
+    await redis.script_flush()
+    verdicts = await writer.append([calls(run, (1, 1), (1, 2)) for run in runs])
+    assert verdicts == [[Verdict.NEXT, Verdict.NEXT]] * 3
