@@ -45,7 +45,13 @@ async def _open_resources(settings: ApiSettings, server: ServerConfig) -> AsyncI
         stack.push_async_callback(nats.drain)
         redis = Redis(
             connection_pool=BlockingConnectionPool.from_url(
-                settings.redis_url, max_connections=settings.redis_pool_size, timeout=10
+                settings.redis_url,
+                max_connections=settings.redis_pool_size,
+                timeout=10,
+                # Reads block on XREAD for a heartbeat period; a dead server must still time out.
+                socket_timeout=settings.sse_heartbeat_seconds + 10,
+                socket_connect_timeout=5,
+                health_check_interval=30,
             )
         )
         stack.push_async_callback(redis.aclose)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agentlist.contracts.streams import (
     END_EVENT,
@@ -67,15 +71,33 @@ async def exists(redis: Redis, key: str) -> bool:
     return bool(await redis.exists(key))
 
 
+OUTAGE_PATIENCE_SECONDS = 30.0
+"""How long a reader rides out an unreachable Redis (a restart) before giving up."""
+
+
 async def follow(
     redis: Redis, key: str, after: str, *, block_seconds: float
 ) -> AsyncIterator[list[Entry]]:
     """Entries after ``after``, batch by batch; an empty batch means nothing came for
-    ``block_seconds`` (callers send a heartbeat then)."""
+    ``block_seconds`` (callers send a heartbeat then). A Redis restart is ridden out from the
+    same cursor, so a client sees a pause, not a gap; a longer outage raises."""
     cursor = after
+    down_since: float | None = None
     while True:
-        # RESP2 shape: [[key, [(id, {field: value}), ...]]]
-        response: Any = await redis.xread({key: cursor}, count=512, block=int(block_seconds * 1000))
+        try:
+            # RESP2 shape: [[key, [(id, {field: value}), ...]]]
+            response: Any = await redis.xread(
+                {key: cursor}, count=512, block=int(block_seconds * 1000)
+            )
+        except (RedisConnectionError, RedisTimeoutError):
+            now = time.monotonic()
+            down_since = down_since or now
+            if now - down_since > OUTAGE_PATIENCE_SECONDS:
+                raise
+            await asyncio.sleep(0.25)
+            yield []
+            continue
+        down_since = None
         if not response:
             yield []
             continue

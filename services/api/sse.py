@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from agentlist.api import eventlog
 from agentlist.contracts.streams import StreamEnd
@@ -61,8 +62,25 @@ class StreamRequest:
     """Only these modes (join streams); ``None``: every event."""
 
 
+STREAM_UNAVAILABLE = frame(
+    "error",
+    b'{"error":"StreamUnavailable","message":"The event store is unreachable; join the run'
+    b' again (with Last-Event-ID) to resume."}',
+)
+
+
 async def run_events(request: StreamRequest, finished: RunFinished) -> AsyncIterator[bytes]:
-    """SSE frames of one run until its end entry; heartbeats while idle."""
+    """SSE frames of one run until its end entry; heartbeats while idle. An event store
+    that stays unreachable ends the stream with an ``error`` event a client can retry on."""
+    try:
+        async for chunk in _run_events(request, finished):
+            yield chunk
+    except RedisError:
+        logger.exception("stream %s: the event store is unreachable", request.key)
+        yield STREAM_UNAVAILABLE
+
+
+async def _run_events(request: StreamRequest, finished: RunFinished) -> AsyncIterator[bytes]:
     idle_after_finish = 0
     async for batch in eventlog.follow(
         request.redis, request.key, request.start, block_seconds=request.heartbeat_seconds

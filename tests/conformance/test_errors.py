@@ -29,7 +29,7 @@ from agentlist.launcher import Stack
         (
             "POST",
             "/threads/{thread}/runs",
-            {"assistant_id": "agent", "webhook": "http://127.0.0.1/x"},
+            {"assistant_id": "agent", "webhook": "http://169.254.169.254/latest"},
             422,
         ),
         (
@@ -69,7 +69,7 @@ async def test_bad_input_is_a_clear_4xx(
     run = await sdk.runs.create(thread_id, "agent", input={"messages": []})
     await sdk.runs.join(thread_id, run["run_id"])
     url = path.format(thread=thread_id, run=run["run_id"])
-    headers = {"Last-Event-ID": "1\r\nevent: forged"} if url.endswith("/stream") else {}
+    headers = {"Last-Event-ID": "not-an-entry-id"} if url.endswith("/stream") else {}
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as http:
         response = await http.request(method, url, json=body, headers=headers)
     assert response.status_code == status, response.text

@@ -182,15 +182,21 @@ async def test_38_join_filter_by_mode(sdk: Any) -> None:
     assert {p.event for p in replay} == {"metadata", "values"}
 
 
-async def test_39_stateless_runs_clean_up_unless_kept(sdk: Any) -> None:
+async def test_39_stateless_runs_clean_up_unless_kept(stack: Stack, sdk: Any) -> None:
     created: list[Any] = []
     parts = [
         p async for p in sdk.runs.stream(None, "agent", input=HELLO, on_run_created=created.append)
     ]
     assert parts[-1].data["messages"][-1]["content"] == "echo: hi"
-    await asyncio.sleep(0.2)
-    with pytest.raises(NotFoundError):
-        await sdk.threads.get(created[0]["thread_id"])
+    # A stateless stream names only its run (Content-Location /runs/<id>): once the temporary
+    # thread is deleted, so is the run, and joining it finds nothing.
+    async with httpx.AsyncClient(base_url=stack.api_url) as http:
+        for _ in range(50):
+            gone = await http.get(f"/runs/{created[0]['run_id']}/stream")
+            if gone.status_code == 404:
+                break
+            await asyncio.sleep(0.1)
+    assert gone.status_code == 404
     kept: list[Any] = []
     await sdk.runs.wait(
         None, "agent", input=HELLO, on_completion="keep", on_run_created=kept.append
@@ -236,9 +242,8 @@ async def test_53_after_seconds_delays_the_start(sdk: Any) -> None:
 
 
 async def test_55_batch(sdk: Any, wait_status: Any) -> None:
-    runs = await sdk.runs.create_batch(
-        [{"assistant_id": "agent", "input": HELLO}, {"assistant_id": "agent", "input": HELLO}]
-    )
+    keep = {"assistant_id": "agent", "input": HELLO, "on_completion": "keep"}
+    runs = await sdk.runs.create_batch([keep, keep])
     assert len(runs) == 2 and all(r["status"] == "pending" for r in runs)
     for run in runs:
         await wait_status(run["thread_id"], run["run_id"], "success")
