@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -11,9 +12,11 @@ from fastapi import Depends, Request
 from nats.aio.client import Client as Nats
 from redis.asyncio import Redis
 
+from agentlist.api.errors import UnprocessableError
 from agentlist.api.langgraph_storage import LangGraphStorage
 from agentlist.api.server_config import ServerConfig
 from agentlist.api.settings import ApiSettings
+from agentlist.shared.ids import SYSTEM_TENANT
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,20 @@ def get_resources(request: Request) -> Resources:
     return resources
 
 
+_TENANT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
 def get_tenant(request: Request) -> str:
-    """The caller's tenant. One default tenant until authentication assigns others."""
-    tenant: str | None = getattr(request.state, "tenant", None)
-    return tenant or get_resources(request).settings.default_tenant
+    """The caller's tenant: the default one, or the ``X-Tenant-Id`` header on a server that
+    trusts it (``AGENTLIST_TRUST_TENANT_HEADER``, for a gateway that authenticates callers
+    and sets it; never for clients reaching the API directly)."""
+    settings = get_resources(request).settings
+    header = request.headers.get("x-tenant-id") if settings.trust_tenant_header else None
+    if header is None:
+        return settings.default_tenant
+    if not _TENANT.fullmatch(header) or header == SYSTEM_TENANT:
+        raise UnprocessableError("X-Tenant-Id must be 1-64 letters, digits, '_', '-', '.' or ':'")
+    return header
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]

@@ -17,6 +17,8 @@ class ApiSettings(MeshSettings):
     state_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long a thread-state request waits for a worker serving the graph."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    trust_tenant_header: bool = False
+    """Take the tenant from ``X-Tenant-Id`` (set by a trusted gateway in front of the API)."""
     db_pool_size: int = Field(default=20, ge=2)
     redis_pool_size: int = Field(default=500, ge=2)
     """Each open SSE stream holds one Redis connection while it blocks on ``XREAD``."""
