@@ -120,6 +120,8 @@ class Stack:
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,
             PYTHONUNBUFFERED="1",
+            # The server sections of langgraph.json (http, webhooks, store...) apply.
+            AGENTLIST_GRAPHS_CONFIG=str(self.options.graphs_config),
         )
         env.update(self.options.env)
         env.update(extra or {})
@@ -142,13 +144,9 @@ class Stack:
         self.services.append(child)
         return child
 
-    def _api_env(self, env: Mapping[str, str] | None) -> dict[str, str]:
-        """The API honours the server sections (http, webhooks, store...) of langgraph.json."""
-        return {"AGENTLIST_GRAPHS_CONFIG": str(self.options.graphs_config), **(env or {})}
-
     def start_api(self, port: int | None = None, env: Mapping[str, str] | None = None) -> str:
         port = port or free_port()
-        child = self.start_service("api", ["--port", str(port)], env=self._api_env(env))
+        child = self.start_service("api", ["--port", str(port)], env=env)
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _http_ok(f"{url}/ok"), timeout=60, what="api", child=child)
         return url
@@ -183,7 +181,7 @@ class Stack:
     def start_services(self) -> None:
         if self.options.log_dir is not None:
             self.options.log_dir.mkdir(parents=True, exist_ok=True)
-        api = self.start_service("api", ["--port", str(self.api_port)], env=self._api_env(None))
+        api = self.start_service("api", ["--port", str(self.api_port)])
         for kind in CORE_SERVICES:
             self.start_service(kind)
         workers = self._start_workers()

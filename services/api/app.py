@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agentlist import __version__
-from agentlist.api import server_config
 from agentlist.api.deps import Resources
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
@@ -27,10 +26,10 @@ from agentlist.api.routes import (
     threads,
     workers,
 )
-from agentlist.api.server_config import ServerConfig
 from agentlist.api.settings import ApiSettings
-from agentlist.shared import db
+from agentlist.shared import db, server_config
 from agentlist.shared import nats as mesh_nats
+from agentlist.shared.server_config import ServerConfig
 
 EXPOSED_HEADERS = ["X-Pagination-Total", "X-Pagination-Next", "Content-Location", "Location"]
 

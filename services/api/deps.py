@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 
 from agentlist.api.errors import UnprocessableError
 from agentlist.api.langgraph_storage import LangGraphStorage
-from agentlist.api.server_config import ServerConfig
 from agentlist.api.settings import ApiSettings
 from agentlist.shared.ids import SYSTEM_TENANT
+from agentlist.shared.server_config import ServerConfig
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from agentlist.api import cancel, runprep, webhooks
+from agentlist.api import cancel, runprep
 from agentlist.api.db import assistants, runs, threads
 from agentlist.api.db._sql import Executor
 from agentlist.api.deps import Resources
@@ -18,6 +18,7 @@ from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableErro
 from agentlist.api.schemas import RunCreate
 from agentlist.contracts import subjects
 from agentlist.contracts.runs import CancelAction
+from agentlist.shared import webhooks
 from agentlist.shared.ids import system_assistant_id, uuid7
 
 BUSY_DETAIL = (
@@ -106,7 +107,10 @@ async def enqueue_run(
     stateless = thread_id is None
     runprep.validate(body, stateless=stateless)
     if body.webhook:
-        await webhooks.validate(body.webhook, resources.server.webhooks)
+        try:
+            await webhooks.validate(body.webhook, resources.server.webhooks)
+        except webhooks.WebhookRefusedError as exc:
+            raise UnprocessableError(str(exc)) from None
     assistant = await resolve_assistant(resources.pool, tenant, body.assistant_id)
     target = thread_id or uuid7()
     run_id = uuid7()

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from agentlist.api.errors import BadRequestError
 from agentlist.api.schemas import RunCreate
-from agentlist.api.server_config import HeaderRules
 from agentlist.contracts.runs import CheckpointRef, Durability, RunKwargs
+from agentlist.shared.server_config import HeaderRules
 
 
 @dataclass(frozen=True)

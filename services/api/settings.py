@@ -10,8 +10,6 @@ from agentlist.shared.settings import MeshSettings
 class ApiSettings(MeshSettings):
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "AGENTLIST_HOST"))
     port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "AGENTLIST_PORT"))
-    graphs_config: str | None = None
-    """A langgraph.json whose server sections (``http``, ``webhooks``, ``store``...) apply."""
     sse_heartbeat_seconds: float = Field(default=5.0, gt=0)
     """Idle SSE streams get a ``: heartbeat`` comment, and waits a newline, this often."""
     state_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -52,6 +52,50 @@ SET status = $2, state_values = $3, interrupts = $4, error = $5,
 WHERE thread_id = $1
 """
 
+# The outbox row of a finished run's webhook, written with its final status: a bridge that
+# dies after the commit still leaves the delivery to be made.
+QUEUE_WEBHOOK: Final = """
+INSERT INTO webhook_deliveries (run_id, tenant_id, url, payload)
+SELECT r.run_id, r.tenant_id, r.webhook,
+       jsonb_build_object(
+           'run_id', r.run_id, 'thread_id', r.thread_id, 'assistant_id', r.assistant_id,
+           'created_at', r.created_at, 'updated_at', r.updated_at, 'status', r.status,
+           'metadata', r.metadata, 'kwargs', r.kwargs,
+           'multitask_strategy', r.multitask_strategy, 'run_started_at', r.started_at,
+           'run_ended_at', r.ended_at, 'values', $2::jsonb, 'error', r.error)
+FROM runs r
+WHERE r.run_id = $1 AND r.webhook IS NOT NULL
+ON CONFLICT (run_id) DO NOTHING
+"""
+
+# Due deliveries, leased by pushing their next attempt past the time a send may take, so
+# that no other bridge sends them meanwhile. $1 batch, $2 lease seconds, $3 max attempts.
+CLAIM_WEBHOOKS: Final = """
+UPDATE webhook_deliveries d
+SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::float8)
+WHERE d.run_id IN (
+    SELECT run_id FROM webhook_deliveries
+    WHERE delivered_at IS NULL AND next_attempt_at <= now() AND attempts < $3
+    ORDER BY next_attempt_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING d.run_id, d.url, d.payload, d.attempts
+"""
+
+WEBHOOK_DELIVERED: Final = """
+UPDATE webhook_deliveries SET delivered_at = now(), last_error = NULL WHERE run_id = $1
+"""
+
+# $2 error, $3 seconds until the next attempt (NULL: never again).
+WEBHOOK_FAILED: Final = """
+UPDATE webhook_deliveries
+SET last_error = $2,
+    next_attempt_at = CASE WHEN $3::float8 IS NULL THEN 'infinity'
+                           ELSE now() + make_interval(secs => $3::float8) END
+WHERE run_id = $1
+"""
+
 RUN_STATE: Final = "SELECT attempt, status, on_completion FROM runs WHERE run_id = $1"
 
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
@@ -78,6 +122,8 @@ async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> tuple[Settled, 
         if on_completion is not None:
             if outcomes.ends_run(outcome):
                 await _update_thread(conn, outcome)
+            if outcomes.ends_run(outcome) and outcome.status != "rollback":
+                await conn.execute(QUEUE_WEBHOOK, outcome.run_id, outcome.values)
             return Settled.APPLIED, on_completion == "delete"
         row = await conn.fetchrow(RUN_STATE, outcome.run_id)
     if row is None:

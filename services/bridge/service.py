@@ -15,7 +15,9 @@ from agentlist.bridge.bridge import Bridge
 from agentlist.bridge.consumer import Pull, subscribe
 from agentlist.bridge.retry import TRANSIENT, Backoff, pause, until_ok
 from agentlist.bridge.settings import BridgeSettings
+from agentlist.bridge.webhooks import webhook_loop
 from agentlist.bridge.writer import StreamWriter, load_script
+from agentlist.shared import server_config
 from agentlist.shared.db import create_pool, migrate
 from agentlist.shared.lifecycle import run_service
 from agentlist.shared.logs import configure_logging
@@ -53,8 +55,11 @@ async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
         stack.push_async_callback(pool.close)
         writer = StreamWriter(redis, load_script(), settings.bridge_gap_patience_seconds)
         bridge = Bridge(nc, pool, writer, settings)
+        policy = server_config.load(settings.graphs_config).webhooks
         logger.info("bridging run events to Redis and outcomes to Postgres")
-        await _consume(nc, bridge, settings, stop, backoff)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(webhook_loop(pool, policy, settings, stop))
+            await _consume(nc, bridge, settings, stop, backoff)
     logger.info("stopped")
 
 

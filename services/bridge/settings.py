@@ -34,3 +34,9 @@ class BridgeSettings(MeshSettings):
     """Expiry of a live run's keys, renewed on each write; the end sets the retention."""
     bridge_max_backoff_seconds: float = Field(default=5.0, gt=0)
     """Longest wait between attempts to reach a server that is down."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a webhook receiver has to answer one delivery."""
+    webhook_max_attempts: int = Field(default=5, ge=1)
+    """Deliveries tried (with growing pauses) before a webhook is given up."""
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    """How often due webhook deliveries are looked for."""

@@ -40,3 +40,5 @@ class MeshSettings(BaseSettings):
     events_max_age_seconds: float = Field(default=86_400, gt=0)
     """How long JetStream keeps run events (Redis streams can be rebuilt from them)."""
     default_tenant: str = "default"
+    graphs_config: str | None = None
+    """The langgraph.json whose server sections apply (``http``, ``webhooks``, ``store``...)."""

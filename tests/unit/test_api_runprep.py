@@ -15,8 +15,8 @@ from agentlist.api.runprep import (
     prepare,
 )
 from agentlist.api.schemas import RunCreate
-from agentlist.api.server_config import HeaderRules
 from agentlist.contracts import RunKwargs
+from agentlist.shared.server_config import HeaderRules
 
 ASSISTANT = Assistant(
     assistant_id=uuid.UUID(int=1),

@@ -6,9 +6,8 @@ import ipaddress
 
 import pytest
 
-from agentlist.api.errors import UnprocessableError
-from agentlist.api.server_config import WebhookPolicy, parse
-from agentlist.api.webhooks import forbidden_address, validate
+from agentlist.shared.server_config import WebhookPolicy, parse
+from agentlist.shared.webhooks import WebhookRefusedError, forbidden_address, validate
 
 
 @pytest.mark.parametrize(
@@ -52,7 +51,7 @@ def test_public_addresses_are_allowed(address: str) -> None:
     ],
 )
 async def test_internal_or_malformed_urls_are_refused(url: str) -> None:
-    with pytest.raises(UnprocessableError):
+    with pytest.raises(WebhookRefusedError):
         await validate(url, WebhookPolicy())
 
 
@@ -69,15 +68,15 @@ async def test_policy_from_langgraph_json() -> None:
             }
         }
     ).webhooks
-    with pytest.raises(UnprocessableError, match="https"):
+    with pytest.raises(WebhookRefusedError, match="https"):
         await validate("http://hooks.example.com/x", policy)
-    with pytest.raises(UnprocessableError, match="allowed domains"):
+    with pytest.raises(WebhookRefusedError, match="allowed domains"):
         await validate("https://example.org/x", policy)
-    with pytest.raises(UnprocessableError, match="allowed domains"):
+    with pytest.raises(WebhookRefusedError, match="allowed domains"):
         await validate("https://example.com/x", policy)  # a wildcard names subdomains only
-    with pytest.raises(UnprocessableError, match="port"):
+    with pytest.raises(WebhookRefusedError, match="port"):
         await validate("https://hooks.example.com:8443/x", policy)
-    with pytest.raises(UnprocessableError, match="longer"):
+    with pytest.raises(WebhookRefusedError, match="longer"):
         await validate("https://hooks.example.com/" + "x" * 64, policy)
 
 

@@ -1,5 +1,6 @@
-"""Webhook URLs are checked when a run is created: a server must not be made to call into its
-own network (SSRF). The bridge checks again before it sends."""
+"""Webhook URLs are checked when a run is created (the API answers 422) and again right
+before a bridge sends (DNS may have changed): a server must not be made to call into its own
+network (SSRF)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from agentlist.api.errors import UnprocessableError
-from agentlist.api.server_config import WebhookPolicy
+from agentlist.shared.server_config import WebhookPolicy
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class WebhookRefusedError(ValueError):
+    """The URL breaks the webhook policy; the message says how."""
 
 
 def forbidden_address(address: Address) -> bool:
@@ -45,7 +49,7 @@ async def _addresses(host: str, port: int) -> list[Address]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
-        raise UnprocessableError(f"Webhook host {host!r} does not resolve") from None
+        raise WebhookRefusedError(f"Webhook host {host!r} does not resolve") from None
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
@@ -53,21 +57,21 @@ async def validate(url: str, policy: WebhookPolicy) -> None:
     """422 unless ``url`` is an absolute http(s) URL, within the policy, whose host resolves
     only to public addresses — or is named exactly in ``allowed_domains``."""
     if len(url) > policy.max_url_length:
-        raise UnprocessableError(f"Webhook URL is longer than {policy.max_url_length} characters")
+        raise WebhookRefusedError(f"Webhook URL is longer than {policy.max_url_length} characters")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnprocessableError("Webhook must be an absolute http(s) URL")
+        raise WebhookRefusedError("Webhook must be an absolute http(s) URL")
     if policy.require_https and parts.scheme != "https":
-        raise UnprocessableError("Webhook must use https")
+        raise WebhookRefusedError("Webhook must use https")
     host = parts.hostname.lower()
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if policy.allowed_ports and port not in policy.allowed_ports:
-        raise UnprocessableError(f"Webhook port {port} is not allowed")
+        raise WebhookRefusedError(f"Webhook port {port} is not allowed")
     if policy.allowed_domains and not _host_listed(host, policy.allowed_domains):
-        raise UnprocessableError(f"Webhook host {host!r} is not in the allowed domains")
+        raise WebhookRefusedError(f"Webhook host {host!r} is not in the allowed domains")
     if host in (domain.lower() for domain in policy.allowed_domains):
         return  # named explicitly by the operator: trusted even on a private network
     if any(forbidden_address(address) for address in await _addresses(host, port)):
-        raise UnprocessableError(
+        raise WebhookRefusedError(
             f"Webhook host {host!r} resolves to a loopback, private or link-local address"
         )

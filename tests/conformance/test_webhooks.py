@@ -1,0 +1,93 @@
+"""Checklist 54: a run's webhook receives one POST with the finished run, retried while the
+receiver fails. (The test graphs' langgraph.json allows 127.0.0.1 by name.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest_asyncio
+
+HELLO: Any = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@dataclass
+class Receiver:
+    """A tiny HTTP server that records POSTed JSON and fails the first ``failures`` times."""
+
+    failures: int = 0
+    received: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+    port: int = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        body = await reader.readexactly(length)
+        self.attempts += 1
+        status = b"500 Internal Server Error" if self.attempts <= self.failures else b"200 OK"
+        if status.startswith(b"200"):
+            self.received.append(json.loads(body))
+        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+@pytest_asyncio.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", 0)
+    receiver.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield receiver
+
+
+async def _until(predicate: Any, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "the webhook did not arrive"
+        await asyncio.sleep(0.05)
+
+
+async def test_54_one_post_per_finished_run(sdk: Any, receiver: Receiver) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    created: list[Any] = []
+    await sdk.runs.wait(
+        thread_id, "agent", input=HELLO, webhook=receiver.url, on_run_created=created.append
+    )
+    await _until(lambda: receiver.received)
+    await asyncio.sleep(1.5)  # nothing more arrives
+    assert len(receiver.received) == 1
+    posted = receiver.received[0]
+    assert posted["run_id"] == created[0]["run_id"] and posted["thread_id"] == thread_id
+    assert posted["status"] == "success"
+    assert posted["values"]["messages"][-1]["content"] == "echo: hi"
+    for key in ("run_started_at", "run_ended_at", "webhook_sent_at", "created_at", "kwargs"):
+        assert posted[key], key
+
+
+async def test_webhook_retried_until_the_receiver_answers(sdk: Any, receiver: Receiver) -> None:
+    receiver.failures = 2
+    await sdk.runs.wait(
+        None, "fails", input={"reason": "boom"}, webhook=receiver.url, raise_error=False
+    )
+    await _until(lambda: receiver.received, within=30)
+    assert receiver.attempts == 3 and len(receiver.received) == 1
+    assert receiver.received[0]["status"] == "error"
+    assert receiver.received[0]["error"] == {
+        "error": "ValueError",
+        "message": "boom",
+        "retryable": False,
+    }
