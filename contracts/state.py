@@ -52,6 +52,22 @@ class BulkUpdateState(WireModel):
     """Each superstep is a list of ``{values, command, as_node}`` updates."""
 
 
+EMPTY_THREAD_STATE: dict[str, Any] = {
+    "values": {},
+    "next": [],
+    "tasks": [],
+    "checkpoint": None,
+    "metadata": None,
+    "created_at": None,
+    "parent_checkpoint": None,
+    "interrupts": [],
+    "checkpoint_id": None,
+    "parent_checkpoint_id": None,
+}
+"""The ThreadState of a thread no run has touched: what ``GetState`` answers before any
+checkpoint exists (and the API answers without asking a worker)."""
+
+
 StateRequest = Annotated[
     GetState | GetHistory | UpdateState | BulkUpdateState, Field(discriminator="type")
 ]

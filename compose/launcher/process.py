@@ -118,6 +118,16 @@ def spawn(
     return ChildProcess(name, popen, stop_signal, log_path, log_file)
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, as another user (Postgres runs as nobody)
+        return True
+    return True
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -16,7 +16,14 @@ import urllib.request
 from pathlib import Path
 
 from agentlist.launcher import binaries
-from agentlist.launcher.process import ChildProcess, free_port, port_open, spawn, wait_until
+from agentlist.launcher.process import (
+    ChildProcess,
+    free_port,
+    pid_alive,
+    port_open,
+    spawn,
+    wait_until,
+)
 
 READY_TIMEOUT = 30.0
 
@@ -162,7 +169,7 @@ class PostgresServer(ManagedServer):
             self._initdb()
         with contextlib.suppress(FileNotFoundError):  # a stale pid file after kill -9
             pid_file = self.data_dir / "postmaster.pid"
-            if not _pid_alive(int(pid_file.read_text().split()[0])):
+            if not pid_alive(int(pid_file.read_text().split()[0])):
                 pid_file.unlink()
         durability = "on" if self.durable else "off"
         argv = [
@@ -221,16 +228,6 @@ class PostgresServer(ManagedServer):
 def _minimal_env() -> dict[str, str]:
     # Postgres as another user must not inherit HOME, TMPDIR... pointing into /root.
     return {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:

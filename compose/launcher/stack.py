@@ -24,7 +24,7 @@ from types import TracebackType
 
 from agentlist.launcher.graphs import split_by_language
 from agentlist.launcher.jsworker import start_js_worker
-from agentlist.launcher.process import ChildProcess, free_port, spawn, wait_until
+from agentlist.launcher.process import ChildProcess, free_port, pid_alive, spawn, wait_until
 from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
 
 logger = logging.getLogger(__name__)
@@ -250,18 +250,8 @@ def _remove_abandoned_run_dirs() -> None:
     for candidate in Path(tempfile.gettempdir()).glob(f"{RUN_DIR_PREFIX}*"):
         with contextlib.suppress(OSError, ValueError):
             owner = int((candidate / OWNER_FILE).read_text())
-            if not _alive(owner):
+            if not pid_alive(owner):
                 shutil.rmtree(candidate, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _http_ok(url: str) -> bool:

@@ -12,27 +12,19 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from agentlist.api.db import threads
 from agentlist.api.errors import ApiError, ServiceUnavailableError
 from agentlist.contracts import subjects
-from agentlist.contracts.state import BulkUpdateState, GetHistory, GetState, StateReply, UpdateState
+from agentlist.contracts.state import (
+    BulkUpdateState,
+    GetHistory,
+    GetState,
+    StateReply,
+    UpdateState,
+)
 from agentlist.shared.checkpoints import keep_latest_checkpoints
 
 if TYPE_CHECKING:
     from agentlist.api.deps import Resources
 
 StateRequest = GetState | GetHistory | UpdateState | BulkUpdateState
-
-EMPTY_STATE: dict[str, Any] = {
-    "values": {},
-    "next": [],
-    "tasks": [],
-    "checkpoint": None,
-    "metadata": None,
-    "created_at": None,
-    "parent_checkpoint": None,
-    "interrupts": [],
-    "checkpoint_id": None,
-    "parent_checkpoint_id": None,
-}
-"""The state of a thread no run has touched yet: answered without a worker."""
 
 
 async def ask(nats: Nats, graph_id: str, request: StateRequest, wait_seconds: float) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from faststream.nats import NatsBroker
 
@@ -13,10 +12,11 @@ from agentlist.registry.liveness import Thresholds
 from agentlist.registry.settings import RegistrySettings
 from agentlist.registry.store import RegistryStore
 from agentlist.registry.sweeper import sweep_once
-from agentlist.shared.db import create_pool, migrate
+from agentlist.shared import nats as mesh_nats
+from agentlist.shared.db import open_when_reachable
 from agentlist.shared.lifecycle import run_service
 from agentlist.shared.logs import configure_logging
-from agentlist.shared.loops import Backoff, sleep_unless, until_done
+from agentlist.shared.loops import Backoff, sleep_unless
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +27,7 @@ def main(settings: RegistrySettings) -> None:
 
 
 def build_broker(settings: RegistrySettings, store: RegistryStore) -> NatsBroker:
-    broker = NatsBroker(
-        settings.nats_url,
-        name="agentlist-registry",
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=1,
-        connect_timeout=2,
-        log_level=logging.DEBUG,
-    )
+    broker = mesh_nats.broker(settings.nats_url, "agentlist-registry")
     handlers = RegistryHandlers(
         store,
         heartbeat_interval=settings.heartbeat_interval,
@@ -65,19 +58,15 @@ async def liveness_loop(
 
 async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set. Waits for Postgres and NATS to be reachable first."""
-    pool = await until_done(
-        "postgres",
-        lambda: create_pool(settings.database_url, max_size=settings.pool_size),
-        stop,
-        settings.max_backoff,
+    pool = await open_when_reachable(
+        settings.database_url, stop, max_size=settings.pool_size, most_backoff=settings.max_backoff
     )
     if pool is None:
         return
     store = RegistryStore(pool)
     broker = build_broker(settings, store)
     try:
-        await until_done("migrations", lambda: migrate(pool), stop, settings.max_backoff)
-        if await until_done("nats", _started(broker), stop, settings.max_backoff) is None:
+        if not await mesh_nats.start_when_reachable(broker, stop, settings.max_backoff):
             return
         logger.info("registry ready")
         await liveness_loop(store, broker, settings, stop)
@@ -85,11 +74,3 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
         await broker.stop()
         await pool.close()
         logger.info("registry stopped")
-
-
-def _started(broker: NatsBroker) -> Callable[[], Awaitable[bool]]:
-    async def start() -> bool:
-        await broker.start()
-        return True
-
-    return start

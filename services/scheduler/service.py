@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 from faststream.nats import NatsBroker
@@ -17,7 +16,8 @@ from agentlist.scheduler.dispatch import Dispatcher
 from agentlist.scheduler.settings import SchedulerSettings
 from agentlist.scheduler.sweeper import sweep_once
 from agentlist.scheduler.ttl import sweep_threads
-from agentlist.shared.db import create_pool, migrate
+from agentlist.shared import nats as mesh_nats
+from agentlist.shared.db import open_when_reachable
 from agentlist.shared.lifecycle import run_service
 from agentlist.shared.logs import configure_logging
 from agentlist.shared.loops import Backoff, Waker, sleep_unless, until_done
@@ -33,14 +33,7 @@ def main(settings: SchedulerSettings) -> None:
 
 def build_broker(settings: SchedulerSettings, waker: Waker) -> NatsBroker:
     """Every scheduler instance hears every wake-up (no queue group): any of them may claim."""
-    broker = NatsBroker(
-        settings.nats_url,
-        name="agentlist-scheduler",
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=1,
-        connect_timeout=2,
-        log_level=logging.DEBUG,
-    )
+    broker = mesh_nats.broker(settings.nats_url, "agentlist-scheduler")
 
     async def on_runs_requested() -> None:
         waker.wake()
@@ -155,19 +148,15 @@ class Scheduler:
 
 async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set. Waits for Postgres and NATS to be reachable first."""
-    pool = await until_done(
-        "postgres",
-        lambda: create_pool(settings.database_url, max_size=settings.pool_size),
-        stop,
-        settings.max_backoff,
+    pool = await open_when_reachable(
+        settings.database_url, stop, max_size=settings.pool_size, most_backoff=settings.max_backoff
     )
     if pool is None:
         return
     waker = Waker()
     broker = build_broker(settings, waker)
     try:
-        await until_done("migrations", lambda: migrate(pool), stop, settings.max_backoff)
-        if await until_done("nats", _started(broker), stop, settings.max_backoff) is None:
+        if not await mesh_nats.start_when_reachable(broker, stop, settings.max_backoff):
             return
         js = broker.connection.jetstream()
         await until_done(
@@ -184,14 +173,6 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
         await broker.stop()
         await pool.close()
         logger.info("scheduler stopped")
-
-
-def _started(broker: NatsBroker) -> Callable[[], Awaitable[bool]]:
-    async def start() -> bool:
-        await broker.start()
-        return True
-
-    return start
 
 
 async def _run_until(stop: asyncio.Event, waker: Waker, scheduler: Scheduler) -> None:

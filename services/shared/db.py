@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib import resources
 from typing import Any
 
 import asyncpg
 import orjson
+
+from agentlist.shared.loops import until_done
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +78,19 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     return applied
+
+
+async def open_when_reachable(
+    dsn: str, stop: asyncio.Event, *, max_size: int, most_backoff: float
+) -> asyncpg.Pool | None:
+    """A migrated pool once Postgres answers (a server still starting is normal); None if
+    ``stop`` came first."""
+    pool = await until_done(
+        "postgres", lambda: create_pool(dsn, max_size=max_size), stop, most_backoff
+    )
+    if pool is None:
+        return None
+    if await until_done("migrations", lambda: migrate(pool), stop, most_backoff) is None:
+        await pool.close()
+        return None
+    return pool

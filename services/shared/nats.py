@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats
+from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
 from agentlist.contracts import subjects
+from agentlist.shared.loops import until_done
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +62,27 @@ async def ensure_events_stream(js: JetStreamContext, max_age_seconds: float) -> 
         await js.add_stream(config)
     except BadRequestError:
         await js.update_stream(config)
+
+
+def broker(url: str, name: str) -> NatsBroker:
+    """A FastStream broker that, like :func:`connect`, reconnects for ever."""
+    return NatsBroker(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        log_level=logging.DEBUG,
+    )
+
+
+async def start_when_reachable(
+    broker: NatsBroker, stop: asyncio.Event, most_backoff: float
+) -> bool:
+    """Start the broker once NATS answers; False if ``stop`` came first."""
+
+    async def start() -> bool:
+        await broker.start()
+        return True
+
+    return await until_done("nats", start, stop, most_backoff) is not None

@@ -7,20 +7,8 @@ from typing import Any
 
 from langgraph.types import Interrupt, StateSnapshot
 
+from agentlist.contracts.state import EMPTY_THREAD_STATE
 from agentlist.worker.serde import interrupt_dict, to_jsonable
-
-EMPTY_THREAD_STATE: dict[str, Any] = {
-    "values": {},
-    "next": [],
-    "tasks": [],
-    "checkpoint": None,
-    "metadata": None,
-    "created_at": None,
-    "parent_checkpoint": None,
-    "interrupts": [],
-    "checkpoint_id": None,
-    "parent_checkpoint_id": None,
-}
 
 
 def checkpoint_of(config: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -18,9 +18,10 @@ from agentlist.contracts import (
     StateReply,
     UpdateState,
 )
+from agentlist.contracts.state import EMPTY_THREAD_STATE
 from agentlist.worker.loader import GraphSource
 from agentlist.worker.state_ops import StateService
-from agentlist.worker.thread_state import EMPTY_THREAD_STATE, interrupts_by_task
+from agentlist.worker.thread_state import interrupts_by_task
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "graphs"))
 import worker_graphs

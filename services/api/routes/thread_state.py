@@ -16,7 +16,7 @@ from agentlist.api.responses import JsonResponse
 from agentlist.api.routes.threads import require_thread
 from agentlist.api.schemas import CheckpointBody, ThreadHistory, ThreadStateAt, ThreadStateUpdate
 from agentlist.contracts.runs import CheckpointRef
-from agentlist.contracts.state import GetHistory, GetState, UpdateState
+from agentlist.contracts.state import EMPTY_THREAD_STATE, GetHistory, GetState, UpdateState
 
 router = APIRouter(prefix="/threads", tags=["Thread state"])
 
@@ -44,7 +44,7 @@ async def _state(
 ) -> JsonResponse:
     thread = await require_thread(resources, tenant, thread_id)
     if thread["graph_id"] is None:
-        return JsonResponse(stateops.EMPTY_STATE)
+        return JsonResponse(EMPTY_THREAD_STATE)
     tid = str(thread["thread_id"])
     request = GetState(
         thread_id=tid,
