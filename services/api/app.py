@@ -15,6 +15,7 @@ from agentlist.api.deps import Resources
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
 from agentlist.api.limits import BodySizeLimit
+from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.routes import (
     assistants,
     crons,
@@ -57,8 +58,15 @@ async def _open_resources(settings: ApiSettings, server: ServerConfig) -> AsyncI
         langgraph = await stack.enter_async_context(
             open_storage(settings.database_url, 10, store_ttl=server.store_ttl)
         )
+        limits = TenantLimits(settings.runs_per_second_per_tenant, settings.run_burst_per_tenant)
         yield Resources(
-            settings=settings, pool=pool, nats=nats, redis=redis, langgraph=langgraph, server=server
+            settings=settings,
+            pool=pool,
+            nats=nats,
+            redis=redis,
+            langgraph=langgraph,
+            server=server,
+            limits=limits,
         )
 
 

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from agentlist.api.errors import UnprocessableError
 from agentlist.api.langgraph_storage import LangGraphStorage
+from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.settings import ApiSettings
 from agentlist.shared.ids import SYSTEM_TENANT
 from agentlist.shared.server_config import ServerConfig
@@ -27,6 +28,7 @@ class Resources:
     redis: Redis
     langgraph: LangGraphStorage
     server: ServerConfig
+    limits: TenantLimits
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that outlives the request that started it (a cancel after a client left)."""
 

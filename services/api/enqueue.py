@@ -105,6 +105,7 @@ async def enqueue_run(
     headers: Mapping[str, str],
 ) -> Enqueued:
     stateless = thread_id is None
+    await resources.limits.admit(tenant)
     runprep.validate(body, stateless=stateless)
     if body.webhook:
         try:

@@ -15,6 +15,10 @@ class ApiSettings(MeshSettings):
     state_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long a thread-state request waits for a worker serving the graph."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    runs_per_second_per_tenant: float = Field(default=0.0, ge=0)
+    """Run creations a tenant may make per second at one API instance (0: no limit)."""
+    run_burst_per_tenant: int = Field(default=100, ge=1)
+    """How many run creations a tenant may make at once before its rate applies."""
     trust_tenant_header: bool = False
     """Take the tenant from ``X-Tenant-Id`` (set by a trusted gateway in front of the API)."""
     db_pool_size: int = Field(default=20, ge=2)
