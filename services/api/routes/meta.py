@@ -6,10 +6,13 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
 
 from agentlist import __version__
+from agentlist.api.db import metrics as db_metrics
 from agentlist.api.db import workers
 from agentlist.api.deps import Resources, ResourcesDep
+from agentlist.api.metrics import prometheus
 from agentlist.api.responses import JsonResponse
 
 router = APIRouter(tags=["System"])
@@ -47,6 +50,16 @@ async def _nats_ok(resources: Resources) -> None:
     if not resources.nats.is_connected:
         raise ConnectionError("not connected")
     await resources.nats.flush(timeout=int(_PROBE_TIMEOUT))
+
+
+@router.get("/metrics", response_model=None)
+async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Response:
+    """Queue depth by status and graph, the oldest waiting run, workers and their capacity:
+    Prometheus text, or JSON with ``?format=json``."""
+    snapshot = await db_metrics.snapshot(resources.pool)
+    if format == "json":
+        return JsonResponse(snapshot)
+    return PlainTextResponse(prometheus(snapshot), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/health")
