@@ -1,8 +1,6 @@
-"""Claim + dispatch throughput of one scheduler process, with a fake worker that accepts all.
-
-Prints runs/s (``pytest tests/integration/test_scheduler_throughput.py -s``). The assertion
-is a loose floor; the number is the point.
-"""
+"""A burst of 2,000 runs through one scheduler process, with a fake worker that accepts all:
+every run is dispatched exactly once. Prints runs/s (``pytest ... -s``); speed itself is
+measured in benchmarks/, not asserted here."""
 
 from __future__ import annotations
 
@@ -35,12 +33,18 @@ async def dsn(servers: Stack) -> AsyncIterator[str]:
     await admin.close()
 
 
-async def test_claim_and_dispatch_throughput(servers: Stack, dsn: str) -> None:
+async def test_a_burst_is_dispatched_once_each(servers: Stack, dsn: str) -> None:
     worker_id = f"fake-{uuid.uuid4().hex[:8]}"
     child = servers.start_service(
         "scheduler",
         name=f"scheduler-throughput-{worker_id}",
-        env={"DATABASE_URL": dsn, "AGENTLIST_BATCH_SIZE": "200", "AGENTLIST_POLL_INTERVAL": "1"},
+        env={
+            "DATABASE_URL": dsn,
+            "AGENTLIST_BATCH_SIZE": "200",
+            "AGENTLIST_POLL_INTERVAL": "1",
+            # No registry renews leases here: a short lease would (rightly) retry the runs.
+            "AGENTLIST_LEASE_SECONDS": "300",
+        },
     )
     nc = await nats.connect(servers.nats_url)
     pool = await create_pool(dsn, max_size=2)
@@ -79,8 +83,7 @@ async def test_claim_and_dispatch_throughput(servers: Stack, dsn: str) -> None:
         print(
             f"\nclaimed and dispatched {RUNS} runs in {elapsed:.2f}s: {RUNS / elapsed:.0f} runs/s"
         )
-        assert len(set(received)) == RUNS + 1
-        assert RUNS / elapsed > 100
+        assert len(received) == len(set(received)) == RUNS + 1
     finally:
         await nc.drain()
         await pool.close()
