@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--config", type=Path, help="langgraph.json (default: the example graphs)")
     dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     dev.add_argument("--data-dir", type=Path, help="keep server data here (default: a temp folder)")
-    dev.add_argument("--workers", type=int, default=1, help="Python workers to start")
+    dev.add_argument("--workers", type=int, default=1, help="workers per language the graphs need")
 
     api = commands.add_parser("api", help="the LangGraph Server HTTP API")
     api.add_argument("--host")

@@ -90,12 +90,32 @@ export async function drawables(graph: CompiledGraph, depth: number, graphId: st
   for (let xray = 0; xray <= depth; xray += 1) {
     try {
       const drawable = await graph.getGraphAsync(xray === 0 ? {} : { xray });
-      found[String(xray)] = toJsonable(drawable.toJSON()) as JsonObject;
+      found[String(xray)] = pythonDrawable(toJsonable(drawable.toJSON()) as JsonObject);
     } catch (error) {
       logger.warn(`graph ${graphId} cannot be drawn at xray ${xray}`, error);
     }
   }
   return found;
+}
+
+/** LangChain.js's drawable graph as LangChain's Python `Graph.to_json()` writes it: an edge
+ * says `conditional` only when it is, a node has `metadata` only when it has some. */
+export function pythonDrawable(drawable: JsonObject): JsonObject {
+  const edges = Array.isArray(drawable.edges) ? drawable.edges : [];
+  const nodes = Array.isArray(drawable.nodes) ? drawable.nodes : [];
+  return {
+    ...drawable,
+    nodes: nodes.map((node) => {
+      if (!isObject(node) || !isObject(node.metadata) || Object.keys(node.metadata).length) return node;
+      const { metadata: _empty, ...rest } = node;
+      return rest;
+    }),
+    edges: edges.map((edge) => {
+      if (!isObject(edge) || edge.conditional !== false) return edge;
+      const { conditional: _no, ...rest } = edge;
+      return rest;
+    }),
+  };
 }
 
 /** Nested graphs keyed by namespace (`"parent|child"`), recursively. */

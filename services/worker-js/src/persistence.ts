@@ -2,8 +2,8 @@
  * LangGraph's Postgres checkpointer and store, shared by every run of this worker.
  *
  * The checkpoint tables are the ones the Python worker uses (LangGraph.js's migrations are a
- * prefix of Python's), so setup runs under the same advisory lock. LangGraph.js's store has a
- * different table layout from Python's `store`, so it lives in its own schema.
+ * prefix of Python's), so setup runs under the same advisory lock. The store is Python's
+ * `store` table too (`MeshStore`), so JS graphs, Python graphs and `/store` share items.
  */
 import pg from "pg";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
@@ -12,16 +12,27 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Logger } from "./log.js";
 import type { Persistence } from "./loader.js";
 import { LANGGRAPH_SETUP_LOCK } from "./generated/storage.js";
+import { MeshStore } from "./store.js";
 
 /** Shared with the Python worker ("aglwkr"): workers starting together would race on DDL. */
 export const SETUP_LOCK_KEY = LANGGRAPH_SETUP_LOCK;
-export const JS_STORE_SCHEMA = "langgraph_js";
 
-/** Configurable keys that name a place in the thread, not the run (not copied to metadata). */
-const NOT_METADATA = new Set(["checkpoint_id", "checkpoint_ns", "checkpoint_map"]);
+/** Keys never copied from the run's config to checkpoint metadata (Python LangGraph's
+ * `EXCLUDED_METADATA_KEYS`). */
+const EXCLUDED_METADATA_KEYS = new Set([
+  "thread_id",
+  "checkpoint_id",
+  "checkpoint_ns",
+  "checkpoint_map",
+  "langgraph_step",
+  "langgraph_node",
+  "langgraph_triggers",
+  "langgraph_path",
+  "langgraph_checkpoint_ns",
+]);
 
 /**
- * Python LangGraph records the run's config metadata (and scalar configurable values) on every
+ * Python LangGraph records the run's config metadata and configurable values on every
  * checkpoint; LangGraph.js does not. Resume-on-retry and rollback find a run's checkpoints by
  * `metadata.run_id`, and `/history` shows them, so this saver adds them.
  */
@@ -36,17 +47,19 @@ export class MeshPostgresSaver extends PostgresSaver {
   }
 }
 
+/** Python's `get_checkpoint_metadata`: the graph's own metadata, then the scalar values of the
+ * config's `metadata` and `configurable` (the first to name a key wins), minus excluded and
+ * `__` keys. `ls_*` keys are LangSmith tracing tags LangGraph.js adds; Python's lack them. */
 export function checkpointMetadata(config: RunnableConfig, metadata: CheckpointMetadata): CheckpointMetadata {
-  const merged: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(config.configurable ?? {})) {
-    if (key.startsWith("__") || NOT_METADATA.has(key)) continue;
-    if (["string", "number", "boolean"].includes(typeof value)) merged[key] = value;
+  const merged: Record<string, unknown> = { ...metadata };
+  for (const source of [config.metadata, config.configurable]) {
+    for (const [key, value] of Object.entries(source ?? {})) {
+      if (key in merged || EXCLUDED_METADATA_KEYS.has(key) || key.startsWith("__") || key.startsWith("ls_")) continue;
+      if (typeof value === "string") merged[key] = value.replaceAll("\u0000", "");
+      else if (typeof value === "number" || typeof value === "boolean") merged[key] = value;
+    }
   }
-  // `ls_*` keys are LangSmith tracing tags LangGraph.js adds; Python's checkpoints lack them.
-  for (const [key, value] of Object.entries(config.metadata ?? {})) {
-    if (!key.startsWith("__") && !key.startsWith("ls_") && value !== undefined) merged[key] = value;
-  }
-  return { ...merged, ...metadata } as CheckpointMetadata;
+  return merged as CheckpointMetadata;
 }
 
 export interface OpenPersistence extends Persistence {
@@ -58,10 +71,10 @@ export async function openPersistence(databaseUrl: string, maxConnections: numbe
   const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.max(2, maxConnections) });
   pool.on("error", (error) => logger.warn("postgres pool error", error));
   const checkpointer = new MeshPostgresSaver(pool);
-  const store = await openStore(databaseUrl, logger);
+  const store = new MeshStore(pool);
   await withSetupLock(pool, async () => {
     await checkpointer.setup();
-    await store?.setup();
+    await store.setup();
   });
   logger.debug("checkpointer and store tables are ready");
   return {
@@ -69,21 +82,21 @@ export async function openPersistence(databaseUrl: string, maxConnections: numbe
     checkpointer,
     store,
     async close() {
-      await store?.stop?.();
       await pool.end();
     },
   };
 }
 
-type JsStore = NonNullable<Persistence["store"]> & { setup(): Promise<void>; stop?(): Promise<void> };
+const SETUP_LOCK_POLL_MS = 50;
 
-async function openStore(databaseUrl: string, logger: Logger): Promise<JsStore | undefined> {
-  try {
-    const { PostgresStore } = await import("@langchain/langgraph-checkpoint-postgres/store");
-    return new PostgresStore({ connectionOptions: databaseUrl, schema: JS_STORE_SCHEMA, ensureTables: false }) as unknown as JsStore;
-  } catch (error) {
-    logger.warn("PostgresStore is unavailable; graphs run without a store", error);
-    return undefined;
+/** Polled, never waited for in `pg_advisory_lock`: a session waiting there holds a snapshot,
+ * and the holder's `CREATE INDEX CONCURRENTLY` (Python's `setup()`) waits for every older
+ * snapshot to end — a deadlock through the holder's client that Postgres never breaks. */
+async function takeSetupLock(client: pg.PoolClient): Promise<void> {
+  for (;;) {
+    const result = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [SETUP_LOCK_KEY]);
+    if (result.rows[0]?.locked) return;
+    await new Promise((resolve) => setTimeout(resolve, SETUP_LOCK_POLL_MS));
   }
 }
 
@@ -91,7 +104,7 @@ async function openStore(databaseUrl: string, logger: Logger): Promise<JsStore |
 export async function withSetupLock(pool: pg.Pool, body: () => Promise<void>): Promise<void> {
   const client = await pool.connect();
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [SETUP_LOCK_KEY]);
+    await takeSetupLock(client);
     try {
       await body();
     } finally {

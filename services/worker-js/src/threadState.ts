@@ -86,13 +86,31 @@ export function threadState(snapshot: SnapshotLike): JsonValue {
     next: [...snapshot.next],
     tasks: snapshot.tasks.map(taskState),
     checkpoint,
-    metadata: snapshot.metadata ?? null,
-    created_at: snapshot.createdAt ?? null,
+    metadata: checkpointMetadataOf(snapshot.metadata),
+    created_at: pythonTimestamp(snapshot.createdAt),
     parent_checkpoint: parent,
     interrupts: snapshot.tasks.flatMap((task) => (task.interrupts ?? []).map(interruptDict)),
     checkpoint_id: checkpoint?.checkpoint_id ?? null,
     parent_checkpoint_id: parent?.checkpoint_id ?? null,
   });
+}
+
+/** The checkpoint's metadata as stored: LangGraph.js's snapshots add the thread's id, which
+ * Python's (and this worker's saver) never record. */
+function checkpointMetadataOf(metadata: unknown): unknown {
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return metadata ?? null;
+  const { thread_id: _thread, ...stored } = metadata as Record<string, unknown>;
+  return stored;
+}
+
+/** A checkpoint's ISO timestamp as Python's `datetime.isoformat()` writes it (the Python
+ * worker's `created_at`): `2025-01-02T03:04:05.678000+00:00`, not `...05.678Z`. */
+export function pythonTimestamp(timestamp: string | undefined): string | null {
+  if (timestamp === undefined) return null;
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|\+00:00)$/.exec(timestamp);
+  if (match === null) return timestamp;
+  const micros = (match[2] ?? "").slice(0, 6).padEnd(6, "0");
+  return `${match[1]}${/^0+$/.test(micros) ? "" : `.${micros}`}+00:00`;
 }
 
 function taskState(task: TaskLike): Record<string, unknown> {

@@ -39,18 +39,41 @@ export function eventName(base: string, namespace: readonly string[]): string {
 /** Turns each `(namespace, mode, chunk)` of one run into zero or more events. */
 export class ChunkTranslator {
   private readonly messages = new Map<string, BaseMessage>();
+  private readonly lastValues = new Map<string, unknown>();
 
   constructor(readonly plan: StreamPlan) {}
 
   translate(namespace: readonly string[], mode: string, chunk: unknown): EventPair[] {
     const ns = this.plan.subgraphs ? namespace : [];
     if (mode === "messages") return this.messageEvents(ns, chunk);
+    if (mode === "values" && this.plan.requested.has(mode)) return this.valuesEvents(ns, chunk);
     if (this.plan.requested.has(mode)) return [[eventName(mode, ns), preprocess(mode, chunk)]];
     return [];
   }
 
-  private messageEvents(ns: readonly string[], chunk: unknown): EventPair[] {
+  /**
+   * At an interrupt, LangGraph.js streams `values` as `{__interrupt__}` alone; Python sends the
+   * graph's current values with `__interrupt__` added (clients such as useStream replace their
+   * state with it), and no `values` at all for an `interrupt_before`/`after` (no interrupts).
+   * The current values are the last ones streamed: an interrupted step has applied nothing.
+   */
+  private valuesEvents(ns: readonly string[], chunk: unknown): EventPair[] {
+    const key = ns.join("|");
+    let data = chunk;
+    if (isPayload(chunk) && Object.keys(chunk).length === 1 && "__interrupt__" in chunk) {
+      const interrupts = chunk.__interrupt__;
+      if (Array.isArray(interrupts) && interrupts.length === 0) return [];
+      const last = this.lastValues.get(key);
+      if (isPayload(last)) data = { ...last, __interrupt__: interrupts };
+    } else {
+      this.lastValues.set(key, chunk);
+    }
+    return [[eventName("values", ns), data]];
+  }
+
+  private messageEvents(ns: readonly string[], raw: unknown): EventPair[] {
     const events: EventPair[] = [];
+    const chunk = Array.isArray(raw) && raw.length === 2 ? [raw[0], messageMetadata(raw[1])] : raw;
     if (this.plan.requested.has("messages-tuple")) events.push([eventName("messages", ns), chunk]);
     if (!this.plan.requested.has("messages") || !Array.isArray(chunk)) return events;
     const [message, metadata] = chunk as [unknown, unknown];
@@ -72,6 +95,21 @@ export class ChunkTranslator {
 }
 
 type Payload = Record<string, unknown>;
+
+/**
+ * A message chunk's metadata as Python LangGraph gives it: LangGraph.js adds `tags` (with its
+ * internal `seq:step:*` ones) and the node's `name`; Python keeps user tags only, and the key
+ * only when some remain, and no `name`.
+ */
+export function messageMetadata(metadata: unknown): unknown {
+  if (!isPayload(metadata)) return metadata;
+  const { tags, name, ...rest } = metadata;
+  const shaped: Payload = rest;
+  if (name !== undefined && name !== metadata.langgraph_node) shaped.name = name;
+  const userTags = Array.isArray(tags) ? tags.filter((tag) => typeof tag !== "string" || !tag.startsWith("seq:step")) : tags;
+  if (userTags !== undefined && !(Array.isArray(userTags) && userTags.length === 0)) shaped.tags = userTags;
+  return shaped;
+}
 
 /** Checkpoint payloads in langgraph-api's shape: Python's key names, plus `checkpoint` and
  * `parent_checkpoint`; callbacks are not data. */

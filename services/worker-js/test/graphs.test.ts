@@ -4,7 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { MemorySaver } from "@langchain/langgraph";
 import { readConfig } from "../src/config.ts";
-import { describeGraph } from "../src/describe.ts";
+import { describeGraph, pythonDrawable } from "../src/describe.ts";
 import type { RunDispatch } from "../src/generated/contracts.ts";
 import { loadGraph, loadGraphs, type GraphSource, type Persistence } from "../src/loader.ts";
 import { silentLogger } from "../src/log.ts";
@@ -12,7 +12,8 @@ import { checkpointMetadata } from "../src/persistence.ts";
 import { toJsonable } from "../src/serde.ts";
 import { answerStateRequest } from "../src/stateOps.ts";
 import { graphEvents, runConfig, runInput, toCommand, withoutFork } from "../src/stream.ts";
-import { EMPTY_THREAD_STATE, interruptsByTask, isSnapshot, threadState } from "../src/threadState.ts";
+import { namespacePattern } from "../src/store.ts";
+import { EMPTY_THREAD_STATE, interruptsByTask, isSnapshot, pythonTimestamp, threadState } from "../src/threadState.ts";
 
 const EXAMPLES = path.resolve(import.meta.dirname, "../examples/langgraph.json");
 const NESTED = path.resolve(import.meta.dirname, "fixtures/nested.ts");
@@ -86,7 +87,9 @@ test("an interrupt leaves next and interrupts on the state; a command resumes it
   const source = sources.get("js_interrupt")!;
   const threadId = crypto.randomUUID();
   const events = await run(source, dispatchOf("js_interrupt", { input: { topic: "deploy" }, stream_mode: ["values"] }, threadId), saver);
-  assert.deepEqual(events.at(-1), ["values", { __interrupt__: [{ id: (events.at(-1)![1] as { __interrupt__: { id: string }[] }).__interrupt__[0]!.id, value: { question: "Approve deploy?" } }] }]);
+  // As Python streams it: the state at the interrupt, plus the interrupts.
+  const interruptId = (events.at(-1)![1] as { __interrupt__: { id: string }[] }).__interrupt__[0]!.id;
+  assert.deepEqual(events.at(-1), ["values", { topic: "deploy", __interrupt__: [{ id: interruptId, value: { question: "Approve deploy?" } }] }]);
   const graph = await source.build({}, saver);
   const snapshot = await graph.getState({ configurable: { thread_id: threadId } });
   assert.ok(isSnapshot(snapshot));
@@ -150,4 +153,61 @@ test("graphs are described with schemas, drawables per xray depth and subgraphs"
   const typed = await describeGraph(await loadGraph({ graphId: "typed", file: NESTED, exportName: "typed", description: null }), silentLogger);
   const schema = typed.schemas?.state_schema as { properties: Record<string, { type: string }> };
   assert.equal(schema.properties.question?.type, "string");
+});
+
+test("checkpoint metadata follows Python's get_checkpoint_metadata", () => {
+  const config = {
+    configurable: { thread_id: "t", run_id: "from-configurable", user: "u", deep: { a: 1 }, __pregel_x: 1, checkpoint_ns: "" },
+    metadata: { run_id: "r", thread_id: "t", langgraph_step: 3, ls_provider: "x", nested: { b: 2 }, flag: true, text: "a\u0000b" },
+  };
+  assert.deepEqual(checkpointMetadata(config, { source: "loop", step: 1, parents: {} }), {
+    source: "loop",
+    step: 1,
+    parents: {},
+    run_id: "r",
+    flag: true,
+    text: "ab",
+    user: "u",
+  });
+});
+
+test("thread states show Python's timestamps and no thread id in their metadata", () => {
+  assert.equal(pythonTimestamp("2025-01-02T03:04:05.678Z"), "2025-01-02T03:04:05.678000+00:00");
+  assert.equal(pythonTimestamp("2025-01-02T03:04:05.000Z"), "2025-01-02T03:04:05+00:00");
+  assert.equal(pythonTimestamp("2025-01-02T03:04:05.123456+00:00"), "2025-01-02T03:04:05.123456+00:00");
+  assert.equal(pythonTimestamp(undefined), null);
+  const state = threadState({
+    values: { a: 1 },
+    next: [],
+    tasks: [],
+    config: { configurable: { thread_id: "t", checkpoint_ns: "", checkpoint_id: "c" } },
+    metadata: { step: 1, thread_id: "t" },
+    createdAt: "2025-01-02T03:04:05.678Z",
+  }) as Record<string, unknown>;
+  assert.deepEqual(state.metadata, { step: 1 });
+  assert.equal(state.created_at, "2025-01-02T03:04:05.678000+00:00");
+});
+
+test("drawable graphs say conditional and metadata only when there is some, as Python's", () => {
+  const drawable = pythonDrawable({
+    nodes: [{ id: "a", type: "runnable", data: {}, metadata: {} }, { id: "b", metadata: { m: 1 } }],
+    edges: [{ source: "a", target: "b", conditional: false }, { source: "b", target: "a", conditional: true }],
+  });
+  assert.deepEqual(drawable, {
+    nodes: [{ id: "a", type: "runnable", data: {} }, { id: "b", metadata: { m: 1 } }],
+    edges: [{ source: "a", target: "b" }, { source: "b", target: "a", conditional: true }],
+  });
+});
+
+test("store namespaces match on whole labels, as Python's store does", () => {
+  assert.equal(namespacePattern(["uid", "*", "alice"], "prefix"), "^uid\\.[^.]+\\.alice(\\.|\\Z)");
+  assert.equal(namespacePattern(["alice"], "suffix"), "(^|\\.)alice\\Z");
+  assert.equal(namespacePattern(["a-b"], "prefix"), "^a\\-b(\\.|\\Z)");
+});
+
+test("graphs may import the worker's own packages", async () => {
+  const { isBareSpecifier } = (await import("../src/fallbackHooks.mjs" as string)) as { isBareSpecifier(s: string): boolean };
+  assert.equal(isBareSpecifier("@langchain/langgraph"), true);
+  assert.equal(isBareSpecifier("zod/v4"), true);
+  for (const specifier of ["./a.ts", "../b", "/abs", "node:fs", "file:///x", "#internal"]) assert.equal(isBareSpecifier(specifier), false);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AIMessageChunk, HumanMessage } from "@langchain/core/messages";
 import { toJsonable } from "../src/serde.ts";
-import { ChunkTranslator, eventName, planStream, withCheckpoints } from "../src/translate.ts";
+import { ChunkTranslator, eventName, messageMetadata, planStream, withCheckpoints } from "../src/translate.ts";
 
 test("the API's stream modes map onto LangGraph's", () => {
   assert.deepEqual(planStream([], false).graphModes, ["values"]);
@@ -57,4 +57,24 @@ test("checkpoint payloads gain langgraph-api's checkpoint fields", () => {
   assert.equal(name, "debug");
   assert.equal(data.payload.parent_config, null);
   assert.deepEqual(data.payload.checkpoint, { thread_id: "t", checkpoint_ns: "", checkpoint_id: "c2" });
+});
+
+test("values at an interrupt carry the state, as Python's do; interrupt_before/after sends none", () => {
+  const translator = new ChunkTranslator(planStream(["values", "updates"], false));
+  assert.deepEqual(translator.translate([], "values", { topic: "t" }), [["values", { topic: "t" }]]);
+  const interrupt = { id: "i", value: "q" };
+  assert.deepEqual(translator.translate([], "updates", { __interrupt__: [interrupt] }), [["updates", { __interrupt__: [interrupt] }]]);
+  assert.deepEqual(translator.translate([], "values", { __interrupt__: [interrupt] }), [["values", { topic: "t", __interrupt__: [interrupt] }]]);
+  assert.deepEqual(translator.translate([], "values", { __interrupt__: [] }), []);
+  const fresh = new ChunkTranslator(planStream(["values"], false));
+  assert.deepEqual(fresh.translate([], "values", { __interrupt__: [interrupt] }), [["values", { __interrupt__: [interrupt] }]]);
+});
+
+test("message metadata keeps user tags only, and no node name (Python's shape)", () => {
+  assert.deepEqual(messageMetadata({ tags: ["seq:step:1"], name: "respond", langgraph_node: "respond", a: 1 }), { langgraph_node: "respond", a: 1 });
+  assert.deepEqual(messageMetadata({ tags: ["mine", "seq:step:2"], langgraph_node: "n" }), { langgraph_node: "n", tags: ["mine"] });
+  assert.deepEqual(messageMetadata({ tags: [], name: "model", langgraph_node: "n" }), { langgraph_node: "n", name: "model" });
+  const translator = new ChunkTranslator(planStream(["messages-tuple"], false));
+  const [event] = translator.translate([], "messages", [new AIMessageChunk({ content: "x", id: "m" }), { tags: [], langgraph_node: "n" }]);
+  assert.deepEqual((event![1] as unknown[])[1], { langgraph_node: "n" });
 });

@@ -22,6 +22,8 @@ async function respond(state: typeof State.State): Promise<Partial<typeof State.
   const words = state.reply.split(/(?<= )/);
   const model = new FakeStreamingChatModel({
     chunks: words.map((word) => new AIMessageChunk({ content: word })),
+    // What `invoke` answers when nobody streams (the fake model would echo the first message).
+    responses: [new AIMessage(state.reply)],
   });
   const message = await model.invoke(state.messages);
   return { messages: [new AIMessage({ id: message.id, content: message.content })] };
