@@ -3,6 +3,7 @@ shows clients what graphs see through ``get_store()``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from agentlist.contracts.storage import LANGGRAPH_SETUP_LOCK
+
+_SETUP_LOCK_POLL_SECONDS = 0.05
 
 _CONNECTION_KWARGS: dict[str, Any] = {
     "autocommit": True,
@@ -42,7 +45,7 @@ async def open_storage(
         ttl = {k: v for k, v in (store_ttl or {}).items() if k != "sweep_interval_minutes"}
         storage = LangGraphStorage(pool=pool, store=AsyncPostgresStore(pool, ttl=ttl or None))  # type: ignore[arg-type]
         async with await AsyncConnection.connect(database_url, autocommit=True) as lock:
-            await lock.execute("SELECT pg_advisory_lock(%s)", (LANGGRAPH_SETUP_LOCK,))
+            await _take_setup_lock(lock)
             try:
                 await AsyncPostgresSaver(pool).setup()
                 await storage.store.setup()
@@ -51,3 +54,15 @@ async def open_storage(
         yield storage
     finally:
         await pool.close()
+
+
+async def _take_setup_lock(conn: AsyncConnection[Any]) -> None:
+    """Polled, as the workers do (``agentlist.worker.persistence.take_setup_lock``): waiting in
+    ``pg_advisory_lock`` holds a snapshot that the holder's ``CREATE INDEX CONCURRENTLY``
+    waits for, a deadlock Postgres cannot see."""
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LANGGRAPH_SETUP_LOCK,))
+        row = await cursor.fetchone()
+        if row is not None and row[0]:
+            return
+        await asyncio.sleep(_SETUP_LOCK_POLL_SECONDS)

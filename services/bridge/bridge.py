@@ -35,7 +35,7 @@ class Bridge:
         self._pool = pool
         self._writer = writer
         self._early = EarlyPolicy(
-            hold=settings.bridge_hold_seconds,
+            hold=settings.early_hold_seconds,
             nak_delay=settings.bridge_nak_delay_seconds,
             max_nak_delay=settings.bridge_max_nak_delay_seconds,
         )

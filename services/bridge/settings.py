@@ -16,9 +16,15 @@ class BridgeSettings(MeshSettings):
     """A message not acknowledged within this time goes to another bridge."""
     bridge_max_ack_pending: int = Field(default=4096, ge=1)
     """Messages out at all bridges together before JetStream holds back (backpressure)."""
-    bridge_hold_seconds: float = Field(default=0.5, ge=0)
+    bridge_hold_seconds: float = Field(default=2.0, ge=0)
     """How long an early message is kept at this bridge, retried with each fetch, before it
-    is handed back to JetStream (its predecessor is most often in another bridge's batch)."""
+    is handed back to JetStream (its predecessor is most often in another bridge's batch,
+    written a moment later). Longer than ``bridge_max_nak_delay_seconds``: when a run is stuck
+    (its next message was at a bridge that died, and comes back only after the ack wait),
+    its messages handed back come back while the others are still held, so the run's messages
+    are written together once it arrives; held for less, each would come back on a schedule
+    of its own and the run would advance a few messages per round. Capped by
+    :attr:`early_hold_seconds`."""
     bridge_nak_delay_seconds: float = Field(default=0.05, gt=0)
     """Redelivery delay of a message handed back; doubles with each delivery."""
     bridge_max_nak_delay_seconds: float = Field(default=1.0, gt=0)
@@ -40,3 +46,8 @@ class BridgeSettings(MeshSettings):
     """Deliveries tried (with growing pauses) before a webhook is given up."""
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     """How often due webhook deliveries are looked for."""
+
+    @property
+    def early_hold_seconds(self) -> float:
+        """The hold, ended before JetStream would deliver the message again anyway."""
+        return min(self.bridge_hold_seconds, 0.8 * self.bridge_ack_wait_seconds)

@@ -32,7 +32,9 @@ def judge(state: str, silence: float, thresholds: Thresholds) -> Verdict:
         return Verdict.FINE
     if silence >= thresholds.dead_after:
         return Verdict.DEAD
-    if silence >= thresholds.suspect_after and state != "unhealthy":
+    # A draining worker gets no new runs already, and one that finished draining has exited:
+    # it stays ``draining`` until it is dead, never ``unhealthy``.
+    if silence >= thresholds.suspect_after and state == "healthy":
         return Verdict.SUSPECT
     return Verdict.FINE
 

@@ -112,7 +112,7 @@ SELECT worker_id, state, EXTRACT(EPOCH FROM now() - last_heartbeat_at)::float8 A
 # Fenced on the silence still being there (a heartbeat may have arrived since the read).
 MARK_UNHEALTHY: Final = """
 UPDATE workers SET state = 'unhealthy'
- WHERE worker_id = $1 AND state IN ('healthy', 'draining')
+ WHERE worker_id = $1 AND state = 'healthy'
    AND last_heartbeat_at < now() - make_interval(secs => $2)
 """
 

@@ -40,6 +40,12 @@ class Requeue:
 
 
 @dataclass(frozen=True)
+class Extend:
+    """The attempt's outcome is in the events stream but not applied yet (the bridges are
+    behind, or down): the run is over, so it is neither retried nor ended; the lease waits."""
+
+
+@dataclass(frozen=True)
 class Finish:
     """The finisher ends the run as ``attempt`` with ``error`` (None for a cancel)."""
 
@@ -47,7 +53,12 @@ class Finish:
     error: ErrorInfo | None
 
 
-def decide(lease: ExpiredLease, max_attempts: int) -> Requeue | Finish:
+def decide(
+    lease: ExpiredLease, max_attempts: int, *, reported: bool = False
+) -> Requeue | Finish | Extend:
+    """``reported``: the last message on the run's events subject is this attempt's outcome."""
+    if reported:
+        return Extend()
     if lease.worker_id == FINISHER_ID:
         # Our own outcome was not applied within a lease (NATS or the bridge was down):
         # publish the same attempt again; JetStream and the bridge drop what they already have.

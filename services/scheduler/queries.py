@@ -32,12 +32,15 @@ SELECT w.worker_id, w.capacity, w.graphs,
 # The runs one claim may start, locked, in the order they should be placed.
 #   $1 text[] graphs with a free slot, $2 int[] free slots of each, $3 int batch size.
 # * tenants: the distinct tenants with pending runs, by a loose index scan of runs_pending.
+# * running: how many runs each tenant has running now.
 # * eligible: per tenant and graph, its first startable runs (due; the oldest pending run of a
 #   thread with no running run) by priority then age, no more than the graph's workers can
-#   hold, so that runs of a full graph never crowd out the others; each ranked in its tenant.
+#   hold, so that runs of a full graph never crowd out the others; each ranked in its tenant
+#   after the tenant's running runs (the run would be the tenant's n-th at once).
 # * picked: ordering by the tenant rank first interleaves tenants: the first run of every
-#   tenant comes before the second run of any, so one tenant's backlog never starves another
-#   tenant's single run. A graph still gets no more than its free slots.
+#   tenant comes before the second run of any, and a tenant with runs running waits behind
+#   one with none, so one tenant's backlog never starves another tenant's single run, even
+#   when slots free one at a time. A graph still gets no more than its free slots.
 CLAIM_CANDIDATES: Final = """
 WITH RECURSIVE tenants(tenant_id) AS (
     (SELECT tenant_id FROM runs WHERE status = 'pending' ORDER BY tenant_id LIMIT 1)
@@ -51,10 +54,15 @@ WITH RECURSIVE tenants(tenant_id) AS (
 capacity(graph_id, free) AS (
     SELECT * FROM unnest($1::text[], $2::int[])
 ),
+running(tenant_id, n) AS (
+    SELECT tenant_id, count(*) FROM runs WHERE status = 'running' GROUP BY tenant_id
+),
 eligible AS (
     SELECT c.run_id, c.graph_id, c.priority, c.created_at,
            row_number() OVER (PARTITION BY c.tenant_id
-                              ORDER BY c.priority DESC, c.created_at, c.run_id) AS tenant_rank
+                              ORDER BY c.priority DESC, c.created_at, c.run_id)
+             + coalesce((SELECT n FROM running WHERE running.tenant_id = t.tenant_id), 0)
+             AS tenant_rank
       FROM tenants t
      CROSS JOIN capacity cap
      CROSS JOIN LATERAL (
@@ -142,6 +150,13 @@ SELECT run_id, thread_id, attempt, worker_id, cancel_action, error
 REQUEUE: Final = """
 UPDATE runs
    SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
+ WHERE run_id = ANY($1::uuid[]) AND status = 'running'
+"""
+
+# $1 uuid[] runs whose outcome waits for a bridge (locked by this transaction), $2 lease seconds.
+EXTEND_LEASES: Final = """
+UPDATE runs
+   SET lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
  WHERE run_id = ANY($1::uuid[]) AND status = 'running'
 """
 

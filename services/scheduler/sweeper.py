@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncpg
 import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 
+from agentlist.contracts import subjects
+from agentlist.contracts.events import RUN_MESSAGE, RunOutcome
 from agentlist.scheduler import queries
 from agentlist.scheduler.finisher import FinishingRun, publish_end, take_over
-from agentlist.scheduler.leases import ExpiredLease, Finish, Requeue, decide
+from agentlist.scheduler.leases import ExpiredLease, Extend, Finish, Requeue, decide
 from agentlist.scheduler.settings import SchedulerSettings
 
 logger = logging.getLogger(__name__)
+
+Decided = list[tuple[ExpiredLease, Requeue | Finish | Extend]]
 
 
 async def sweep_once(pool: asyncpg.Pool, js: JetStreamContext, settings: SchedulerSettings) -> int:
@@ -22,13 +29,16 @@ async def sweep_once(pool: asyncpg.Pool, js: JetStreamContext, settings: Schedul
     finisher's own lease expires (see :mod:`agentlist.scheduler.finisher`)."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(queries.EXPIRED_LEASES, settings.batch_size)
-        expired = [ExpiredLease(**dict(row)) for row in rows]
-        requeue = [
-            e.run_id for e in expired if isinstance(decide(e, settings.max_attempts), Requeue)
-        ]
+        decided = await _decide(js, [ExpiredLease(**dict(row)) for row in rows], settings)
+        extend = [lease.run_id for lease, d in decided if isinstance(d, Extend)]
+        if extend:
+            await conn.execute(queries.EXTEND_LEASES, extend, settings.lease_seconds)
+        requeue = [lease.run_id for lease, d in decided if isinstance(d, Requeue)]
         if requeue:
             await conn.execute(queries.REQUEUE, requeue)
-        finishing = await _take_over(conn, expired, settings)
+        finishing = await _take_over(conn, decided, settings)
+    for run_id in extend:
+        logger.info("run %s has ended; its outcome waits for a bridge", run_id)
     for run_id in requeue:
         logger.info("lease of run %s expired: back to the queue", run_id)
     for run in finishing:
@@ -40,12 +50,46 @@ async def sweep_once(pool: asyncpg.Pool, js: JetStreamContext, settings: Schedul
     return len(requeue) + len(finishing)
 
 
+async def _decide(
+    js: JetStreamContext, expired: list[ExpiredLease], settings: SchedulerSettings
+) -> Decided:
+    """A worker that published its outcome holds the run no more, so its lease lapses if no
+    bridge applies the outcome in time; retrying the run then would fence off the events the
+    bridges have yet to write. A lease whose outcome JetStream cannot be asked about now is
+    left for the next pass."""
+    reported = await asyncio.gather(
+        *(_outcome_published(js, lease, settings.dispatch_timeout) for lease in expired)
+    )
+    return [
+        (lease, decide(lease, settings.max_attempts, reported=known))
+        for lease, known in zip(expired, reported, strict=True)
+        if known is not None
+    ]
+
+
+async def _outcome_published(js: JetStreamContext, lease: ExpiredLease, wait: float) -> bool | None:
+    """Whether the last message on the run's events subject is this attempt's outcome; None
+    when JetStream does not answer."""
+    subject = subjects.run_events(str(lease.run_id))
+    try:
+        last = await asyncio.wait_for(js.get_last_msg(subjects.EVENTS_STREAM, subject), wait)
+    except nats.js.errors.APIError:  # JetStream answered: no such message (or stream)
+        return False
+    except (nats.errors.Error, TimeoutError) as exc:
+        logger.debug("run %s: cannot read its last event (%r); swept later", lease.run_id, exc)
+        return None
+    try:
+        message = RUN_MESSAGE.validate_json(last.data or b"")
+    except ValidationError:
+        return False
+    return isinstance(message, RunOutcome) and message.attempt == lease.attempt
+
+
 async def _take_over(
-    conn: queries.Connection, expired: list[ExpiredLease], settings: SchedulerSettings
+    conn: queries.Connection, decided: Decided, settings: SchedulerSettings
 ) -> list[FinishingRun]:
     finishing: list[FinishingRun] = []
-    for lease in expired:
-        decision = decide(lease, settings.max_attempts)
+    for lease, decision in decided:
         if not isinstance(decision, Finish):
             continue
         run = await take_over(

@@ -281,9 +281,7 @@ async def test_silent_worker_becomes_unhealthy_then_dead(nc: Client, pool: async
 
         return check
 
-    started = time.monotonic()
     await eventually(state_is("unhealthy"), within=5)
-    assert time.monotonic() - started < 1.5
     await eventually(state_is("dead"), within=5)
     assert (await heartbeat(nc, silent)).known is False
     assert (await register(nc, silent, [graph_id()])).accepted

@@ -24,6 +24,15 @@ def test_nak_delay_doubles_up_to_the_maximum() -> None:
     assert POLICY.delay(10**6) == 1.0
 
 
+def test_early_messages_are_held_longer_than_a_handed_back_one_is_away() -> None:
+    # Then the messages of a run stuck behind a dead bridge are all here at once when its
+    # missing message comes back; but never held until JetStream delivers them again.
+    settings = BridgeSettings()
+    assert settings.early_hold_seconds >= 2 * settings.bridge_max_nak_delay_seconds
+    assert settings.early_hold_seconds < settings.bridge_ack_wait_seconds
+    assert BridgeSettings(bridge_ack_wait_seconds=2).early_hold_seconds < 2
+
+
 def test_default_gap_patience_outlasts_the_ack_wait() -> None:
     # A message held by a frozen bridge comes back after ack_wait: the run must wait longer
     # than that before the bridge gives the message up.

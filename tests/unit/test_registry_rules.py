@@ -27,7 +27,8 @@ T = Thresholds(suspect_after=6, dead_after=15)
 def test_liveness_verdicts() -> None:
     assert judge("healthy", 1, T) is Verdict.FINE
     assert judge("healthy", 6, T) is Verdict.SUSPECT
-    assert judge("draining", 7, T) is Verdict.SUSPECT
+    assert judge("draining", 7, T) is Verdict.FINE  # takes no runs; it exits once drained
+    assert judge("draining", 15, T) is Verdict.DEAD
     assert judge("unhealthy", 7, T) is Verdict.FINE  # already judged, awaiting death or a beat
     assert judge("unhealthy", 15, T) is Verdict.DEAD
     assert judge("healthy", 100, T) is Verdict.DEAD

@@ -10,6 +10,7 @@ from agentlist.scheduler.dispatch import to_dispatch
 from agentlist.scheduler.leases import (
     FINISHER_ID,
     ExpiredLease,
+    Extend,
     Finish,
     Requeue,
     decide,
@@ -81,6 +82,11 @@ def test_expired_lease_is_retried_until_max_attempts() -> None:
     assert decide(lease(1), 3) == Requeue()
     assert decide(lease(2), 3) == Requeue()
     assert decide(lease(3), 3) == Finish(attempt=4, error=worker_lost(3))
+
+
+def test_expired_lease_of_a_reported_attempt_waits_for_the_bridge() -> None:
+    assert decide(lease(1), 3, reported=True) == Extend()
+    assert decide(lease(3, cancel="interrupt"), 3, reported=True) == Extend()
 
 
 def test_expired_lease_with_a_cancel_pending_is_ended_not_retried() -> None:

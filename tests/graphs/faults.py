@@ -1,0 +1,147 @@
+"""Graphs the fault tests run. Each node execution records itself in LangGraph's store (an
+effect ledger, namespace ``("ledger", <thread_id>)``) with the attempt and the process that ran
+it, so that a test can count, through the API's ``/store``, which steps ran where and how often.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import os
+import signal
+import uuid
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
+
+LEDGER = "ledger"
+
+
+def _attempt(config: RunnableConfig) -> int:
+    return int((config.get("metadata") or {}).get("run_attempt") or 0)
+
+
+async def record(store: BaseStore, config: RunnableConfig, label: str) -> dict[str, Any]:
+    """One ledger entry per execution: a fresh key each time, so repeats are counted."""
+    configurable = config.get("configurable") or {}
+    entry = {
+        "label": label,
+        "attempt": _attempt(config),
+        "pid": os.getpid(),
+        "run_id": str(configurable.get("run_id", "")),
+    }
+    await store.aput((LEDGER, str(configurable["thread_id"])), f"{label}-{uuid.uuid4().hex}", entry)
+    return entry
+
+
+# -- steps: several slow steps, each announced by a custom event ---------------------------------
+
+
+class Steps(TypedDict, total=False):
+    done: Annotated[list[int], operator.add]
+    total: int
+    delay: float
+
+
+async def step(state: Steps, config: RunnableConfig, *, store: BaseStore) -> Steps:
+    number = len(state.get("done") or []) + 1
+    entry = await record(store, config, f"step-{number}")
+    get_stream_writer()({"step": number, "attempt": entry["attempt"], "pid": entry["pid"]})
+    await asyncio.sleep(state.get("delay", 1.0))
+    return {"done": [number]}
+
+
+def _more(state: Steps) -> str:
+    return "step" if len(state.get("done") or []) < state.get("total", 6) else END
+
+
+_steps = StateGraph(Steps)
+_steps.add_node("step", step)
+_steps.add_edge(START, "step")
+_steps.add_conditional_edges("step", _more, ["step", END])
+steps = _steps.compile()
+"""``total`` steps of ``delay`` seconds; step ``n`` records ``step-n`` and emits
+``{"step": n, "attempt", "pid"}`` as it starts."""
+
+
+# -- burst: many custom events, quickly -------------------------------------------------------
+
+
+class Burst(TypedDict, total=False):
+    count: int
+    pace: float
+    emitted: int
+
+
+async def burst(state: Burst) -> Burst:
+    write = get_stream_writer()
+    count = state.get("count", 1000)
+    pace = state.get("pace", 0.0)
+    for i in range(count):
+        write({"i": i})
+        if pace and i % 10 == 9:
+            await asyncio.sleep(pace)
+    return {"emitted": count}
+
+
+_burst = StateGraph(Burst)
+_burst.add_node("burst", burst)
+_burst.add_edge(START, "burst")
+_burst.add_edge("burst", END)
+bursts = _burst.compile()
+"""Emits ``count`` custom events ``{"i": 0..count-1}``, pausing ``pace`` s every ten."""
+
+
+# -- poison: a graph error, and a node that kills its own worker ----------------------------------
+
+
+class Poison(TypedDict, total=False):
+    note: str
+
+
+async def always_raise(state: Poison, config: RunnableConfig, *, store: BaseStore) -> Poison:
+    await record(store, config, "raise")
+    raise RuntimeError("this graph always fails")
+
+
+async def kill_own_worker(state: Poison, config: RunnableConfig, *, store: BaseStore) -> Poison:
+    await record(store, config, "kill")
+    os.kill(os.getpid(), signal.SIGKILL)
+    await asyncio.sleep(60)  # never reached
+    return {}
+
+
+def _one_node(name: str, node: Any) -> Any:
+    builder = StateGraph(Poison)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+    return builder.compile()
+
+
+raises = _one_node("always_raise", always_raise)
+kills_worker = _one_node("kill_own_worker", kill_own_worker)
+
+
+# -- sleepy: one step of ``delay`` seconds, no ledger (the load of a flood) ----------------------
+
+
+class Sleepy(TypedDict, total=False):
+    delay: float
+    slept: float
+
+
+async def nap(state: Sleepy) -> Sleepy:
+    delay = state.get("delay", 0.0)
+    await asyncio.sleep(delay)
+    return {"slept": delay}
+
+
+_sleepy = StateGraph(Sleepy)
+_sleepy.add_node("nap", nap)
+_sleepy.add_edge(START, "nap")
+_sleepy.add_edge("nap", END)
+sleepy = _sleepy.compile()
