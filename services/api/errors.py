@@ -8,6 +8,8 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,17 @@ class ServiceUnavailableError(ApiError):
     status_code = 503
 
 
+DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
+    ConnectionError,  # refused or reset while (re)connecting to Postgres
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+"""A server the API depends on is unreachable (restarting): the request may be retried."""
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -74,6 +87,17 @@ def install_error_handlers(app: FastAPI) -> None:
         # Values Postgres cannot store (a NUL character in text or JSON, a number out of
         # range) are the client's to fix; nothing was written.
         return JSONResponse({"detail": f"Invalid value: {exc}"}, 422)
+
+    async def on_dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("%s %s: %r", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "A server the API depends on is unavailable; retry shortly"},
+            503,
+            headers={"Retry-After": "1"},
+        )
+
+    for kind in DEPENDENCY_DOWN:
+        app.add_exception_handler(kind, on_dependency_down)
 
     @app.exception_handler(RecursionError)
     async def on_too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:

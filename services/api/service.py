@@ -17,6 +17,7 @@ def main(settings: ApiSettings) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()

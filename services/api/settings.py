@@ -24,3 +24,7 @@ class ApiSettings(MeshSettings):
     db_pool_size: int = Field(default=20, ge=2)
     redis_pool_size: int = Field(default=500, ge=2)
     """Each open SSE stream holds one Redis connection while it blocks on ``XREAD``."""
+    keep_alive_seconds: int = Field(default=75, ge=1)
+    """How long an idle client connection stays open. Longer than clients keep theirs (httpx,
+    under the SDKs: 5 s; load balancers: 60 s), so that the client always closes first: a
+    server closing as a request arrives resets it."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from nats.js import JetStreamContext
 
 from agentlist.contracts import ErrorInfo, OutcomeStatus, RunDispatch
@@ -37,6 +38,8 @@ class AttemptDeps:
 
 
 _RECANCEL_SECONDS = 0.5
+STORE_FAILURE_ATTEMPTS = 3
+"""Attempts up to which a run whose checkpoint store failed under it is handed back."""
 _STATUS_OF_STOP: dict[StopReason, OutcomeStatus] = {
     "interrupt": "interrupted",
     "rollback": "rollback",
@@ -48,6 +51,8 @@ _STATUS_OF_STOP: dict[StopReason, OutcomeStatus] = {
 class Ending:
     status: OutcomeStatus
     error: ErrorInfo | None = None
+    store_failed: bool = False
+    """Postgres failed under the run: the worker's other connections may be dead too."""
 
 
 async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
@@ -69,7 +74,9 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
         ending = await _drive(run, graph, graph_input, config, publisher, deps.run_timeout_seconds)
     except Exception as exc:
         logger.exception("run %s could not start", dispatch.run_id)
-        ending = Ending("error", _error_info(exc))
+        ending = _failed(exc, dispatch)
+    if ending.store_failed:
+        await deps.persistence.drop_dead_connections()  # before the next runs fail on them too
     if ending.status == "rollback":
         await _roll_back(deps.persistence, dispatch, baseline)
     fields = await _final_fields(graph, dispatch.thread_id, ending)
@@ -119,7 +126,7 @@ async def _drive(
         if failure is None:
             return Ending("success")
         logger.info("run %s raised %r", run.run_id, failure)
-        return Ending("error", _error_info(failure))
+        return _failed(failure, run.dispatch)
     if run.stop_reason is not None:
         return Ending(_STATUS_OF_STOP[run.stop_reason])
     message = f"Run exceeded {timeout_seconds:g}s"
@@ -173,6 +180,18 @@ async def _final_fields(graph: Graph | None, thread_id: str, ending: Ending) -> 
         error=ending.error,
         checkpoint_id=configurable.get("checkpoint_id"),
     )
+
+
+def _failed(exc: BaseException, dispatch: RunDispatch) -> Ending:
+    """A lost connection to Postgres (a restart, a failover) is no fault of the graph: the
+    run goes back to the queue and its next attempt continues from its last checkpoint, a few
+    times. Any other exception is the graph's error."""
+    if isinstance(exc, psycopg.OperationalError) and dispatch.attempt < STORE_FAILURE_ATTEMPTS:
+        logger.warning(
+            "run %s: the checkpoint store failed (%r); handing it back", dispatch.run_id, exc
+        )
+        return Ending("released", store_failed=True)
+    return Ending("error", _error_info(exc))
 
 
 def _error_info(exc: BaseException) -> ErrorInfo:

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any, cast
 
+import psycopg
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlist.contracts import HeldRun, RunDispatch
-from agentlist.worker.attempt import _drive
+from agentlist.worker.attempt import STORE_FAILURE_ATTEMPTS, Ending, _drive, _failed
 from agentlist.worker.publisher import EventPublisher
 from agentlist.worker.runs import ActiveRun, RunTable, StopReason
 from agentlist.worker.stream import run_config
@@ -80,6 +81,15 @@ async def test_cancel_actions_and_timeout() -> None:
     run = ActiveRun(dispatch(input={"delay": 0.05, "total": 1000}))
     status, error, _ = await drive(run, graphs.slow, seconds=0.2)
     assert status == "timeout" and error is not None and error.error == "TimeoutError"
+
+
+def test_a_lost_store_hands_the_run_back_a_few_times() -> None:
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert _failed(lost, dispatch(attempt=1)) == Ending("released", store_failed=True)
+    last = _failed(lost, dispatch(attempt=STORE_FAILURE_ATTEMPTS))
+    assert last.status == "error" and last.error is not None
+    assert last.error.error == "OperationalError" and not last.store_failed
+    assert _failed(ValueError("no"), dispatch(attempt=1)).status == "error"
 
 
 def test_run_table_capacity_redispatch_and_fencing() -> None:
