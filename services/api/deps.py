@@ -33,19 +33,28 @@ class Resources:
     """Work that outlives the request that started it (a cancel after a client left)."""
 
 
-def get_resources(request: Request) -> Resources:
+# The dependencies are ``async`` although they never wait: FastAPI runs a plain ``def``
+# dependency in a worker thread, two thread hand-offs per request that, under load, cost the
+# API more than its own work and serialised it behind its thread pool.
+
+
+def _resources(request: Request) -> Resources:
     resources: Resources = request.state.resources
     return resources
+
+
+async def get_resources(request: Request) -> Resources:
+    return _resources(request)
 
 
 _TENANT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
-def get_tenant(request: Request) -> str:
+async def get_tenant(request: Request) -> str:
     """The caller's tenant: the default one, or the ``X-Tenant-Id`` header on a server that
     trusts it (``AGENTLIST_TRUST_TENANT_HEADER``, for a gateway that authenticates callers
     and sets it; never for clients reaching the API directly)."""
-    settings = get_resources(request).settings
+    settings = _resources(request).settings
     header = request.headers.get("x-tenant-id") if settings.trust_tenant_header else None
     if header is None:
         return settings.default_tenant

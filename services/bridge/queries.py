@@ -18,36 +18,37 @@ Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProx
 # status is judged on the runs that exist once the lock is held.
 LOCK_THREAD: Final = "SELECT 1 FROM threads WHERE thread_id = $1 FOR UPDATE"
 
+# The fenced changes of a run return what the rest of the transaction needs, so that it takes
+# no extra round trip: whether the thread goes, and whether a webhook is to be queued.
 FINISH_RUN: Final = """
 UPDATE runs
 SET status = $3, error = $4, ended_at = now(), updated_at = now(), lease_expires_at = NULL
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
-RETURNING on_completion
+RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
 DELETE_RUN: Final = """
 DELETE FROM runs
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
-RETURNING on_completion
+RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
 RELEASE_RUN: Final = """
 UPDATE runs
 SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
-RETURNING on_completion
+RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
-OTHER_RUN_ACTIVE: Final = """
-SELECT EXISTS (
-    SELECT 1 FROM runs
-    WHERE thread_id = $1 AND run_id <> $2 AND status IN ('pending', 'running')
-)
-"""
-
+# $2 is the status the run leaves the thread in when no other run of it is active (still
+# pending or running): then the thread stays busy. One statement, not a query then an update.
 UPDATE_THREAD: Final = """
 UPDATE threads
-SET status = $2, state_values = $3, interrupts = $4, error = $5,
+SET status = CASE WHEN EXISTS (
+                 SELECT 1 FROM runs
+                 WHERE thread_id = $1 AND run_id <> $6 AND status IN ('pending', 'running')
+             ) THEN 'busy' ELSE $2 END,
+    state_values = $3, interrupts = $4, error = $5,
     state_updated_at = now(), updated_at = now()
 WHERE thread_id = $1
 """
@@ -118,13 +119,13 @@ async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> tuple[Settled, 
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(LOCK_THREAD, outcome.thread_id)
-        on_completion = await _fence(conn, outcome)
-        if on_completion is not None:
+        fenced = await _fence(conn, outcome)
+        if fenced is not None:
             if outcomes.ends_run(outcome):
                 await _update_thread(conn, outcome)
-            if outcomes.ends_run(outcome) and outcome.status != "rollback":
-                await conn.execute(QUEUE_WEBHOOK, outcome.run_id, outcome.values)
-            return Settled.APPLIED, on_completion == "delete"
+                if fenced["has_webhook"] and outcome.status != "rollback":
+                    await conn.execute(QUEUE_WEBHOOK, outcome.run_id, outcome.values)
+            return Settled.APPLIED, fenced["on_completion"] == "delete"
         row = await conn.fetchrow(RUN_STATE, outcome.run_id)
     if row is None:
         return Settled.ALREADY, False
@@ -133,35 +134,34 @@ async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> tuple[Settled, 
     return Settled.ALREADY, row["on_completion"] == "delete"
 
 
-async def _fence(conn: Connection, outcome: RunOutcome) -> str | None:
-    """Change the run if ``outcome``'s attempt still holds it; its ``on_completion`` if so."""
-    on_completion: str | None
+async def _fence(conn: Connection, outcome: RunOutcome) -> asyncpg.Record | None:
+    """Change the run if ``outcome``'s attempt still holds it; then its ``on_completion`` and
+    ``has_webhook``, else ``None``."""
     if outcome.status == "rollback":
-        on_completion = await conn.fetchval(DELETE_RUN, outcome.run_id, outcome.attempt)
-    elif outcome.status == "released":
-        on_completion = await conn.fetchval(RELEASE_RUN, outcome.run_id, outcome.attempt)
-    else:
-        error = outcomes.failure(outcome)
-        on_completion = await conn.fetchval(
-            FINISH_RUN,
-            outcome.run_id,
-            outcome.attempt,
-            outcomes.end_status(outcome),
-            error.model_dump(mode="json") if error is not None else None,
-        )
-    return on_completion
+        return await conn.fetchrow(DELETE_RUN, outcome.run_id, outcome.attempt)
+    if outcome.status == "released":
+        return await conn.fetchrow(RELEASE_RUN, outcome.run_id, outcome.attempt)
+    error = outcomes.failure(outcome)
+    return await conn.fetchrow(
+        FINISH_RUN,
+        outcome.run_id,
+        outcome.attempt,
+        outcomes.end_status(outcome),
+        error.model_dump(mode="json") if error is not None else None,
+    )
 
 
 async def _update_thread(conn: Connection, outcome: RunOutcome) -> None:
-    other_run_active = await conn.fetchval(OTHER_RUN_ACTIVE, outcome.thread_id, outcome.run_id)
+    # Whether another run keeps the thread busy is decided inside UPDATE_THREAD.
     error = outcomes.failure(outcome)
     await conn.execute(
         UPDATE_THREAD,
         outcome.thread_id,
-        outcomes.thread_status(outcome, other_run_active=bool(other_run_active)),
+        outcomes.thread_status(outcome, other_run_active=False),
         outcome.values,
         outcome.interrupts,
         error.model_dump(mode="json") if error is not None else None,
+        outcome.run_id,
     )
 
 

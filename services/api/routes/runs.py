@@ -79,6 +79,7 @@ async def wait_run(
         tenant,
         _ref(enqueued, False),
         cancel_on_disconnect=body.on_disconnect == "cancel",
+        fresh=True,
     )
 
 
@@ -107,6 +108,7 @@ async def wait_stateless_run(
         tenant,
         _ref(enqueued, False),
         cancel_on_disconnect=body.on_disconnect == "cancel",
+        fresh=True,
     )
 
 
