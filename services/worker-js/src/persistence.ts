@@ -7,7 +7,7 @@
  */
 import pg from "pg";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
-import type { Checkpoint, CheckpointMetadata } from "@langchain/langgraph-checkpoint";
+import type { Checkpoint, CheckpointMetadata, PendingWrite } from "@langchain/langgraph-checkpoint";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Logger } from "./log.js";
 import type { Persistence } from "./loader.js";
@@ -37,13 +37,40 @@ const EXCLUDED_METADATA_KEYS = new Set([
  * `metadata.run_id`, and `/history` shows them, so this saver adds them.
  */
 export class MeshPostgresSaver extends PostgresSaver {
+  /** Writes under way, by thread: a stopped graph may still be saving (LangGraph.js saves in
+   * the background), and a rollback must delete after those saves, not before them. */
+  private readonly inFlight = new Map<string, Set<Promise<unknown>>>();
+
   override async put(
     config: RunnableConfig,
     checkpoint: Checkpoint,
     metadata: CheckpointMetadata,
     newVersions: Record<string, string | number>,
   ): Promise<RunnableConfig> {
-    return super.put(config, checkpoint, checkpointMetadata(config, metadata), newVersions);
+    return this.track(config, super.put(config, checkpoint, checkpointMetadata(config, metadata), newVersions));
+  }
+
+  override async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string): Promise<void> {
+    return this.track(config, super.putWrites(config, writes, taskId));
+  }
+
+  /** Resolves once every write to `threadId` started so far has finished (or failed). */
+  async settled(threadId: string): Promise<void> {
+    const pending = this.inFlight.get(threadId);
+    if (pending?.size) await Promise.allSettled([...pending]);
+  }
+
+  private async track<T>(config: RunnableConfig, write: Promise<T>): Promise<T> {
+    const threadId = String(config.configurable?.thread_id ?? "");
+    const pending = this.inFlight.get(threadId) ?? new Set<Promise<unknown>>();
+    this.inFlight.set(threadId, pending);
+    pending.add(write);
+    try {
+      return await write;
+    } finally {
+      pending.delete(write);
+      if (pending.size === 0) this.inFlight.delete(threadId);
+    }
   }
 }
 

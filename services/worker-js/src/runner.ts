@@ -10,6 +10,7 @@ import type { GraphSource, Persistence } from "./loader.js";
 import type { Logger } from "./log.js";
 import { EventPublisher, PublishingStopped, type OutcomeFields } from "./publisher.js";
 import { deleteRunWrites, takeBaseline, type WritesBaseline } from "./rollback.js";
+import { MeshPostgresSaver } from "./persistence.js";
 import { errorInfoOf } from "./serde.js";
 import { graphEvents, runConfig, runInput, withoutFork } from "./stream.js";
 import { checkpointOf, hasCheckpoint, interruptsByTask, isSnapshot } from "./threadState.js";
@@ -121,9 +122,21 @@ async function failedOutcome(
   return { status: "error", error: { ...errorInfoOf(error), retryable: false }, ...(await finalState(source, threadConfig, deps)) };
 }
 
+const LATE_WRITE_GRACE_MS = 100;
+
 async function rollBack(deps: RunDeps, dispatch: RunDispatch, baseline: WritesBaseline): Promise<void> {
+  const saver = deps.persistence.checkpointer;
+  const settled = async (): Promise<void> => {
+    if (saver instanceof MeshPostgresSaver) await saver.settled(dispatch.thread_id);
+  };
   try {
-    const gone = await deleteRunWrites(deps.persistence.pool, dispatch.thread_id, dispatch.run_id, baseline);
+    // The stopped graph may still be saving: delete after its saves, then once more after a
+    // save it had scheduled but not begun.
+    await settled();
+    let gone = await deleteRunWrites(deps.persistence.pool, dispatch.thread_id, dispatch.run_id, baseline);
+    await new Promise((resolve) => setTimeout(resolve, LATE_WRITE_GRACE_MS));
+    await settled();
+    gone += await deleteRunWrites(deps.persistence.pool, dispatch.thread_id, dispatch.run_id, baseline);
     deps.logger.info(`run ${dispatch.run_id} rolled back: ${gone} checkpoints deleted`);
   } catch (error) {
     deps.logger.error(`run ${dispatch.run_id}: rollback failed`, error);
