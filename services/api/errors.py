@@ -61,6 +61,23 @@ DEPENDENCY_DOWN: tuple[type[Exception], ...] = (
 """A server the API depends on is unreachable (restarting): the request may be retried."""
 
 
+def lost_dependency(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a lost connection to a server: a
+    transaction whose connection died fails on exit with an ``InterfaceError``."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, (*DEPENDENCY_DOWN, asyncpg.ConnectionDoesNotExistError)):
+            return True
+        if isinstance(seen, asyncpg.InternalClientError) and "another operation" in str(seen):
+            # A pooled connection whose server vanished mid-operation (asyncpg leaves it
+            # stuck; the pool's reset then fails and replaces it).
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -98,6 +115,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in DEPENDENCY_DOWN:
         app.add_exception_handler(kind, on_dependency_down)
+
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.InternalClientError)
+    async def on_interface_error(request: Request, exc: Exception) -> JSONResponse:
+        if lost_dependency(exc):
+            return await on_dependency_down(request, exc)
+        return await on_unexpected(request, exc)
 
     @app.exception_handler(RecursionError)
     async def on_too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:

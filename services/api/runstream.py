@@ -95,13 +95,18 @@ async def live_start(resources: Resources, ref: RunRef) -> str | None:
     return None if last.is_end else last.id
 
 
+async def stream_expired(resources: Resources, ref: RunRef) -> bool:
+    """Whether the run has ended and its stream is gone (past the retention)."""
+    return (
+        not await eventlog.exists(resources.redis, ref.key)
+        and await finished_check(resources, ref.run_id)()
+    )
+
+
 async def replay_start(resources: Resources, ref: RunRef, last_event_id: str) -> str:
     """A resume point, refused with 410 once a finished run's stream has expired: a silent
     empty replay would look like a run with no events."""
-    if (
-        not await eventlog.exists(resources.redis, ref.key)
-        and await finished_check(resources, ref.run_id)()
-    ):
+    if await stream_expired(resources, ref):
         raise GoneError(
             f"The event stream of run {ref.run_id} has expired and cannot be replayed;"
             " read the thread's state instead"
@@ -159,18 +164,13 @@ def join_response(
     ref: RunRef,
     *,
     cancel_on_disconnect: bool = False,
-    fresh: bool = False,
+    expired: bool = False,
 ) -> StreamingResponse:
-    """``fresh``: the run was created by this very request (``/wait``), so its stream cannot
-    have expired; skipping that check saves a Redis and a Postgres round trip per run."""
+    """``expired`` (see :func:`stream_expired`, checked before the response starts so that an
+    unreachable server is still a 503): answer from Postgres instead of the stream."""
 
     async def body() -> AsyncIterator[bytes]:
         end: StreamEnd | None = None
-        expired = (
-            not fresh
-            and not await eventlog.exists(resources.redis, ref.key)
-            and await finished_check(resources, ref.run_id)()
-        )
         async for item in (
             _nothing()
             if expired

@@ -18,7 +18,14 @@ from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableErro
 from agentlist.api.params import parse_uuid, select_fields, truthy
 from agentlist.api.responses import JsonResponse
 from agentlist.api.routes.threads import require_thread
-from agentlist.api.runstream import RunRef, join_response, live_start, replay_start, sse_response
+from agentlist.api.runstream import (
+    RunRef,
+    join_response,
+    live_start,
+    replay_start,
+    sse_response,
+    stream_expired,
+)
 from agentlist.api.schemas import CancelMany, RunCreate
 from agentlist.contracts.runs import CancelAction
 
@@ -79,7 +86,6 @@ async def wait_run(
         tenant,
         _ref(enqueued, False),
         cancel_on_disconnect=body.on_disconnect == "cancel",
-        fresh=True,
     )
 
 
@@ -108,7 +114,6 @@ async def wait_stateless_run(
         tenant,
         _ref(enqueued, False),
         cancel_on_disconnect=body.on_disconnect == "cancel",
-        fresh=True,
     )
 
 
@@ -186,7 +191,13 @@ async def join_run(
 ) -> StreamingResponse:
     row = await _require_run(resources, tenant, thread_id, run_id)
     ref = RunRef(row["thread_id"], row["run_id"])
-    return join_response(resources, tenant, ref, cancel_on_disconnect=truthy(cancel_on_disconnect))
+    return join_response(
+        resources,
+        tenant,
+        ref,
+        cancel_on_disconnect=truthy(cancel_on_disconnect),
+        expired=await stream_expired(resources, ref),
+    )
 
 
 def _modes(stream_mode: list[str] | None) -> list[str] | None:
@@ -298,7 +309,8 @@ async def cancel_run(
         raise ConflictError(f"Run {run_id} has already finished ({row['status']})")
     await cancel.cancel(resources, [row["run_id"]], chosen)
     if truthy(wait):
-        return join_response(resources, tenant, RunRef(row["thread_id"], row["run_id"]))
+        ref = RunRef(row["thread_id"], row["run_id"])
+        return join_response(resources, tenant, ref, expired=await stream_expired(resources, ref))
     return Response(status_code=202)
 
 
