@@ -25,6 +25,7 @@ from agentlist.api.routes import (
     thread_state,
     thread_stream,
     threads,
+    ui,
     workers,
 )
 from agentlist.api.settings import ApiSettings
@@ -110,6 +111,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         runs,
         store,
         workers,
+        ui,
     ):
         app.include_router(module.router)
     return app
