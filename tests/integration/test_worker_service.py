@@ -13,34 +13,33 @@ import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from nats.aio.msg import Msg
+from workerkit import (
+    FakeRegistry,
+    assert_well_formed,
+    cancel,
+    first_event,
+    inflight,
+    new_dispatch,
+    read_run,
+    send,
+    state_request,
+    until,
+)
 
 from agentlist.contracts import (
-    RUN_MESSAGE,
-    DispatchReply,
     GetState,
-    Heartbeat,
     HeartbeatReply,
     HeldRun,
-    RegisterReply,
-    RunCancel,
     RunDispatch,
     RunEvent,
-    RunOutcome,
-    StateReply,
     UpdateState,
-    WorkerControl,
-    WorkerControlReply,
-    WorkerRegister,
     subjects,
 )
 from agentlist.launcher import Stack
@@ -55,25 +54,6 @@ AGENT, SLOW, FAILS, ASK = (f"wt_{name}_{SUFFIX}" for name in ("agent", "slow", "
 WORKER_ID = f"py-test-{SUFFIX}"
 CAPACITY = 3
 HEARTBEAT_INTERVAL = 0.3
-
-
-@dataclass
-class FakeRegistry:
-    """Answers registrations and heartbeats; a test may queue special heartbeat replies."""
-
-    registrations: list[WorkerRegister] = field(default_factory=list)
-    heartbeats: list[Heartbeat] = field(default_factory=list)
-    scripted: list[HeartbeatReply] = field(default_factory=list)
-
-    async def on_register(self, msg: Msg) -> None:
-        self.registrations.append(WorkerRegister.model_validate_json(msg.data))
-        reply = RegisterReply(accepted=True, heartbeat_interval=HEARTBEAT_INTERVAL)
-        await msg.respond(reply.model_dump_json().encode())
-
-    async def on_heartbeat(self, msg: Msg) -> None:
-        self.heartbeats.append(Heartbeat.model_validate_json(msg.data))
-        reply = self.scripted.pop(0) if self.scripted else HeartbeatReply(known=True)
-        await msg.respond(reply.model_dump_json().encode())
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +74,7 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 
 @pytest_asyncio.fixture(scope="module")
 async def registry(nc: Client) -> AsyncIterator[FakeRegistry]:
-    fake = FakeRegistry()
+    fake = FakeRegistry(heartbeat_interval=HEARTBEAT_INTERVAL)
     subscriptions = [
         await nc.subscribe(subjects.REGISTRY_REGISTER, cb=fake.on_register),
         await nc.subscribe(subjects.REGISTRY_HEARTBEAT, cb=fake.on_heartbeat),
@@ -137,122 +117,6 @@ async def worker(
         child.stop()
 
 
-# -- helpers ----------------------------------------------------------------------------------
-
-
-async def until(ready: Any, seconds: float, child: ChildProcess | None = None) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not ready():
-        if child is not None and not child.alive():
-            raise AssertionError(f"worker exited:\n{child.log_tail()}")
-        if asyncio.get_running_loop().time() > deadline:
-            tail = child.log_tail() if child is not None else ""
-            raise AssertionError(f"condition not met in {seconds}s\n{tail}")
-        await asyncio.sleep(0.05)
-
-
-def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> RunDispatch:
-    return RunDispatch.model_validate(
-        {
-            "run_id": str(uuid.uuid4()),
-            "thread_id": thread_id or str(uuid.uuid4()),
-            "assistant_id": str(uuid.uuid4()),
-            "graph_id": graph_id,
-            "tenant_id": "default",
-            "attempt": params.pop("attempt", 1),
-            "resume_from_checkpoint": params.pop("resume_from_checkpoint", False),
-            "params": params,
-        }
-    )
-
-
-async def send(nc: Client, dispatch: RunDispatch) -> DispatchReply:
-    answer = await nc.request(
-        subjects.worker_dispatch(WORKER_ID), dispatch.model_dump_json().encode(), timeout=5
-    )
-    return DispatchReply.model_validate_json(answer.data)
-
-
-@dataclass
-class RunReader:
-    """Everything published on one run's subject, read through an ephemeral consumer."""
-
-    messages: list[Any] = field(default_factory=list)
-    msg_ids: list[str] = field(default_factory=list)
-
-    @property
-    def outcomes(self) -> list[RunOutcome]:
-        return [m for m in self.messages if isinstance(m, RunOutcome)]
-
-    @property
-    def events(self) -> list[RunEvent]:
-        return [m for m in self.messages if isinstance(m, RunEvent)]
-
-
-async def read_run(
-    nc: Client, run_id: str, *, until_outcome: bool = True, seconds: float = 20
-) -> RunReader:
-    reader = RunReader()
-    subscription = await nc.jetstream().subscribe(
-        subjects.run_events(run_id), ordered_consumer=True
-    )
-    deadline = asyncio.get_running_loop().time() + seconds
-    try:
-        while asyncio.get_running_loop().time() < deadline:
-            try:
-                msg = await subscription.next_msg(timeout=0.2)
-            except nats.errors.TimeoutError:
-                if until_outcome:
-                    continue
-                break
-            reader.messages.append(RUN_MESSAGE.validate_json(msg.data))
-            reader.msg_ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
-            if until_outcome and reader.outcomes:
-                break
-    finally:
-        await subscription.unsubscribe()
-    return reader
-
-
-async def first_event(nc: Client, run_id: str) -> None:
-    subscription = await nc.jetstream().subscribe(
-        subjects.run_events(run_id), ordered_consumer=True
-    )
-    try:
-        await subscription.next_msg(timeout=10)
-    finally:
-        await subscription.unsubscribe()
-
-
-async def inflight(nc: Client) -> int:
-    ping = WorkerControl(action="ping").model_dump_json().encode()
-    answer = await nc.request(subjects.worker_control(WORKER_ID), ping, timeout=5)
-    return WorkerControlReply.model_validate_json(answer.data).inflight
-
-
-async def cancel(nc: Client, run_id: str, action: str) -> None:
-    message = RunCancel.model_validate({"run_id": run_id, "action": action})
-    await nc.publish(subjects.run_cancel(run_id), message.model_dump_json().encode())
-
-
-async def state_request(nc: Client, graph_id: str, request: Any) -> StateReply:
-    answer = await nc.request(
-        subjects.graph_state(graph_id), request.model_dump_json().encode(), timeout=10
-    )
-    return StateReply.model_validate_json(answer.data)
-
-
-def assert_well_formed(reader: RunReader, run_id: str, attempt: int = 1) -> None:
-    seqs = [m.seq for m in reader.messages]
-    assert seqs == list(range(1, len(seqs) + 1)), seqs
-    assert len(reader.outcomes) == 1 and reader.messages[-1] is reader.outcomes[0]
-    assert reader.msg_ids == [subjects.event_msg_id(run_id, attempt, s) for s in seqs]
-    assert all(m.attempt == attempt and m.run_id == run_id for m in reader.messages)
-
-
-# -- tests ------------------------------------------------------------------------------------
-
-
 async def test_registers_its_graphs_with_schemas(
     worker: ChildProcess, registry: FakeRegistry
 ) -> None:
@@ -275,7 +139,7 @@ async def test_run_streams_numbered_events_then_one_success(
         input={"messages": [{"role": "user", "content": "hello"}]},
         stream_mode=["values", "messages-tuple"],
     )
-    assert (await send(nc, dispatch)).accepted
+    assert (await send(nc, dispatch, WORKER_ID)).accepted
     reader = await read_run(nc, dispatch.run_id)
     assert_well_formed(reader, dispatch.run_id)
     names = {event.event for event in reader.events}
@@ -302,7 +166,7 @@ async def test_run_streams_numbered_events_then_one_success(
 
 async def test_graph_that_raises_ends_in_error(worker: ChildProcess, nc: Client) -> None:
     dispatch = new_dispatch(FAILS, input={"reason": "boom"})
-    assert (await send(nc, dispatch)).accepted
+    assert (await send(nc, dispatch, WORKER_ID)).accepted
     reader = await read_run(nc, dispatch.run_id)
     assert_well_formed(reader, dispatch.run_id)
     outcome = reader.outcomes[0]
@@ -313,7 +177,7 @@ async def test_graph_that_raises_ends_in_error(worker: ChildProcess, nc: Client)
 
 async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Client) -> None:
     first = new_dispatch(ASK, input={"request": "deploy"}, stream_mode=["values", "updates"])
-    assert (await send(nc, first)).accepted
+    assert (await send(nc, first, WORKER_ID)).accepted
     reader = await read_run(nc, first.run_id)
     outcome = reader.outcomes[0]
     assert outcome.status == "success" and outcome.next == ["approve"]
@@ -323,7 +187,7 @@ async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Cl
     assert reader.events[-1].data["__interrupt__"] == [interrupt]
 
     resume = new_dispatch(ASK, thread_id=first.thread_id, command={"resume": "yes"})
-    assert (await send(nc, resume)).accepted
+    assert (await send(nc, resume, WORKER_ID)).accepted
     outcome = (await read_run(nc, resume.run_id)).outcomes[0]
     assert outcome.status == "success" and outcome.next == []
     assert outcome.values["decision"] == "yes"
@@ -331,7 +195,7 @@ async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Cl
 
 async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) -> None:
     dispatch = new_dispatch(SLOW, input={"delay": 0.2, "total": 100})
-    assert (await send(nc, dispatch)).accepted
+    assert (await send(nc, dispatch, WORKER_ID)).accepted
     await first_event(nc, dispatch.run_id)
     await asyncio.sleep(0.5)
     await cancel(nc, dispatch.run_id, "interrupt")
@@ -346,12 +210,12 @@ async def test_cancel_rollback_deletes_what_the_run_wrote(
     worker: ChildProcess, nc: Client, pg_pool: asyncpg.Pool
 ) -> None:
     done = new_dispatch(SLOW, input={"delay": 0.01, "total": 2})
-    assert (await send(nc, done)).accepted
+    assert (await send(nc, done, WORKER_ID)).accepted
     before = (await read_run(nc, done.run_id)).outcomes[0]
     assert before.values["steps"] == [1, 2]
 
     doomed = new_dispatch(SLOW, thread_id=done.thread_id, input={"delay": 0.2, "total": 100})
-    assert (await send(nc, doomed)).accepted
+    assert (await send(nc, doomed, WORKER_ID)).accepted
     await first_event(nc, doomed.run_id)
     await asyncio.sleep(0.5)
     await cancel(nc, doomed.run_id, "rollback")
@@ -369,16 +233,16 @@ async def test_cancel_rollback_deletes_what_the_run_wrote(
 
 async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Client) -> None:
     for _ in range(50):  # runs of earlier tests leave the table just after their outcome
-        if await inflight(nc) == 0:
+        if await inflight(nc, WORKER_ID) == 0:
             break
         await asyncio.sleep(0.05)
     runs = [new_dispatch(SLOW, input={"delay": 0.2, "total": 100}) for _ in range(CAPACITY)]
     for dispatch in runs:
-        assert (await send(nc, dispatch)).accepted
-    assert (await send(nc, runs[0])).accepted, "a repeated dispatch is accepted again"
-    refused = await send(nc, new_dispatch(SLOW, input={"total": 1}))
+        assert (await send(nc, dispatch, WORKER_ID)).accepted
+    assert (await send(nc, runs[0], WORKER_ID)).accepted, "a repeated dispatch is accepted again"
+    refused = await send(nc, new_dispatch(SLOW, input={"total": 1}), WORKER_ID)
     assert not refused.accepted and refused.reason and "capacity" in refused.reason
-    assert await inflight(nc) == CAPACITY
+    assert await inflight(nc, WORKER_ID) == CAPACITY
     for dispatch in runs:
         await cancel(nc, dispatch.run_id, "interrupt")
     for dispatch in runs:
@@ -391,7 +255,7 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
     worker: ChildProcess, nc: Client, registry: FakeRegistry
 ) -> None:
     first = new_dispatch(SLOW, input={"delay": 0.3, "total": 6}, stream_mode=["values"])
-    assert (await send(nc, first)).accepted
+    assert (await send(nc, first, WORKER_ID)).accepted
     await until(
         lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats), 5
     )
@@ -405,7 +269,7 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
     retry = RunDispatch.model_validate(
         {**first.model_dump(), "attempt": 2, "resume_from_checkpoint": True}
     )
-    assert (await send(nc, retry)).accepted
+    assert (await send(nc, retry, WORKER_ID)).accepted
     reader = await read_run(nc, first.run_id)
     second = [m for m in reader.messages if m.attempt == 2]
     assert [m.seq for m in second] == list(range(1, len(second) + 1))
@@ -447,11 +311,11 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     worker: ChildProcess, nc: Client, registry: FakeRegistry
 ) -> None:
     slow = new_dispatch(SLOW, input={"delay": 0.2, "total": 1000})
-    assert (await send(nc, slow)).accepted
+    assert (await send(nc, slow, WORKER_ID)).accepted
     await first_event(nc, slow.run_id)
     worker.signal(signal.SIGTERM)
     await until(lambda: any(h.draining for h in registry.heartbeats), 5, None)
-    refused = await send(nc, new_dispatch(AGENT, input={}))
+    refused = await send(nc, new_dispatch(AGENT, input={}), WORKER_ID)
     assert not refused.accepted and refused.reason == "worker is draining"
     reader = await read_run(nc, slow.run_id, seconds=15)
     assert_well_formed(reader, slow.run_id)

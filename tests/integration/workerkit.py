@@ -1,0 +1,171 @@
+"""What the worker integration tests share (Python and TypeScript workers speak the same
+protocol): a fake registry, dispatches, reading a run's messages back from JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from agentlist.contracts import (
+    RUN_MESSAGE,
+    DispatchReply,
+    Heartbeat,
+    HeartbeatReply,
+    RegisterReply,
+    RunCancel,
+    RunDispatch,
+    RunEvent,
+    RunOutcome,
+    StateReply,
+    WorkerControl,
+    WorkerControlReply,
+    WorkerRegister,
+    subjects,
+)
+from agentlist.launcher.process import ChildProcess
+
+
+@dataclass
+class FakeRegistry:
+    """Answers registrations and heartbeats; a test may queue special heartbeat replies."""
+
+    registrations: list[WorkerRegister] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    scripted: list[HeartbeatReply] = field(default_factory=list)
+    heartbeat_interval: float = 0.3
+
+    async def on_register(self, msg: Msg) -> None:
+        self.registrations.append(WorkerRegister.model_validate_json(msg.data))
+        reply = RegisterReply(accepted=True, heartbeat_interval=self.heartbeat_interval)
+        await msg.respond(reply.model_dump_json().encode())
+
+    async def on_heartbeat(self, msg: Msg) -> None:
+        self.heartbeats.append(Heartbeat.model_validate_json(msg.data))
+        reply = self.scripted.pop(0) if self.scripted else HeartbeatReply(known=True)
+        await msg.respond(reply.model_dump_json().encode())
+
+
+async def until(ready: Any, seconds: float, child: ChildProcess | None = None) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not ready():
+        if child is not None and not child.alive():
+            raise AssertionError(f"worker exited:\n{child.log_tail()}")
+        if asyncio.get_running_loop().time() > deadline:
+            tail = child.log_tail() if child is not None else ""
+            raise AssertionError(f"condition not met in {seconds}s\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> RunDispatch:
+    return RunDispatch.model_validate(
+        {
+            "run_id": str(uuid.uuid4()),
+            "thread_id": thread_id or str(uuid.uuid4()),
+            "assistant_id": str(uuid.uuid4()),
+            "graph_id": graph_id,
+            "tenant_id": "default",
+            "attempt": params.pop("attempt", 1),
+            "resume_from_checkpoint": params.pop("resume_from_checkpoint", False),
+            "params": params,
+        }
+    )
+
+
+async def send(nc: Client, dispatch: RunDispatch, worker_id: str) -> DispatchReply:
+    answer = await nc.request(
+        subjects.worker_dispatch(worker_id), dispatch.model_dump_json().encode(), timeout=5
+    )
+    return DispatchReply.model_validate_json(answer.data)
+
+
+@dataclass
+class RunReader:
+    """Everything published on one run's subject, read through an ephemeral consumer."""
+
+    messages: list[Any] = field(default_factory=list)
+    msg_ids: list[str] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[RunOutcome]:
+        return [m for m in self.messages if isinstance(m, RunOutcome)]
+
+    @property
+    def events(self) -> list[RunEvent]:
+        return [m for m in self.messages if isinstance(m, RunEvent)]
+
+
+async def read_run(
+    nc: Client, run_id: str, *, until_outcome: bool = True, seconds: float = 20
+) -> RunReader:
+    reader = RunReader()
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                msg = await subscription.next_msg(timeout=0.2)
+            except nats.errors.TimeoutError:
+                if until_outcome:
+                    continue
+                break
+            reader.messages.append(RUN_MESSAGE.validate_json(msg.data))
+            reader.msg_ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+            if until_outcome and reader.outcomes:
+                break
+    finally:
+        await subscription.unsubscribe()
+    return reader
+
+
+async def first_event(nc: Client, run_id: str) -> None:
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    try:
+        await subscription.next_msg(timeout=10)
+    finally:
+        await subscription.unsubscribe()
+
+
+async def inflight(nc: Client, worker_id: str) -> int:
+    ping = WorkerControl(action="ping").model_dump_json().encode()
+    answer = await nc.request(subjects.worker_control(worker_id), ping, timeout=5)
+    return WorkerControlReply.model_validate_json(answer.data).inflight
+
+
+async def cancel(nc: Client, run_id: str, action: str) -> None:
+    message = RunCancel.model_validate({"run_id": run_id, "action": action})
+    await nc.publish(subjects.run_cancel(run_id), message.model_dump_json().encode())
+
+
+async def state_request(nc: Client, graph_id: str, request: Any) -> StateReply:
+    answer = await nc.request(
+        subjects.graph_state(graph_id), request.model_dump_json().encode(), timeout=10
+    )
+    return StateReply.model_validate_json(answer.data)
+
+
+def assert_well_formed(reader: RunReader, run_id: str, attempt: int = 1) -> None:
+    seqs = [m.seq for m in reader.messages]
+    assert seqs == list(range(1, len(seqs) + 1)), seqs
+    assert len(reader.outcomes) == 1 and reader.messages[-1] is reader.outcomes[0]
+    assert reader.msg_ids == [subjects.event_msg_id(run_id, attempt, s) for s in seqs]
+    assert all(m.attempt == attempt and m.run_id == run_id for m in reader.messages)
+
+
+async def idle(nc: Client, worker_id: str) -> None:
+    """Until the worker holds no run: it forgets one just after JetStream stored its outcome,
+    which a test may have read already."""
+    for _ in range(100):
+        if await inflight(nc, worker_id) == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker still holds runs")
