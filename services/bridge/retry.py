@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Final, TypeVar
 
 import asyncpg
 import nats.errors
 import redis.exceptions
+
+from agentlist.shared.loops import Backoff, sleep_unless
 
 logger = logging.getLogger(__name__)
 
@@ -34,29 +34,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT)
 
 
-@dataclass
-class Backoff:
-    """Doubling delays from ``initial`` up to ``maximum``; ``reset`` after a success."""
-
-    initial: float = 0.1
-    maximum: float = 5.0
-    _next: float = 0.0
-
-    def next(self) -> float:
-        delay = self._next or self.initial
-        self._next = min(delay * 2, self.maximum)
-        return min(delay, self.maximum)
-
-    def reset(self) -> None:
-        self._next = 0.0
-
-
-async def pause(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep, but return as soon as ``stop`` is set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-
-
 async def until_ok(
     stop: asyncio.Event, backoff: Backoff, what: str, attempt: Callable[[], Awaitable[T]]
 ) -> T | None:
@@ -70,7 +47,7 @@ async def until_ok(
             logger.warning(
                 "cannot %s (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay
             )
-            await pause(stop, delay)
+            await sleep_unless(stop, delay)
         else:
             backoff.reset()
             return result

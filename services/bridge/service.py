@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from agentlist.bridge.bridge import Bridge
 from agentlist.bridge.consumer import Pull, subscribe
-from agentlist.bridge.retry import TRANSIENT, Backoff, pause, until_ok
+from agentlist.bridge.retry import TRANSIENT, until_ok
 from agentlist.bridge.settings import BridgeSettings
 from agentlist.bridge.webhooks import webhook_loop
 from agentlist.bridge.writer import StreamWriter, load_script
@@ -21,6 +21,7 @@ from agentlist.shared import server_config
 from agentlist.shared.db import create_pool, migrate
 from agentlist.shared.lifecycle import run_service
 from agentlist.shared.logs import configure_logging
+from agentlist.shared.loops import Backoff, sleep_unless
 from agentlist.shared.nats import connect
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def main(settings: BridgeSettings) -> None:
 
 async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
     """Bridge until ``stop`` is set; servers that are down are waited for, never fatal."""
-    backoff = Backoff(maximum=settings.bridge_max_backoff_seconds)
+    backoff = Backoff(most=settings.bridge_max_backoff_seconds)
     async with contextlib.AsyncExitStack() as stack:
         nc = await until_ok(
             stop, backoff, "connect to NATS", lambda: connect(settings.nats_url, CLIENT_NAME)
@@ -93,7 +94,7 @@ async def _consume(
             leftover = await pull.close()
             pull = None
             await _process(bridge, leftover, stop, backoff)
-            await pause(stop, backoff.next())
+            await sleep_unless(stop, backoff.next())
             continue
         if msgs or bridge.holding:
             await _process(bridge, msgs, stop, backoff)
@@ -114,7 +115,7 @@ async def _process(bridge: Bridge, msgs: list[Msg], stop: asyncio.Event, backoff
             exc,
             delay,
         )
-        await pause(stop, delay)
+        await sleep_unless(stop, delay)
     else:
         backoff.reset()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from agentlist.bridge.ordering import EarlyPolicy, Position, Round, Verdict, plan_rounds
-from agentlist.bridge.retry import Backoff
 from agentlist.bridge.settings import BridgeSettings
 
 POLICY = EarlyPolicy(hold=0.5, nak_delay=0.05, max_nak_delay=1.0)
@@ -38,13 +37,6 @@ def test_default_gap_patience_outlasts_the_ack_wait() -> None:
     # than that before the bridge gives the message up.
     settings = BridgeSettings()
     assert settings.bridge_gap_patience_seconds > 2 * settings.bridge_ack_wait_seconds
-
-
-def test_backoff_doubles_and_resets() -> None:
-    backoff = Backoff(initial=0.1, maximum=0.5)
-    assert [backoff.next() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
-    backoff.reset()
-    assert backoff.next() == 0.1
 
 
 def event(run: str, attempt: int, seq: int) -> Position:
