@@ -58,7 +58,13 @@ def parse_assistant_ref(value: str) -> uuid.UUID:
 
 
 async def resolve_assistant(pool: asyncpg.Pool, tenant: str, ref: str) -> runprep.Assistant:
-    row = await assistants.get(pool, tenant, parse_assistant_ref(ref))
+    return await _resolve_assistant(pool, pool, tenant, ref)
+
+
+async def _resolve_assistant(
+    conn: Executor, pool: asyncpg.Pool, tenant: str, ref: str
+) -> runprep.Assistant:
+    row = await assistants.get(conn, tenant, parse_assistant_ref(ref))
     if row is None:
         graphs = await assistants.registered_graphs(pool)
         raise NotFoundError(f"Assistant '{ref}' not found. Registered graphs: {graphs}")
@@ -69,6 +75,35 @@ async def resolve_assistant(pool: asyncpg.Pool, tenant: str, ref: str) -> runpre
         context=row["context"],
         metadata=row["metadata"],
     )
+
+
+async def _assistant_and_thread(
+    conn: Executor,
+    pool: asyncpg.Pool,
+    tenant: str,
+    thread_id: uuid.UUID,
+    body: RunCreate,
+    *,
+    stateless: bool,
+) -> tuple[runprep.Assistant, asyncpg.Record]:
+    """The run's assistant and its thread, locked (its ``config`` and ``metadata``): one round
+    trip when both exist; a stateless run's thread is new, so it is not looked for first."""
+    if not stateless:
+        assistant_id = parse_assistant_ref(body.assistant_id)
+        row = await threads.lock_with_assistant(conn, tenant, thread_id, assistant_id)
+        if row is not None:
+            assistant = runprep.Assistant(
+                assistant_id=row["assistant_id"],
+                graph_id=row["graph_id"],
+                config=row["assistant_config"],
+                context=row["assistant_context"],
+                metadata=row["assistant_metadata"],
+            )
+            return assistant, row
+    assistant = await _resolve_assistant(conn, pool, tenant, body.assistant_id)
+    create = stateless or body.if_not_exists == "create"
+    thread = await _thread_for_run(conn, tenant, thread_id, body, assistant, create)
+    return assistant, thread
 
 
 async def _thread_for_run(
@@ -112,15 +147,12 @@ async def enqueue_run(
             await webhooks.validate(body.webhook, resources.server.webhooks)
         except webhooks.WebhookRefusedError as exc:
             raise UnprocessableError(str(exc)) from None
-    assistant = await resolve_assistant(resources.pool, tenant, body.assistant_id)
     target = thread_id or uuid7()
     run_id = uuid7()
     async with resources.pool.acquire() as conn, conn.transaction():
-        create = stateless or body.if_not_exists == "create"
-        thread = await _thread_for_run(conn, tenant, target, body, assistant, create)
-        active = await runs.active_on_thread(conn, target)
-        if active and body.multitask_strategy == "reject":
-            raise ConflictError(BUSY_DETAIL)
+        assistant, thread = await _assistant_and_thread(
+            conn, resources.pool, tenant, target, body, stateless=stateless
+        )
         prepared = runprep.prepare(
             body,
             run_id=run_id,
@@ -132,7 +164,7 @@ async def enqueue_run(
             stateless=stateless,
             header_rules=resources.server.headers,
         )
-        row = await runs.insert(
+        queued = await runs.queue(
             conn,
             runs.NewRun(
                 run_id=run_id,
@@ -147,22 +179,21 @@ async def enqueue_run(
                 on_completion=prepared.on_completion,
                 webhook=prepared.webhook,
             ),
-        )
-        await threads.mark_busy(
-            conn,
-            target,
-            graph_id=assistant.graph_id,
-            metadata_stamp={
+            reject_if_active=body.multitask_strategy == "reject",
+            thread_stamp={
                 "graph_id": assistant.graph_id,
                 "assistant_id": str(assistant.assistant_id),
             },
         )
+        if queued.row is None:
+            raise ConflictError(BUSY_DETAIL)
+    row, active = queued.row, queued.active
     if active and prepared.multitask_strategy in ("interrupt", "rollback"):
         # The new run waits (one active run per thread) until these end; their outcome wakes
         # the scheduler, and it starts from the state they leave (kept or rolled back).
         action: CancelAction = (
             "rollback" if prepared.multitask_strategy == "rollback" else "interrupt"
         )
-        await cancel.cancel(resources, [r["run_id"] for r in active], action)
+        await cancel.cancel(resources, active, action)
     await resources.nats.publish(subjects.RUNS_REQUESTED, b"")
     return Enqueued(run=row, thread_id=target)

@@ -47,15 +47,46 @@ class NewRun:
     webhook: str | None
 
 
-async def insert(conn: Executor, run: NewRun) -> asyncpg.Record:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, metadata, kwargs,
-                          multitask_strategy, on_completion, webhook, created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                now() + make_interval(secs => $11::float8), now())
-        RETURNING {_COLUMNS}
-        """,
+@dataclass(frozen=True)
+class Queued:
+    row: asyncpg.Record | None
+    """The new run; ``None`` when it was refused because the thread has active runs."""
+    active: list[UUID]
+    """The thread's runs that were pending or running before it, oldest first."""
+
+
+# One statement, run under the thread's lock (taken by an earlier statement, so that its
+# snapshot holds every run committed before the lock was granted): the thread's active runs,
+# the new run unless $12 refuses it next to them, and the thread marked busy with the graph
+# and assistant that ran it last ($13).
+_QUEUE = f"""
+WITH active AS (
+    SELECT run_id, created_at FROM runs
+    WHERE thread_id = $2 AND status IN ('pending', 'running')
+), inserted AS (
+    INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, metadata, kwargs,
+                      multitask_strategy, on_completion, webhook, created_at, updated_at)
+    SELECT $1::uuid, $2::uuid, $3::text, $4::uuid, $5::text, $6::jsonb, $7::jsonb, $8::text,
+           $9::text, $10::text, now() + make_interval(secs => $11::float8), now()
+    WHERE NOT ($12::bool AND EXISTS (SELECT 1 FROM active))
+    RETURNING {_COLUMNS}
+), busy AS (
+    UPDATE threads
+    SET status = 'busy', graph_id = $5, metadata = metadata || $13::jsonb, updated_at = now()
+    WHERE thread_id = $2 AND EXISTS (SELECT 1 FROM inserted)
+)
+SELECT inserted.*, ARRAY(SELECT run_id FROM active ORDER BY created_at) AS active_runs
+FROM (SELECT 1) AS one LEFT JOIN inserted ON TRUE
+"""
+
+
+async def queue(
+    conn: Executor, run: NewRun, *, reject_if_active: bool, thread_stamp: dict[str, Any]
+) -> Queued:
+    """Insert ``run`` as ``pending`` and mark its thread busy, in one round trip; the caller
+    holds the thread's row lock (see ``_QUEUE``)."""
+    row = await conn.fetchrow(
+        _QUEUE,
         run.run_id,
         run.thread_id,
         run.tenant_id,
@@ -67,9 +98,11 @@ async def insert(conn: Executor, run: NewRun) -> asyncpg.Record:
         run.on_completion,
         run.webhook,
         run.after_seconds,
+        reject_if_active,
+        thread_stamp,
     )
-    assert row is not None  # INSERT ... RETURNING always returns the row
-    return row
+    assert row is not None  # the outer query always returns its one row
+    return Queued(row if row["run_id"] is not None else None, list(row["active_runs"]))
 
 
 async def get(conn: Executor, tenant: str, thread_id: UUID, run_id: UUID) -> asyncpg.Record | None:

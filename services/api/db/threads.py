@@ -8,6 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from agentlist.api.db._sql import Executor, Where, order_by
+from agentlist.shared.ids import SYSTEM_TENANT
 
 _COLUMNS = (
     "thread_id, graph_id, metadata, config, status, state_values, interrupts, error,"
@@ -42,6 +43,29 @@ async def get(
     return row
 
 
+async def lock_with_assistant(
+    conn: Executor, tenant: str, thread_id: UUID, assistant_id: UUID
+) -> asyncpg.Record | None:
+    """The thread's ``config`` and ``metadata``, locked, with the assistant a run on it uses
+    (``assistant_*`` columns): one round trip. ``None`` when either is missing."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT t.config, t.metadata, a.assistant_id, a.graph_id,
+               a.config AS assistant_config, a.context AS assistant_context,
+               a.metadata AS assistant_metadata
+        FROM threads t
+        JOIN assistants a ON a.assistant_id = $3 AND a.tenant_id IN ($2, $4)
+        WHERE t.thread_id = $1 AND t.tenant_id = $2
+        FOR UPDATE OF t
+        """,
+        thread_id,
+        tenant,
+        assistant_id,
+        SYSTEM_TENANT,
+    )
+    return row
+
+
 async def insert(
     conn: Executor,
     tenant: str,
@@ -71,22 +95,6 @@ async def insert(
         ttl_strategy,
     )
     return row
-
-
-async def mark_busy(
-    conn: Executor, thread_id: UUID, *, graph_id: str, metadata_stamp: dict[str, Any]
-) -> None:
-    """A run was queued: the thread is busy, and remembers which graph and assistant ran it."""
-    await conn.execute(
-        """
-        UPDATE threads
-        SET status = 'busy', graph_id = $2, metadata = metadata || $3::jsonb, updated_at = now()
-        WHERE thread_id = $1
-        """,
-        thread_id,
-        graph_id,
-        metadata_stamp,
-    )
 
 
 async def delete_by_metadata(conn: Executor, tenant: str, metadata: dict[str, Any]) -> list[UUID]:
