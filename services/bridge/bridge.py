@@ -152,7 +152,8 @@ class Bridge:
         ((verdict,),) = await self._writer.append([self._calls(outcome, write, ttl)])
         if ends and delete_thread:
             await queries.delete_thread(self._pool, outcome.thread_id)
-        await self._nc.publish(subjects.RUNS_REQUESTED, b"")
+        if await queries.runs_pending(self._pool):  # else a wake-up claims nothing
+            await self._nc.publish(subjects.RUNS_REQUESTED, b"")
         logger.debug("run %s: %s (attempt %d)", outcome.run_id, outcome.status, outcome.attempt)
         await self._settle(inbound, verdict)
 

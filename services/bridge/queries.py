@@ -97,6 +97,11 @@ SET last_error = $2,
 WHERE run_id = $1
 """
 
+# Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
+# slot (runs_pending answers from the index). Asked after the commit: a run inserted meanwhile
+# wakes the schedulers itself, once it is committed, and they then see this outcome applied.
+RUNS_PENDING: Final = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')"
+
 RUN_STATE: Final = "SELECT attempt, status, on_completion FROM runs WHERE run_id = $1"
 
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
@@ -163,6 +168,11 @@ async def _update_thread(conn: Connection, outcome: RunOutcome) -> None:
         error.model_dump(mode="json") if error is not None else None,
         outcome.run_id,
     )
+
+
+async def runs_pending(pool: asyncpg.Pool) -> bool:
+    pending: bool = await pool.fetchval(RUNS_PENDING)
+    return pending
 
 
 async def delete_thread(pool: asyncpg.Pool, thread_id: str) -> None:

@@ -326,7 +326,6 @@ async def test_an_outcome_ends_the_run_in_postgres_then_in_redis(
     thread_status: str,
 ) -> None:
     run = await new_run(pg_pool)
-    wakeups = await nc.subscribe(subjects.RUNS_REQUESTED)
     outcome = run.outcome(2, status, **fields)
     await publish(nc.jetstream(), run.started(), run.event(1), outcome)
     found = await until_end(redis, run)
@@ -371,8 +370,24 @@ async def test_an_outcome_ends_the_run_in_postgres_then_in_redis(
     assert streams.END_EVENT not in [name for name, _ in thread_found]
     for key in (run.stream, streams.run_cursor_key(run.thread_id, run.run_id), run.thread_stream):
         assert 0 < await redis.ttl(key) <= RETENTION
-    await wakeups.next_msg(timeout=5)
+
+
+@pytest.mark.usefixtures("bridge")
+async def test_an_outcome_wakes_the_schedulers_for_the_threads_next_run(
+    nc: Client, redis: Redis, pg_pool: asyncpg.Pool
+) -> None:
+    run = await new_run(pg_pool)
+    queued = await new_run(pg_pool, status="pending", attempt=0, thread_id=run.thread_id)
+    wakeups = await nc.subscribe(subjects.RUNS_REQUESTED)
+    await publish(nc.jetstream(), run.started(), run.outcome(1, values={"x": 1}))
+    await wakeups.next_msg(timeout=10)
+    await until_end(redis, run)
+    thread = await pg_pool.fetchval(
+        "SELECT status FROM threads WHERE thread_id = $1", run.thread_id
+    )
+    assert thread == "busy"  # its next run keeps it so
     await wakeups.unsubscribe()
+    await pg_pool.execute("DELETE FROM runs WHERE run_id = $1", queued.run_id)
 
 
 @pytest.mark.usefixtures("bridge")
