@@ -18,13 +18,20 @@ from psycopg_pool import AsyncConnectionPool
 WriteKey = tuple[str, str, str, int]
 """``(checkpoint_ns, checkpoint_id, task_id, idx)``: the primary key of a write in a thread."""
 
-_LATEST_ROOT = """
-SELECT checkpoint_id FROM checkpoints
-WHERE thread_id = %s AND checkpoint_ns = ''
-ORDER BY checkpoint_id DESC LIMIT 1
-"""
 # Checkpoint ids are time-ordered (uuid6), so writes a run can add to older checkpoints are on
-# the thread's latest root checkpoint or its subgraphs' (written after it).
+# the thread's latest root checkpoint or its subgraphs' (written after it). The baseline in one
+# round trip: that checkpoint's id (no row: the thread has none), with a row per write since.
+_BASELINE = """
+WITH latest AS (
+    SELECT checkpoint_id FROM checkpoints
+    WHERE thread_id = %(thread_id)s AND checkpoint_ns = ''
+    ORDER BY checkpoint_id DESC LIMIT 1
+)
+SELECT l.checkpoint_id AS since, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.idx
+FROM latest l
+LEFT JOIN checkpoint_writes w
+  ON w.thread_id = %(thread_id)s AND w.checkpoint_id >= l.checkpoint_id
+"""
 _WRITES_SINCE = """
 SELECT checkpoint_ns, checkpoint_id, task_id, idx FROM checkpoint_writes
 WHERE thread_id = %s AND checkpoint_id >= %s
@@ -57,12 +64,11 @@ class WritesBaseline:
 
 async def take_baseline(pool: Pool, thread_id: str) -> WritesBaseline:
     async with pool.connection() as conn:
-        row = await (await conn.execute(_LATEST_ROOT, (thread_id,))).fetchone()
-        if row is None:
-            return WritesBaseline(None)
-        since = str(row["checkpoint_id"])
-        rows = await (await conn.execute(_WRITES_SINCE, (thread_id, since))).fetchall()
-    return WritesBaseline(since, frozenset(_key(r) for r in rows))
+        rows = await (await conn.execute(_BASELINE, {"thread_id": thread_id})).fetchall()
+    if not rows:
+        return WritesBaseline(None)
+    writes = frozenset(_key(r) for r in rows if r["checkpoint_id"] is not None)
+    return WritesBaseline(str(rows[0]["since"]), writes)
 
 
 async def delete_run_writes(
