@@ -40,6 +40,27 @@ Message = AttemptStarted | RunEvent | RunOutcome
 # -- fixtures and helpers --------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Stack]:
+    """Servers of this module's own. On the session's, the mesh's bridge shares the durable
+    consumer and takes some of these tests' messages, with its own settings (a 45 s gap
+    patience, where a test asks for 0.5 s)."""
+    stack = Stack(StackOptions())
+    try:
+        stack.start_servers()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def pg_pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(servers.database_url, max_size=5)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+
+
 @pytest_asyncio.fixture
 async def nc(servers: Stack) -> AsyncIterator[Client]:
     client = await nats.connect(servers.nats_url)
