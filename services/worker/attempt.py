@@ -79,13 +79,13 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
         await deps.persistence.drop_dead_connections()  # before the next runs fail on them too
     if ending.status == "rollback":
         await _roll_back(deps.persistence, dispatch, baseline)
-    fields = await _final_fields(graph, dispatch.thread_id, ending)
+    fields = await _final_fields(graph, dispatch, ending)
     await publisher.outcome(fields)
     logger.info(
         "run %s attempt %d: %s after %d messages",
         dispatch.run_id,
         dispatch.attempt,
-        ending.status,
+        fields.status,
         publisher.published,
     )
 
@@ -160,15 +160,23 @@ async def _roll_back(
         logger.exception("run %s: rollback failed", dispatch.run_id)
 
 
-async def _final_fields(graph: Graph | None, thread_id: str, ending: Ending) -> OutcomeFields:
-    """The outcome with the thread's state at its latest checkpoint."""
+async def _final_fields(
+    graph: Graph | None, dispatch: RunDispatch, ending: Ending
+) -> OutcomeFields:
+    """The outcome with the thread's state at its latest checkpoint. A success whose state
+    cannot be read is not reported as one (its answer would be missing): like a failure of
+    the store mid-run, it is handed back, and the next attempt, resuming from the last
+    checkpoint, reads it."""
     if graph is None:
         return OutcomeFields(ending.status, error=ending.error)
     try:
-        snapshot = await graph.aget_state(thread_config(thread_id))
-    except Exception:
-        logger.exception("thread %s: cannot read the final state", thread_id)
-        return OutcomeFields(ending.status, error=ending.error)
+        snapshot = await graph.aget_state(thread_config(dispatch.thread_id))
+    except Exception as exc:
+        logger.exception("thread %s: cannot read the final state", dispatch.thread_id)
+        if ending.status != "success":
+            return OutcomeFields(ending.status, error=ending.error)
+        unread = _failed(exc, dispatch)
+        return OutcomeFields(unread.status, error=unread.error)
     if not has_checkpoint(snapshot):
         return OutcomeFields(ending.status, values={}, error=ending.error)
     configurable = (snapshot.config or {}).get("configurable") or {}

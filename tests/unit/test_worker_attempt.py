@@ -11,7 +11,13 @@ import psycopg
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlist.contracts import HeldRun, RunDispatch
-from agentlist.worker.attempt import STORE_FAILURE_ATTEMPTS, Ending, _drive, _failed
+from agentlist.worker.attempt import (
+    STORE_FAILURE_ATTEMPTS,
+    Ending,
+    _drive,
+    _failed,
+    _final_fields,
+)
 from agentlist.worker.publisher import EventPublisher
 from agentlist.worker.runs import ActiveRun, RunTable, StopReason
 from agentlist.worker.stream import run_config
@@ -116,3 +122,35 @@ def test_first_stop_reason_wins() -> None:
     run.stop("released")
     run.stop("rollback")
     assert run.stop_reason == "released" and run.stopped.is_set()
+
+
+class LostStore(InMemorySaver):
+    """A checkpointer whose server went away after the graph's last step."""
+
+    async def aget_tuple(self, config: Any) -> Any:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+
+async def test_a_success_whose_state_is_unreadable_is_handed_back_not_reported_empty() -> None:
+    unreadable = graphs.slow.copy(update={"checkpointer": LostStore()})
+    fields = await _final_fields(unreadable, dispatch(attempt=1), Ending("success"))
+    assert (fields.status, fields.values) == ("released", None)
+    last = await _final_fields(
+        unreadable, dispatch(attempt=STORE_FAILURE_ATTEMPTS), Ending("success")
+    )
+    assert last.status == "error" and last.error is not None
+    assert last.error.error == "OperationalError"
+    stopped = await _final_fields(unreadable, dispatch(attempt=1), Ending("interrupted"))
+    assert stopped.status == "interrupted"
+
+
+async def test_a_resumed_finished_run_answers_its_final_values() -> None:
+    graph = graphs.slow.copy(update={"checkpointer": InMemorySaver()})
+    run = dispatch(input={"delay": 0, "total": 2})
+    config = run_config(run)
+    await graph.ainvoke({"delay": 0, "total": 2}, config)
+    async for _ in graph.astream(None, config):  # the next attempt, from the last checkpoint
+        pass
+    fields = await _final_fields(graph, run, Ending("success"))
+    assert fields.status == "success"
+    assert fields.values == {"delay": 0, "total": 2, "steps": [1, 2]}

@@ -87,7 +87,8 @@ export async function executeRun(handle: RunHandle, source: GraphSource, deps: R
       if (handle.revoked) return;
       await publisher.event(event, data);
     }
-    fields = { status: "success", ...(await finalState(source, threadConfig, deps)) };
+    // A success whose state cannot be read is not reported as one: its answer would be missing.
+    fields = { status: "success", ...(await readFinalState(source, threadConfig, deps)) };
   } catch (error) {
     if (handle.revoked || error instanceof PublishingStopped) return;
     fields = await failedOutcome(handle, error, source, threadConfig, baseline, deps);
@@ -144,18 +145,23 @@ async function rollBack(deps: RunDeps, dispatch: RunDispatch, baseline: WritesBa
 }
 
 /** The thread's values, next nodes and interrupts at its latest checkpoint. */
+async function readFinalState(source: GraphSource, threadConfig: RunnableConfig, deps: RunDeps): Promise<Omit<OutcomeFields, "status">> {
+  const graph = await source.build(threadConfig, deps.persistence);
+  const snapshot = await graph.getState(threadConfig);
+  if (!isSnapshot(snapshot)) return {};
+  if (!hasCheckpoint(snapshot)) return { values: {} };
+  return {
+    values: snapshot.values,
+    next: snapshot.next,
+    interrupts: interruptsByTask(snapshot),
+    checkpointId: (checkpointOf(snapshot.config)?.checkpoint_id as string | undefined) ?? null,
+  };
+}
+
+/** The final state for a run that did not succeed: what can be read of it. */
 async function finalState(source: GraphSource, threadConfig: RunnableConfig, deps: RunDeps): Promise<Omit<OutcomeFields, "status">> {
   try {
-    const graph = await source.build(threadConfig, deps.persistence);
-    const snapshot = await graph.getState(threadConfig);
-    if (!isSnapshot(snapshot)) return {};
-    if (!hasCheckpoint(snapshot)) return { values: {} };
-    return {
-      values: snapshot.values,
-      next: snapshot.next,
-      interrupts: interruptsByTask(snapshot),
-      checkpointId: (checkpointOf(snapshot.config)?.checkpoint_id as string | undefined) ?? null,
-    };
+    return await readFinalState(source, threadConfig, deps);
   } catch (error) {
     deps.logger.warn("cannot read the thread's final state", error);
     return {};
