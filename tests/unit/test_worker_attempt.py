@@ -145,7 +145,7 @@ async def test_a_success_whose_state_is_unreadable_is_handed_back_not_reported_e
 
 
 async def test_a_resumed_finished_run_answers_its_final_values() -> None:
-    graph = graphs.slow.copy(update={"checkpointer": InMemorySaver()})
+    graph: Any = graphs.slow.copy(update={"checkpointer": InMemorySaver()})
     run = dispatch(input={"delay": 0, "total": 2})
     config = run_config(run)
     await graph.ainvoke({"delay": 0, "total": 2}, config)
