@@ -26,8 +26,9 @@ from faultkit import (
     replay,
 )
 from langgraph_sdk.errors import APIStatusError
+from serverkit import own_servers
 
-from agentlist.launcher import Stack, StackOptions
+from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
 
 pytestmark = pytest.mark.slow
@@ -39,12 +40,8 @@ BRIDGE_ENV = {"AGENTLIST_BRIDGE_ACK_WAIT_SECONDS": "3"}
 
 @pytest.fixture(scope="module")
 def private_servers() -> Iterator[Stack]:
-    stack = Stack(StackOptions())
-    try:
-        stack.start_servers()
+    with own_servers() as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest.fixture

@@ -36,8 +36,9 @@ from faultkit import (
     wait_recorded,
 )
 from langgraph_sdk import get_client
+from serverkit import own_servers
 
-from agentlist.launcher import Stack, StackOptions
+from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
 
 pytestmark = pytest.mark.slow
@@ -313,12 +314,8 @@ async def test_a_graph_error_ends_the_run_after_one_attempt(two_workers: FaultSt
 def private_servers() -> Iterator[Stack]:
     """Servers of this module's own, for a mesh whose ``AGENTLIST_MAX_ATTEMPTS`` differs from the
     session's: every scheduler sweeps every expired lease, so a mesh must agree on it."""
-    stack = Stack(StackOptions())
-    try:
-        stack.start_servers()
+    with own_servers() as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 async def test_a_run_that_kills_its_worker_ends_after_max_attempts(

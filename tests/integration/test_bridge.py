@@ -21,6 +21,7 @@ import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
+from serverkit import own_servers
 
 from agentlist.bridge import queries
 from agentlist.bridge.service import serve
@@ -28,7 +29,7 @@ from agentlist.bridge.settings import BridgeSettings
 from agentlist.contracts import streams, subjects
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import AttemptStarted, OutcomeStatus, RunEvent, RunOutcome
-from agentlist.launcher import Stack, StackOptions
+from agentlist.launcher import Stack
 from agentlist.shared.db import create_pool, migrate
 from agentlist.shared.nats import ensure_events_stream
 
@@ -45,12 +46,8 @@ def servers() -> Iterator[Stack]:
     """Servers of this module's own. On the session's, the mesh's bridge shares the durable
     consumer and takes some of these tests' messages, with its own settings (a 45 s gap
     patience, where a test asks for 0.5 s)."""
-    stack = Stack(StackOptions())
-    try:
-        stack.start_servers()
+    with own_servers() as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -594,20 +591,9 @@ async def test_a_bridge_killed_mid_stream_loses_and_repeats_nothing(
 # -- servers restarting ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def private_servers() -> Iterator[Stack]:
-    """Servers of this module's own: the test below restarts them."""
-    stack = Stack(StackOptions())
-    try:
-        stack.start_servers()
-        yield stack
-    finally:
-        stack.stop()
-
-
 @pytest.mark.slow
-async def test_restarted_servers_cost_nothing(private_servers: Stack) -> None:
-    servers = private_servers
+async def test_restarted_servers_cost_nothing(servers: Stack) -> None:
+    # The module's own servers (see ``servers``): restarting them disturbs no other module.
     nc = await nats.connect(servers.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     redis = Redis.from_url(servers.redis_url)
     pool = await create_pool(servers.database_url, max_size=2)
