@@ -97,6 +97,10 @@ export interface OpenPersistence extends Persistence {
 export async function openPersistence(databaseUrl: string, maxConnections: number, logger: Logger): Promise<OpenPersistence> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: Math.max(2, maxConnections) });
   pool.on("error", (error) => logger.warn("postgres pool error", error));
+  // The pool listens for errors of idle clients only: one checked out between two queries
+  // when the server goes away would otherwise throw an unhandled 'error' and end the process.
+  // Its next query fails instead, and the run that made it is handed back.
+  pool.on("connect", (client) => client.on("error", (error) => logger.warn("postgres connection lost", error)));
   const checkpointer = new MeshPostgresSaver(pool);
   const store = new MeshStore(pool);
   await withSetupLock(pool, async () => {
