@@ -20,6 +20,7 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
+from serverkit import own_servers
 from workerkit import (
     FakeRegistry,
     assert_well_formed,
@@ -334,6 +335,54 @@ async def test_unknown_worker_registers_again(worker: ChildProcess, registry: Fa
     await until(lambda: len(registry.registrations) > count, 5, worker)
 
 
+async def test_a_run_whose_postgres_stops_is_handed_back(
+    worker: ChildProcess,
+    nats_url: str,
+    nc: Client,
+    graphs_config: Path,
+    registry: FakeRegistry,
+    log_dir: Path,
+) -> None:
+    """As the Python worker: a store that went away is no fault of the graph, so the run is
+    released for its next attempt to resume from its last checkpoint; the worker serves on."""
+    worker_id = f"{WORKER_ID}-pg"
+    with own_servers() as servers:
+        env = {"NATS_URL": nats_url, "AGENTLIST_WORKER_ID": worker_id}
+        child = start_js_worker(
+            servers, graphs_config, name="worker-js-pg", env=env, log_path=log_dir / "pg.log"
+        )
+        try:
+            await until(lambda: any(r.worker_id == worker_id for r in registry.registrations), 60)
+            first = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 15})
+            assert (await send(nc, first, worker_id)).accepted
+            await first_event(nc, first.run_id)
+            await asyncio.sleep(0.9)  # a few steps, each with its checkpoint
+            postgres = servers.servers["postgres"]
+            await asyncio.to_thread(postgres.stop)
+            lost = await read_run(nc, first.run_id)
+            assert [m.status for m in lost.outcomes] == ["released"], child.log_tail()
+            await asyncio.to_thread(postgres.start)
+
+            retry = RunDispatch.model_validate(
+                {**first.model_dump(), "attempt": 2, "resume_from_checkpoint": True}
+            )
+            assert (await send(nc, retry, worker_id)).accepted
+            deadline = asyncio.get_running_loop().time() + 20
+            while (
+                len((reader := await read_run(nc, first.run_id, until_outcome=False)).outcomes) < 2
+            ):
+                assert asyncio.get_running_loop().time() < deadline, child.log_tail()
+                await asyncio.sleep(0.2)
+            second = [m for m in reader.messages if m.attempt == 2]
+            assert second[-1].status == "success", child.log_tail()
+            assert second[-1].values["count"] == 15
+            first_values = second[0]
+            assert isinstance(first_values, RunEvent) and first_values.data["count"] > 0, "resumed"
+            assert child.alive()
+        finally:
+            child.stop()
+
+
 async def test_sigterm_drains_and_releases_unfinished_runs(
     worker: ChildProcess, nc: Client, registry: FakeRegistry
 ) -> None:
@@ -342,7 +391,11 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     assert (await send(nc, dispatch, WORKER_ID)).accepted
     await first_event(nc, dispatch.run_id)
     worker.signal(signal.SIGTERM)
-    await until(lambda: any(h.draining for h in registry.heartbeats), 5, worker)
+    await until(
+        lambda: any(h.draining and h.worker_id == WORKER_ID for h in registry.heartbeats),
+        5,
+        worker,
+    )
     refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}), WORKER_ID)
     assert not refused.accepted and refused.reason and "draining" in refused.reason
     reader = await read_run(nc, dispatch.run_id, seconds=15)

@@ -12,6 +12,7 @@ import { EventPublisher, PublishingStopped, type OutcomeFields } from "./publish
 import { deleteRunWrites, takeBaseline, type WritesBaseline } from "./rollback.js";
 import { MeshPostgresSaver } from "./persistence.js";
 import { errorInfoOf } from "./serde.js";
+import { isStoreLost, STORE_FAILURE_ATTEMPTS } from "./storeLoss.js";
 import { graphEvents, runConfig, runInput, withoutFork } from "./stream.js";
 import { checkpointOf, hasCheckpoint, interruptsByTask, isSnapshot } from "./threadState.js";
 
@@ -87,7 +88,8 @@ export async function executeRun(handle: RunHandle, source: GraphSource, deps: R
       if (handle.revoked) return;
       await publisher.event(event, data);
     }
-    // A success whose state cannot be read is not reported as one: its answer would be missing.
+    // A success whose state cannot be read is not reported as one (its answer would be
+    // missing): it fails like the run itself would have, handed back if the store was lost.
     fields = { status: "success", ...(await readFinalState(source, threadConfig, deps)) };
   } catch (error) {
     if (handle.revoked || error instanceof PublishingStopped) return;
@@ -118,6 +120,11 @@ async function failedOutcome(
     if (reason === "rollback") await rollBack(deps, dispatch, baseline);
     const info: ErrorInfo | null = reason === "timeout" ? { error: "TimeoutError", message: `Run exceeded ${deps.runTimeoutSeconds}s`, retryable: false } : null;
     return { status: STOP_STATUS[reason], error: info, ...(await finalState(source, threadConfig, deps)) };
+  }
+  if (isStoreLost(error) && dispatch.attempt < STORE_FAILURE_ATTEMPTS) {
+    // No fault of the graph: the next attempt continues from the run's last checkpoint.
+    deps.logger.warn(`run ${dispatch.run_id} attempt ${dispatch.attempt}: the checkpoint store failed; handing it back`, error);
+    return { status: "released", error: null };
   }
   deps.logger.warn(`run ${dispatch.run_id} attempt ${dispatch.attempt} failed`, error);
   return { status: "error", error: { ...errorInfoOf(error), retryable: false }, ...(await finalState(source, threadConfig, deps)) };
