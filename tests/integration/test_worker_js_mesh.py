@@ -336,7 +336,6 @@ async def test_unknown_worker_registers_again(worker: ChildProcess, registry: Fa
 
 
 async def test_a_run_whose_postgres_stops_is_handed_back(
-    worker: ChildProcess,
     nats_url: str,
     nc: Client,
     graphs_config: Path,
