@@ -1,0 +1,59 @@
+"""LangGraph's own Postgres tables (checkpointer, store), as the API and the workers open them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from agentlist.contracts.storage import LANGGRAPH_SETUP_LOCK
+
+LangGraphPool = AsyncConnectionPool[AsyncConnection[DictRow]]
+
+_SETUP_LOCK_POLL_SECONDS = 0.05
+
+# What LangGraph's Postgres classes expect of the connections they are given.
+_CONNECTION_KWARGS: dict[str, Any] = {
+    "autocommit": True,
+    "prepare_threshold": 0,
+    "row_factory": dict_row,
+}
+
+
+async def open_pool(database_url: str, max_size: int) -> LangGraphPool:
+    pool: LangGraphPool = AsyncConnectionPool(
+        database_url, min_size=1, max_size=max_size, kwargs=_CONNECTION_KWARGS, open=False
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+async def setup_tables(
+    database_url: str, checkpointer: AsyncPostgresSaver, store: AsyncPostgresStore
+) -> None:
+    """``setup()`` of the checkpointer and the store, one process at a time."""
+    async with await AsyncConnection.connect(database_url, autocommit=True) as lock_conn:
+        await _take_setup_lock(lock_conn)
+        try:
+            await checkpointer.setup()
+            await store.setup()
+        finally:
+            await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (LANGGRAPH_SETUP_LOCK,))
+
+
+async def _take_setup_lock(conn: AsyncConnection[Any]) -> None:
+    """Polled, never waited for in ``pg_advisory_lock``: a session waiting there holds a
+    snapshot, and the holder's ``CREATE INDEX CONCURRENTLY`` (in ``setup()``) waits for every
+    older snapshot to end. That deadlock passes through the holder's client, so Postgres never
+    breaks it."""
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LANGGRAPH_SETUP_LOCK,))
+        row = await cursor.fetchone()
+        if row is not None and row[0]:
+            return
+        await asyncio.sleep(_SETUP_LOCK_POLL_SECONDS)
