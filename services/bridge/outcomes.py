@@ -43,9 +43,9 @@ def failure(outcome: RunOutcome) -> ErrorInfo | None:
     return outcome.error or default
 
 
-def thread_status(outcome: RunOutcome, *, other_run_active: bool) -> ThreadStatus:
-    if other_run_active:
-        return "busy"
+def thread_status(outcome: RunOutcome) -> ThreadStatus:
+    """The thread's status after ``outcome`` when no other run of it is active (when one is,
+    the thread stays busy: ``queries.UPDATE_THREAD`` decides that in the same statement)."""
     if outcome.status in ("error", "timeout"):
         return "error"
     if outcome.next or outcome.interrupts:

@@ -157,12 +157,11 @@ async def _fence(conn: Connection, outcome: RunOutcome) -> asyncpg.Record | None
 
 
 async def _update_thread(conn: Connection, outcome: RunOutcome) -> None:
-    # Whether another run keeps the thread busy is decided inside UPDATE_THREAD.
     error = outcomes.failure(outcome)
     await conn.execute(
         UPDATE_THREAD,
         outcome.thread_id,
-        outcomes.thread_status(outcome, other_run_active=False),
+        outcomes.thread_status(outcome),
         outcome.values,
         outcome.interrupts,
         error.model_dump(mode="json") if error is not None else None,

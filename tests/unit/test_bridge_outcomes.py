@@ -52,21 +52,19 @@ def test_failures_carry_an_error_even_when_the_worker_sent_none() -> None:
 
 
 @pytest.mark.parametrize(
-    ("outcome", "other_run_active", "expected"),
+    ("outcome", "expected"),
     [
-        (make("success"), False, "idle"),
-        (make("success"), True, "busy"),
-        (make("error"), False, "error"),
-        (make("timeout"), False, "error"),
-        (make("error"), True, "busy"),
-        (make("success", next=["ask"]), False, "interrupted"),
-        (make("success", interrupts={"t1": [{"value": "?", "id": "i1"}]}), False, "interrupted"),
-        (make("interrupted"), False, "idle"),
-        (make("rollback", next=["n"]), False, "interrupted"),
+        (make("success"), "idle"),
+        (make("error"), "error"),
+        (make("timeout"), "error"),
+        (make("success", next=["ask"]), "interrupted"),
+        (make("success", interrupts={"t1": [{"value": "?", "id": "i1"}]}), "interrupted"),
+        (make("interrupted"), "idle"),
+        (make("rollback", next=["n"]), "interrupted"),
     ],
 )
-def test_thread_status(outcome: RunOutcome, other_run_active: bool, expected: str) -> None:
-    assert outcomes.thread_status(outcome, other_run_active=other_run_active) == expected
+def test_thread_status(outcome: RunOutcome, expected: str) -> None:
+    assert outcomes.thread_status(outcome) == expected
 
 
 @pytest.mark.parametrize(
