@@ -19,9 +19,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from langgraph_sdk import get_client
+from serverkit import migrated_pool
 
 from agentlist.launcher import Stack, StackOptions
-from agentlist.shared.db import create_pool, migrate
 
 TESTS = Path(__file__).parent
 GRAPHS_CONFIG = TESTS / "graphs" / "langgraph.json"
@@ -52,10 +52,8 @@ def servers(log_dir: Path) -> Iterator[Stack]:
 
 @pytest_asyncio.fixture(scope="session")
 async def pg_pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(servers.database_url, max_size=5)
-    await migrate(pool)
-    yield pool
-    await pool.close()
+    async with migrated_pool(servers.database_url) as pool:
+        yield pool
 
 
 def services_on(servers: Stack, data_dir: Path, log_dir: Path, **overrides: object) -> Stack:

@@ -37,6 +37,15 @@ async def record(store: BaseStore, config: RunnableConfig, label: str) -> dict[s
     return entry
 
 
+def _one_node(state: Any, name: str, node: Any) -> Any:
+    """A graph of ``node`` alone, from start to end."""
+    builder = StateGraph(state)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+    return builder.compile()
+
+
 # -- steps: several slow steps, each announced by a custom event ---------------------------------
 
 
@@ -87,11 +96,7 @@ async def burst(state: Burst) -> Burst:
     return {"emitted": count}
 
 
-_burst = StateGraph(Burst)
-_burst.add_node("burst", burst)
-_burst.add_edge(START, "burst")
-_burst.add_edge("burst", END)
-bursts = _burst.compile()
+bursts = _one_node(Burst, "burst", burst)
 """Emits ``count`` custom events ``{"i": 0..count-1}``, pausing ``pace`` s every ten."""
 
 
@@ -114,16 +119,8 @@ async def kill_own_worker(state: Poison, config: RunnableConfig, *, store: BaseS
     return {}
 
 
-def _one_node(name: str, node: Any) -> Any:
-    builder = StateGraph(Poison)
-    builder.add_node(name, node)
-    builder.add_edge(START, name)
-    builder.add_edge(name, END)
-    return builder.compile()
-
-
-raises = _one_node("always_raise", always_raise)
-kills_worker = _one_node("kill_own_worker", kill_own_worker)
+raises = _one_node(Poison, "always_raise", always_raise)
+kills_worker = _one_node(Poison, "kill_own_worker", kill_own_worker)
 
 
 # -- sleepy: one step of ``delay`` seconds, no ledger (the load of a flood) ----------------------
@@ -140,8 +137,4 @@ async def nap(state: Sleepy) -> Sleepy:
     return {"slept": delay}
 
 
-_sleepy = StateGraph(Sleepy)
-_sleepy.add_node("nap", nap)
-_sleepy.add_edge(START, "nap")
-_sleepy.add_edge("nap", END)
-sleepy = _sleepy.compile()
+sleepy = _one_node(Sleepy, "nap", nap)

@@ -21,7 +21,7 @@ import pytest_asyncio
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
-from serverkit import own_servers
+from serverkit import migrated_pool, own_servers
 
 from agentlist.bridge import queries
 from agentlist.bridge.service import serve
@@ -52,10 +52,8 @@ def servers() -> Iterator[Stack]:
 
 @pytest_asyncio.fixture(scope="module")
 async def pg_pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(servers.database_url, max_size=5)
-    await migrate(pool)
-    yield pool
-    await pool.close()
+    async with migrated_pool(servers.database_url) as pool:
+        yield pool
 
 
 @pytest_asyncio.fixture
