@@ -1,6 +1,6 @@
 """Write the contracts in the forms other languages read.
 
-``python -m agentlist.contracts.export`` (re)writes ``contracts/schema/``:
+``python contracts/export.py`` (re)writes ``contracts/schema/``:
 
 * ``<message type>.schema.json``: the JSON Schema of each wire model;
 * ``messages.schema.json``: one document with every model under ``$defs``;
@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = drift()
         if stale:
-            sys.stderr.write(
-                f"contracts drifted, run `python -m agentlist.contracts.export`: {stale}\n"
-            )
+            sys.stderr.write(f"contracts drifted, run `python contracts/export.py`: {stale}\n")
             return 1
         return 0
     write()

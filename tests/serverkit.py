@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 
+from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack, StackOptions
-from agentlist.shared.db import create_pool, migrate
 
 
 @contextlib.contextmanager

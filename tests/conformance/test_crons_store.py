@@ -43,7 +43,7 @@ async def test_58_a_due_thread_cron_creates_one_run(stack: Stack, sdk: Any) -> N
     # Bring the tick forward instead of waiting for the next minute.
     async with httpx.AsyncClient(base_url=stack.api_url) as http:
         assert (await http.get(f"/runs/crons/{cron['cron_id']}")).status_code == 200
-    from agentlist.shared.db import create_pool
+    from agentlist.db.pool import create_pool
 
     pool = await create_pool(stack.database_url, max_size=1)
     try:

@@ -29,9 +29,9 @@ from agentlist.bridge.settings import BridgeSettings
 from agentlist.contracts import streams, subjects
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import AttemptStarted, OutcomeStatus, RunEvent, RunOutcome
+from agentlist.core.nats import ensure_events_stream
+from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
-from agentlist.shared.db import create_pool, migrate
-from agentlist.shared.nats import ensure_events_stream
 
 T = TypeVar("T")
 RETENTION = 120

@@ -22,6 +22,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from agentlist.contracts import subjects
+from agentlist.contracts.ids import SYSTEM_TENANT, system_assistant_id
 from agentlist.contracts.runs import RunCancel, RunKwargs
 from agentlist.contracts.workers import (
     GraphInfo,
@@ -34,12 +35,11 @@ from agentlist.contracts.workers import (
     WorkerLanguage,
     WorkerRegister,
 )
+from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.launcher.servers import NatsServer
 from agentlist.registry.service import serve
 from agentlist.registry.settings import RegistrySettings
-from agentlist.shared.db import create_pool, migrate
-from agentlist.shared.ids import SYSTEM_TENANT, system_assistant_id
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ import pytest
 import pytest_asyncio
 
 from agentlist.contracts.runs import RunKwargs
+from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.scheduler.claim import claim, next_due_in
 from agentlist.scheduler.settings import SchedulerSettings
-from agentlist.shared.db import create_pool, migrate
 
 KWARGS = RunKwargs(input={"messages": []}).model_dump(mode="json")
 

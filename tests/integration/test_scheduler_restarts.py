@@ -17,11 +17,11 @@ from nats.aio.msg import Msg
 
 from agentlist.contracts import subjects
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
+from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.launcher.servers import NatsServer
 from agentlist.scheduler.service import serve
 from agentlist.scheduler.settings import SchedulerSettings
-from agentlist.shared.db import create_pool, migrate
 
 ACCEPT = DispatchReply(accepted=True).model_dump_json().encode()
 

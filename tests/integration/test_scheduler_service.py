@@ -22,11 +22,11 @@ from nats.aio.msg import Msg
 from agentlist.contracts import subjects
 from agentlist.contracts.events import RUN_MESSAGE, AttemptStarted, RunEvent, RunOutcome
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
+from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.scheduler.leases import FINISHER_ID
 from agentlist.scheduler.service import serve
 from agentlist.scheduler.settings import SchedulerSettings
-from agentlist.shared.db import create_pool, migrate
 
 KWARGS = RunKwargs(input={"messages": [{"role": "user", "content": "hi"}]})
 

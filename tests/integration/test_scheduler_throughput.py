@@ -16,8 +16,8 @@ from nats.aio.msg import Msg
 
 from agentlist.contracts import subjects
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
+from agentlist.db.pool import create_pool
 from agentlist.launcher import Stack
-from agentlist.shared.db import create_pool
 
 RUNS = 2000
 ACCEPT = DispatchReply(accepted=True).model_dump_json().encode()

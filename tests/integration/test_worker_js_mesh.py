@@ -45,11 +45,11 @@ from agentlist.contracts import (
     UpdateState,
     subjects,
 )
+from agentlist.core.nats import ensure_events_stream
 from agentlist.launcher import Stack
 from agentlist.launcher.jsworker import js_worker_problem, start_js_worker, worker_js_dir
 from agentlist.launcher.process import ChildProcess
 from agentlist.launcher.servers import NatsServer
-from agentlist.shared.nats import ensure_events_stream
 
 
 def test_the_js_worker_can_start_here() -> None:

@@ -42,10 +42,10 @@ from agentlist.contracts import (
     UpdateState,
     subjects,
 )
+from agentlist.core.nats import ensure_events_stream
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
 from agentlist.launcher.servers import NatsServer
-from agentlist.shared.nats import ensure_events_stream
 from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
 
 GRAPHS = Path(__file__).parents[1] / "graphs"

@@ -16,7 +16,7 @@ from agentlist.api.runprep import (
 )
 from agentlist.api.schemas import RunCreate
 from agentlist.contracts import RunKwargs
-from agentlist.shared.server_config import HeaderRules
+from agentlist.core.langgraph_json import HeaderRules
 
 ASSISTANT = Assistant(
     assistant_id=uuid.UUID(int=1),

@@ -35,7 +35,11 @@ def test_compose_file_is_valid_and_complete() -> None:
         "bridge",
         "worker",
     } <= set(services)
-    for name in ("api", "registry", "scheduler", "bridge", "worker"):
+    for name in ("api", "registry", "scheduler", "bridge"):
         assert services[name]["command"][0] == name
+        assert services[name]["build"]["target"] == "mesh"
+    for name in ("api", "registry", "scheduler", "bridge", "worker"):
         assert services[name]["environment"]["NATS_URL"] == "nats://nats:4222"
-    assert services["worker"]["command"][1:] == ["--config", "/graphs/langgraph.json"]
+    # Workers run from the worker-only image, as a worker team's own image would.
+    assert services["worker"]["build"]["target"] == "worker"
+    assert services["worker"]["command"] == ["--config", "/graphs/langgraph.json"]

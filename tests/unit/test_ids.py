@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from agentlist.shared.ids import system_assistant_id, uuid7
+from agentlist.contracts.ids import system_assistant_id, uuid7
 
 
 def test_uuid7_has_version_variant_and_time_order() -> None:

@@ -1,12 +1,10 @@
-"""Pure rules of the registry, and its handlers served by FastStream's in-memory broker."""
+"""Pure rules of the registry, and what its handlers answer (served on real NATS in
+``tests/integration/test_registry_service.py``)."""
 
 from __future__ import annotations
 
 import uuid
 
-from faststream.nats import NatsBroker, TestNatsBroker
-
-from agentlist.contracts import subjects
 from agentlist.contracts.runs import RunCancel
 from agentlist.contracts.workers import (
     GraphInfo,
@@ -17,7 +15,7 @@ from agentlist.contracts.workers import (
     WorkerRegister,
 )
 from agentlist.registry.catalogue import rejected_graphs
-from agentlist.registry.handlers import RegistryHandlers, subscribe
+from agentlist.registry.handlers import RegistryHandlers
 from agentlist.registry.leases import WorkerView, answer
 from agentlist.registry.liveness import Thresholds, Verdict, judge, state_after_ping
 
@@ -95,23 +93,18 @@ def registration(worker_id: str) -> WorkerRegister:
     )
 
 
-async def test_handlers_answer_requests_on_the_registry_subjects() -> None:
+async def test_handlers_answer_registrations_and_heartbeats() -> None:
     store = FakeStore()
-    broker = NatsBroker()
-    subscribe(broker, RegistryHandlers(store, heartbeat_interval=0.5, lease_seconds=3))
-    async with TestNatsBroker(broker) as test_broker:
-        msg = await test_broker.request(registration("w1"), subjects.REGISTRY_REGISTER)
-        reply = RegisterReply.model_validate_json(msg.body)
-        assert reply.accepted and reply.heartbeat_interval == 0.5
-        assert set(reply.rejected_graphs) == {"taken"}
+    handlers = RegistryHandlers(store, heartbeat_interval=0.5, lease_seconds=3)
+    reply = await handlers.on_register(registration("w1"))
+    assert isinstance(reply, RegisterReply)
+    assert reply.accepted and reply.heartbeat_interval == 0.5
+    assert set(reply.rejected_graphs) == {"taken"}
 
-        msg = await test_broker.request(registration("bad.id"), subjects.REGISTRY_REGISTER)
-        assert not RegisterReply.model_validate_json(msg.body).accepted
-        assert [r.worker_id for r in store.registered] == ["w1"]
+    refused = await handlers.on_register(registration("bad.id"))
+    assert not refused.accepted
+    assert [r.worker_id for r in store.registered] == ["w1"]
 
-        run = HeldRun(run_id=str(uuid.uuid4()), attempt=1)
-        beat = Heartbeat(worker_id="w2", capacity=2, runs=[run])
-        msg = await test_broker.request(beat, subjects.REGISTRY_HEARTBEAT)
-        assert HeartbeatReply.model_validate_json(msg.body) == HeartbeatReply(
-            known=False, revoked=[run]
-        )
+    run = HeldRun(run_id=str(uuid.uuid4()), attempt=1)
+    beat = Heartbeat(worker_id="w2", capacity=2, runs=[run])
+    assert await handlers.on_heartbeat(beat) == HeartbeatReply(known=False, revoked=[run])

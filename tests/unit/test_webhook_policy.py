@@ -6,8 +6,8 @@ import ipaddress
 
 import pytest
 
-from agentlist.shared.server_config import WebhookPolicy, parse
-from agentlist.shared.webhooks import WebhookRefusedError, forbidden_address, validate
+from agentlist.core.langgraph_json import WebhookPolicy, parse
+from agentlist.core.webhooks import WebhookRefusedError, forbidden_address, validate
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,255 @@
+"""Threads: SQL and the shape clients receive."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from agentlist.contracts.ids import SYSTEM_TENANT
+from agentlist.db.sql import Executor, Where, order_by
+
+_COLUMNS = (
+    "thread_id, graph_id, metadata, config, status, state_values, interrupts, error,"
+    " ttl_minutes, ttl_strategy, created_at, updated_at, state_updated_at"
+)
+
+
+def to_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "thread_id": str(row["thread_id"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "state_updated_at": row["state_updated_at"],
+        "metadata": row["metadata"],
+        "config": row["config"],
+        "status": row["status"],
+        "values": row["state_values"],
+        "interrupts": row["interrupts"],
+        "error": row["error"],
+    }
+
+
+async def get(
+    conn: Executor, tenant: str, thread_id: UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    suffix = " FOR UPDATE" if lock else ""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM threads WHERE thread_id = $1 AND tenant_id = $2{suffix}",
+        thread_id,
+        tenant,
+    )
+    return row
+
+
+async def lock_with_assistant(
+    conn: Executor, tenant: str, thread_id: UUID, assistant_id: UUID
+) -> asyncpg.Record | None:
+    """The thread's ``config`` and ``metadata``, locked, with the assistant a run on it uses
+    (``assistant_*`` columns): one round trip. ``None`` when either is missing."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        """
+        SELECT t.config, t.metadata, a.assistant_id, a.graph_id,
+               a.config AS assistant_config, a.context AS assistant_context,
+               a.metadata AS assistant_metadata
+        FROM threads t
+        JOIN assistants a ON a.assistant_id = $3 AND a.tenant_id IN ($2, $4)
+        WHERE t.thread_id = $1 AND t.tenant_id = $2
+        FOR UPDATE OF t
+        """,
+        thread_id,
+        tenant,
+        assistant_id,
+        SYSTEM_TENANT,
+    )
+    return row
+
+
+async def insert(
+    conn: Executor,
+    tenant: str,
+    thread_id: UUID,
+    *,
+    metadata: dict[str, Any],
+    status: str = "idle",
+    graph_id: str | None = None,
+    ttl_minutes: float | None = None,
+    ttl_strategy: str | None = None,
+) -> asyncpg.Record | None:
+    """Insert a thread; ``None`` when one with this id already exists."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""
+        INSERT INTO threads (thread_id, tenant_id, metadata, status, graph_id,
+                             ttl_minutes, ttl_strategy, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6::float8, $7, now() + make_interval(secs => $6::float8 * 60))
+        ON CONFLICT (thread_id) DO NOTHING
+        RETURNING {_COLUMNS}
+        """,
+        thread_id,
+        tenant,
+        metadata,
+        status,
+        graph_id,
+        ttl_minutes,
+        ttl_strategy,
+    )
+    return row
+
+
+async def delete_by_metadata(conn: Executor, tenant: str, metadata: dict[str, Any]) -> list[UUID]:
+    """Delete the tenant's threads whose metadata contains ``metadata`` (runs cascade)."""
+    rows = await conn.fetch(
+        "DELETE FROM threads WHERE tenant_id = $1 AND metadata @> $2::jsonb RETURNING thread_id",
+        tenant,
+        metadata,
+    )
+    return [row["thread_id"] for row in rows]
+
+
+_SORTABLE = frozenset({"thread_id", "status", "created_at", "updated_at", "state_updated_at"})
+
+
+def _filters(
+    tenant: str,
+    *,
+    metadata: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+    ids: list[UUID] | None = None,
+    status: str | None = None,
+) -> Where:
+    where = Where().add("tenant_id = {}", tenant)
+    if metadata:
+        where.add("metadata @> {}::jsonb", metadata)
+    if values:
+        where.add("state_values @> {}::jsonb", values)
+    if ids:
+        where.add("thread_id = ANY({}::uuid[])", ids)
+    if status:
+        where.add("status = {}", status)
+    return where
+
+
+async def search(
+    pool: asyncpg.Pool,
+    tenant: str,
+    *,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    ids: list[UUID] | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    sort_by: str | None,
+    sort_order: str | None,
+) -> tuple[list[asyncpg.Record], int]:
+    where = _filters(tenant, metadata=metadata, values=values, ids=ids, status=status)
+    order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
+    total: int = await pool.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
+    limit_param, offset_param = where.param(limit), where.param(offset)
+    rows: list[asyncpg.Record] = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM threads WHERE {where.sql}"
+        f" ORDER BY {order}, thread_id LIMIT {limit_param} OFFSET {offset_param}",
+        *where.args,
+    )
+    return rows, total
+
+
+async def count(
+    pool: asyncpg.Pool,
+    tenant: str,
+    *,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    status: str | None,
+) -> int:
+    where = _filters(tenant, metadata=metadata, values=values, status=status)
+    total: int = await pool.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
+    return total
+
+
+async def patch(
+    conn: Executor,
+    tenant: str,
+    thread_id: UUID,
+    *,
+    metadata: dict[str, Any] | None,
+    ttl_minutes: float | None,
+    ttl_strategy: str | None,
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""
+        UPDATE threads
+        SET metadata = metadata || coalesce($3::jsonb, '{{}}'),
+            ttl_minutes = coalesce($4::float8, ttl_minutes),
+            ttl_strategy = coalesce($5, ttl_strategy),
+            expires_at = CASE WHEN $4::float8 IS NULL THEN expires_at
+                              ELSE now() + make_interval(secs => $4::float8 * 60) END,
+            updated_at = now()
+        WHERE thread_id = $1 AND tenant_id = $2
+        RETURNING {_COLUMNS}
+        """,
+        thread_id,
+        tenant,
+        metadata,
+        ttl_minutes,
+        ttl_strategy,
+    )
+    return row
+
+
+async def delete(conn: Executor, tenant: str, thread_id: UUID) -> bool:
+    deleted = await conn.fetchval(
+        "DELETE FROM threads WHERE thread_id = $1 AND tenant_id = $2 RETURNING thread_id",
+        thread_id,
+        tenant,
+    )
+    return deleted is not None
+
+
+async def copy(conn: Executor, tenant: str, source: UUID, target: UUID) -> asyncpg.Record | None:
+    """A new thread with the source's metadata, config and state (not its runs)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"""
+        INSERT INTO threads (thread_id, tenant_id, graph_id, metadata, config, status,
+                             state_values, interrupts, error, state_updated_at)
+        SELECT $3, tenant_id, graph_id, metadata, config,
+               CASE WHEN status = 'busy' THEN 'idle' ELSE status END,
+               state_values, interrupts, error, state_updated_at
+        FROM threads WHERE thread_id = $1 AND tenant_id = $2
+        RETURNING {_COLUMNS}
+        """,
+        source,
+        tenant,
+        target,
+    )
+    return row
+
+
+async def existing_ids(conn: Executor, tenant: str, thread_ids: list[UUID]) -> list[UUID]:
+    rows = await conn.fetch(
+        "SELECT thread_id FROM threads WHERE tenant_id = $1 AND thread_id = ANY($2::uuid[])",
+        tenant,
+        thread_ids,
+    )
+    return [row["thread_id"] for row in rows]
+
+
+async def touch_state(
+    conn: Executor, thread_id: UUID, values: Any, interrupts: Any, next_nodes: list[str]
+) -> None:
+    """After ``update_state``: the thread shows the new values (and is interrupted if the
+    graph has nodes left to run)."""
+    await conn.execute(
+        """
+        UPDATE threads
+        SET state_values = $2, interrupts = $3, state_updated_at = now(), updated_at = now(),
+            status = CASE WHEN status = 'busy' THEN status
+                          WHEN cardinality($4::text[]) > 0 THEN 'interrupted' ELSE 'idle' END
+        WHERE thread_id = $1
+        """,
+        thread_id,
+        values,
+        interrupts,
+        next_nodes,
+    )

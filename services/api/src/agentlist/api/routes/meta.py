@@ -1,0 +1,83 @@
+"""Liveness, version and dependency health: never behind auth."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+
+from agentlist.api.db import metrics as db_metrics
+from agentlist.api.db import workers
+from agentlist.api.deps import Resources, ResourcesDep
+from agentlist.api.metrics import prometheus
+from agentlist.api.responses import JsonResponse
+from agentlist.core import __version__
+
+router = APIRouter(tags=["System"])
+
+_PROBE_TIMEOUT = 2.0
+
+
+@router.get("/ok")
+async def ok() -> dict[str, bool]:
+    """Liveness: the process answers."""
+    return {"ok": True}
+
+
+@router.get("/info")
+async def info() -> dict[str, Any]:
+    import langgraph.version  # the API never runs graphs, but clients ask which LangGraph
+
+    return {
+        "version": __version__,
+        "langgraph_py_version": langgraph.version.__version__,
+        "flags": {"assistants": True, "crons": True, "langsmith": False},
+        "host": {"kind": "agentlist", "project_id": None, "revision_id": None, "tenant_id": None},
+    }
+
+
+async def _probe(check: Any) -> str:
+    try:
+        await asyncio.wait_for(check, _PROBE_TIMEOUT)
+    except Exception as exc:  # any failure means unhealthy; say which
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
+
+
+async def _nats_ok(resources: Resources) -> None:
+    if not resources.nats.is_connected:
+        raise ConnectionError("not connected")
+    await resources.nats.flush(timeout=int(_PROBE_TIMEOUT))
+
+
+@router.get("/metrics", response_model=None)
+async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Response:
+    """Queue depth by status and graph, the oldest waiting run, workers and their capacity:
+    Prometheus text, or JSON with ``?format=json``."""
+    snapshot = await db_metrics.snapshot(resources.pool)
+    if format == "json":
+        return JsonResponse(snapshot)
+    return PlainTextResponse(prometheus(snapshot), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/health")
+async def health(resources: ResourcesDep) -> JsonResponse:
+    """Each dependency's status, the workers by state, and the graphs healthy workers serve."""
+    postgres, redis, nats = await asyncio.gather(
+        _probe(resources.pool.fetchval("SELECT 1")),
+        _probe(resources.redis.ping()),
+        _probe(_nats_ok(resources)),
+    )
+    body: dict[str, Any] = {
+        "status": "ok",
+        "dependencies": {"postgres": postgres, "redis": redis, "nats": nats},
+        "workers": {},
+        "graphs": [],
+    }
+    if postgres == "ok":
+        body["workers"], body["graphs"] = await workers.summary(resources.pool)
+    healthy = all(status == "ok" for status in body["dependencies"].values())
+    body["status"] = "ok" if healthy else "degraded"
+    return JsonResponse(body, status_code=200 if healthy else 503)

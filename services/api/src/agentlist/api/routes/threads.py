@@ -1,0 +1,188 @@
+"""Threads: a conversation, its metadata and its latest values (state lives in checkpoints)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from agentlist.api import cancel, extract, stateops
+from agentlist.api.db import runs, threads
+from agentlist.api.deps import Resources, ResourcesDep, TenantDep
+from agentlist.api.errors import BadRequestError, ConflictError, NotFoundError
+from agentlist.api.params import pagination_headers, parse_uuid, select_fields
+from agentlist.api.responses import JsonResponse
+from agentlist.api.schemas import (
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+    ThreadTTL,
+)
+from agentlist.contracts.ids import uuid7
+from agentlist.contracts.state import BulkUpdateState
+from agentlist.db.checkpoints import copy_thread_checkpoints, delete_thread_checkpoints
+
+router = APIRouter(prefix="/threads", tags=["Threads"])
+
+
+async def require_thread(resources: Resources, tenant: str, thread_id: str) -> Any:
+    tid = parse_uuid(thread_id, "thread")
+    row = await threads.get(resources.pool, tenant, tid)
+    if row is None:
+        raise NotFoundError(f"Thread with ID {tid} not found")
+    return row
+
+
+async def _apply_supersteps(resources: Resources, row: Any, body: ThreadCreate) -> None:
+    graph_id = (body.metadata or {}).get("graph_id")
+    if not graph_id:
+        raise BadRequestError("Creating a thread with supersteps needs metadata.graph_id")
+    thread_id = str(row["thread_id"])
+    request = BulkUpdateState(
+        thread_id=thread_id,
+        config={"configurable": {"thread_id": thread_id, "graph_id": graph_id}},
+        supersteps=[step.get("updates", []) for step in body.supersteps or []],
+    )
+    await stateops.ask(resources.nats, graph_id, request, resources.settings.state_timeout_seconds)
+    await stateops.refresh_thread(resources, row["thread_id"], graph_id)
+
+
+def default_ttl(resources: Resources) -> ThreadTTL | None:
+    """``checkpointer.ttl`` of langgraph.json: a TTL for threads created without one."""
+    configured = resources.server.thread_ttl or {}
+    if not configured.get("default_ttl"):
+        return None
+    return ThreadTTL(ttl=configured["default_ttl"], strategy=configured.get("strategy") or "delete")
+
+
+@router.post("")
+async def create_thread(
+    body: ThreadCreate, resources: ResourcesDep, tenant: TenantDep
+) -> JsonResponse:
+    thread_id = body.thread_id or uuid7()
+    graph_id = (body.metadata or {}).get("graph_id")
+    ttl = body.ttl or default_ttl(resources)
+    row = await threads.insert(
+        resources.pool,
+        tenant,
+        thread_id,
+        metadata=body.metadata or {},
+        graph_id=graph_id if isinstance(graph_id, str) else None,
+        ttl_minutes=ttl.ttl if ttl else None,
+        ttl_strategy=ttl.strategy if ttl else None,
+    )
+    if row is None:
+        existing = await threads.get(resources.pool, tenant, thread_id)
+        if existing is None or body.if_exists != "do_nothing":
+            raise ConflictError(f"Thread with ID {thread_id} already exists")
+        return JsonResponse(threads.to_json(existing))
+    if body.supersteps:
+        await _apply_supersteps(resources, row, body)
+        row = await require_thread(resources, tenant, str(thread_id))
+    return JsonResponse(threads.to_json(row))
+
+
+@router.post("/search")
+async def search_threads(
+    body: ThreadSearch, resources: ResourcesDep, tenant: TenantDep
+) -> JsonResponse:
+    paths = {alias: extract.parse(path) for alias, path in (body.extract or {}).items()}
+    rows, total = await threads.search(
+        resources.pool,
+        tenant,
+        metadata=body.metadata,
+        values=body.values,
+        ids=body.ids,
+        status=body.status,
+        limit=body.limit,
+        offset=body.offset,
+        sort_by=body.sort_by,
+        sort_order=body.sort_order,
+    )
+    items = []
+    for row in rows:
+        item = threads.to_json(row)
+        if paths:
+            item["extracted"] = {
+                alias: extract.extract(item, path) for alias, path in paths.items()
+            }
+        items.append(select_fields(item, body.select and [*body.select, "extracted"]))
+    return JsonResponse(items, headers=pagination_headers(total, body.offset, len(items)))
+
+
+@router.post("/count")
+async def count_threads(body: ThreadCount, resources: ResourcesDep, tenant: TenantDep) -> int:
+    return await threads.count(
+        resources.pool, tenant, metadata=body.metadata, values=body.values, status=body.status
+    )
+
+
+@router.post("/prune")
+async def prune_threads(
+    body: ThreadPrune, resources: ResourcesDep, tenant: TenantDep
+) -> JsonResponse:
+    found = await threads.existing_ids(resources.pool, tenant, body.thread_ids)
+    if body.strategy == "delete":
+        for thread_id in found:
+            await delete_thread_and_runs(resources, tenant, thread_id)
+    else:
+        await stateops.prune_checkpoints(resources, found)
+    return JsonResponse({"pruned_count": len(found)})
+
+
+@router.get("/{thread_id}")
+async def get_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
+    return JsonResponse(threads.to_json(await require_thread(resources, tenant, thread_id)))
+
+
+@router.patch("/{thread_id}")
+async def patch_thread(
+    thread_id: str, body: ThreadPatch, request: Request, resources: ResourcesDep, tenant: TenantDep
+) -> Response:
+    row = await threads.patch(
+        resources.pool,
+        tenant,
+        parse_uuid(thread_id, "thread"),
+        metadata=body.metadata,
+        ttl_minutes=body.ttl.ttl if body.ttl else None,
+        ttl_strategy=body.ttl.strategy if body.ttl else None,
+    )
+    if row is None:
+        raise NotFoundError(f"Thread with ID {thread_id} not found")
+    if "return=minimal" in request.headers.get("prefer", ""):
+        return Response(status_code=204)
+    return JsonResponse(threads.to_json(row))
+
+
+async def delete_thread_and_runs(resources: Resources, tenant: str, thread_id: UUID) -> bool:
+    """Stop the thread's active runs, then delete it, its runs and its checkpoints."""
+    active = await runs.active_on_thread(resources.pool, thread_id)
+    await cancel.cancel(resources, [row["run_id"] for row in active], "interrupt")
+    async with resources.pool.acquire() as conn, conn.transaction():
+        if not await threads.delete(conn, tenant, thread_id):
+            return False
+        await delete_thread_checkpoints(conn, str(thread_id))
+    return True
+
+
+@router.delete("/{thread_id}", status_code=204)
+async def delete_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> Response:
+    if not await delete_thread_and_runs(resources, tenant, parse_uuid(thread_id, "thread")):
+        raise NotFoundError(f"Thread with ID {thread_id} not found")
+    return Response(status_code=204)
+
+
+@router.post("/{thread_id}/copy")
+async def copy_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
+    source = parse_uuid(thread_id, "thread")
+    target = uuid7()
+    async with resources.pool.acquire() as conn, conn.transaction():
+        row = await threads.copy(conn, tenant, source, target)
+        if row is None:
+            raise NotFoundError(f"Thread with ID {source} not found")
+        await copy_thread_checkpoints(conn, str(source), str(target))
+    return JsonResponse(threads.to_json(row))

@@ -1,0 +1,157 @@
+"""Turning a run request into what is stored and dispatched: pure functions, no IO.
+
+Merge rules follow langgraph-api: config is assistant <- thread <- request (``configurable``
+and ``metadata`` merged key by key), context is assistant <- request, and ``configurable`` gets
+the run's identity so graphs can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from agentlist.api.errors import BadRequestError
+from agentlist.api.schemas import RunCreate
+from agentlist.contracts.runs import CheckpointRef, Durability, RunKwargs
+from agentlist.core.langgraph_json import HeaderRules
+
+
+@dataclass(frozen=True)
+class Assistant:
+    assistant_id: UUID
+    graph_id: str
+    config: dict[str, Any]
+    context: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    kwargs: dict[str, Any]
+    """The ``runs.kwargs`` document: a ``RunKwargs`` plus the API's own fields."""
+    metadata: dict[str, Any]
+    multitask_strategy: str
+    after_seconds: float
+    on_completion: str
+    webhook: str | None
+
+
+def forwarded_headers(headers: Mapping[str, str], rules: HeaderRules) -> dict[str, str]:
+    """Request headers copied into ``configurable`` (``http.configurable_headers``)."""
+    return {name.lower(): value for name, value in headers.items() if rules.allows(name)}
+
+
+def merge_config(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if key in ("configurable", "metadata") and isinstance(value, Mapping):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+def _checkpoint(body: RunCreate) -> CheckpointRef | None:
+    if body.checkpoint is not None and body.checkpoint.checkpoint_id:
+        return CheckpointRef(
+            checkpoint_id=body.checkpoint.checkpoint_id,
+            checkpoint_ns=body.checkpoint.checkpoint_ns or "",
+            checkpoint_map=body.checkpoint.checkpoint_map,
+        )
+    if body.checkpoint_id:
+        return CheckpointRef(checkpoint_id=body.checkpoint_id)
+    return None
+
+
+def _stream_modes(body: RunCreate) -> list[Any]:
+    if body.stream_mode is None:
+        return ["values"]
+    modes = [body.stream_mode] if isinstance(body.stream_mode, str) else list(body.stream_mode)
+    return list(dict.fromkeys(modes)) or ["values"]
+
+
+def _durability(body: RunCreate) -> Durability:
+    if body.durability is not None:
+        return body.durability
+    return "exit" if body.checkpoint_during is False else "async"
+
+
+def validate(body: RunCreate, *, stateless: bool) -> None:
+    configurable = (body.config.configurable if body.config else None) or {}
+    if configurable and body.context:
+        raise BadRequestError(
+            "Cannot specify both configurable and context. Prefer setting context alone."
+            " Context was introduced in LangGraph 0.6.0 and is the long term planned"
+            " replacement for configurable."
+        )
+    if stateless and body.command is not None and body.command.resume is not None:
+        raise BadRequestError("You must provide a thread_id when resuming.")
+    if body.input is not None and body.command is not None:
+        raise BadRequestError("Cannot specify both input and command.")
+
+
+def prepare(
+    body: RunCreate,
+    *,
+    run_id: UUID,
+    thread_id: UUID,
+    assistant: Assistant,
+    thread_config: Mapping[str, Any] | None,
+    thread_metadata: Mapping[str, Any] | None,
+    headers: Mapping[str, str],
+    stateless: bool,
+    header_rules: HeaderRules | None = None,
+) -> PreparedRun:
+    validate(body, stateless=stateless)
+    identity = {
+        "run_id": str(run_id),
+        "thread_id": str(thread_id),
+        "graph_id": assistant.graph_id,
+        "assistant_id": str(assistant.assistant_id),
+    }
+    request_config = body.config.model_dump(exclude_none=True) if body.config else {}
+    config = merge_config(assistant.config, thread_config, request_config)
+    config["configurable"] = {
+        **config.get("configurable", {}),
+        **forwarded_headers(headers, header_rules or HeaderRules()),
+        **identity,
+    }
+    run_metadata = dict(body.metadata or {})
+    config["metadata"] = {
+        **(thread_metadata or {}),
+        **config.get("metadata", {}),
+        **run_metadata,
+        **identity,
+    }
+    command = body.command.model_dump(exclude_none=True) if body.command else None
+    run_kwargs = RunKwargs(
+        input=body.input,
+        command=command,
+        config=config,
+        context={**assistant.context, **(body.context or {})},
+        stream_mode=_stream_modes(body),
+        subgraphs=bool(body.stream_subgraphs),
+        interrupt_before=body.interrupt_before,
+        interrupt_after=body.interrupt_after,
+        checkpoint=_checkpoint(body),
+        durability=_durability(body),
+        feedback_keys=body.feedback_keys,
+    )
+    kwargs = run_kwargs.model_dump(mode="json")
+    kwargs.update(
+        resumable=bool(body.stream_resumable),
+        webhook=body.webhook,
+        temporary=stateless and (body.on_completion or "delete") == "delete",
+        checkpoint_during=body.checkpoint_during,
+    )
+    return PreparedRun(
+        kwargs=kwargs,
+        metadata={**run_metadata, "assistant_id": str(assistant.assistant_id)},
+        multitask_strategy=body.multitask_strategy or "enqueue",
+        after_seconds=body.after_seconds or 0.0,
+        on_completion=(body.on_completion or "delete") if stateless else "keep",
+        webhook=body.webhook,
+    )

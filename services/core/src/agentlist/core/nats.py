@@ -1,0 +1,131 @@
+"""NATS for every process: one way to connect, one way to answer requests, the events stream.
+
+AgentList uses nats-py directly. A typed FastStream subscriber cost about 280 µs more CPU per
+request than :func:`serve_requests` (``benchmarks/nats_stack.py``), and every run crosses
+several of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final, TypeVar
+
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+
+from agentlist.contracts import subjects
+from agentlist.contracts._wire import WireModel
+from agentlist.core.retry import Transient, retry
+
+logger = logging.getLogger(__name__)
+
+Request = TypeVar("Request", bound=WireModel)
+
+TRANSIENT: Final[Transient] = (
+    OSError,  # refused and reset connections; TimeoutError is one too
+    nats.errors.Error,  # no servers, no responders, a connection closed or draining
+)
+"""The errors that mean NATS (or the way to it) is away, not that a message was wrong."""
+
+
+async def connect(url: str, name: str) -> Client:
+    """Connect once; after that the client reconnects by itself for ever, since a restarted
+    NATS server is a normal event."""
+
+    async def on_error(exc: Exception) -> None:
+        logger.warning("nats error: %r", exc)
+
+    async def on_disconnect() -> None:
+        logger.warning("nats disconnected")
+
+    async def on_reconnect() -> None:
+        logger.info("nats reconnected")
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.25,
+        connect_timeout=2,
+        allow_reconnect=True,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    url: str, name: str, stop: asyncio.Event, most_backoff: float
+) -> AsyncIterator[Client | None]:
+    """A :func:`connect`ed client, waiting for a server that is not up yet (None if ``stop``
+    came first), drained on the way out so that replies and acks in flight are delivered."""
+    nc = await retry(
+        f"nats at {url}", lambda: connect(url, name), stop, transient=TRANSIENT, most=most_backoff
+    )
+    try:
+        yield nc
+    finally:
+        if nc is not None:
+            with contextlib.suppress(*TRANSIENT):
+                await nc.drain()
+
+
+async def serve_requests(
+    nc: Client,
+    subject: str,
+    request_type: type[Request],
+    handler: Callable[[Request], Awaitable[WireModel]],
+    *,
+    queue: str = "",
+) -> Subscription:
+    """Answer each request on ``subject`` with what ``handler`` returns for it, decoded and
+    encoded with the contracts' models. An unreadable request, or one whose handler failed,
+    gets no answer: its sender times out and retries, as it does for a lost message."""
+
+    async def on_request(msg: Msg) -> None:
+        try:
+            request = request_type.model_validate_json(msg.data)
+        except ValidationError as exc:
+            logger.warning("%s: unreadable %s: %s", subject, request_type.__name__, exc)
+            return
+        try:
+            reply = await handler(request)
+        except Exception:
+            logger.exception("%s: answering %s failed", subject, request_type.__name__)
+            return
+        if msg.reply:
+            await nc.publish(msg.reply, reply.model_dump_json().encode())
+
+    return await nc.subscribe(subject, queue=queue, cb=on_request)
+
+
+def events_stream_config(max_age_seconds: float) -> StreamConfig:
+    """Run events are kept past their run so that Redis can be rebuilt from them."""
+    return StreamConfig(
+        name=subjects.EVENTS_STREAM,
+        subjects=[subjects.RUN_EVENTS_ALL],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age_seconds,
+        duplicate_window=120.0,
+    )
+
+
+async def ensure_events_stream(js: JetStreamContext, max_age_seconds: float) -> None:
+    config = events_stream_config(max_age_seconds)
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)

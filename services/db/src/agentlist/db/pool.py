@@ -1,0 +1,162 @@
+"""Postgres pools and the schema migrations every service applies at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any, Final, NamedTuple
+
+import asyncpg
+import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+from agentlist.core.lifecycle import FatalError
+from agentlist.core.retry import Transient, retry
+
+logger = logging.getLogger(__name__)
+
+# An arbitrary constant shared by every service: only one of them migrates at a time.
+MIGRATION_LOCK_KEY = 0x6167_6C69_7374  # "aglist"
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for json_type in ("json", "jsonb"):
+        await conn.set_type_codec(
+            json_type, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+def _encode_json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose ``json``/``jsonb`` columns read and write Python values."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+    )
+    assert pool is not None
+    return pool
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    """The schema's history, oldest first. It is append-only: a change is a new file."""
+    folder = resources.files("agentlist.db") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append(Migration(version, entry.name, entry.read_text()))
+    return sorted(found)
+
+
+_BOOKKEEPING: Final = """
+CREATE TABLE IF NOT EXISTS agentlist_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE agentlist_migrations ADD COLUMN IF NOT EXISTS checksum text;
+"""
+"""The record of applied files. ``checksum`` came after the first deployments: a row
+without one takes the checksum of the file as it is now."""
+
+_APPLIED: Final = "SELECT version, name, checksum FROM agentlist_migrations"
+_RECORD: Final = "INSERT INTO agentlist_migrations (version, name, checksum) VALUES ($1, $2, $3)"
+_BACKFILL_CHECKSUM: Final = (
+    "UPDATE agentlist_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL"
+)
+
+
+async def migrate(pool: asyncpg.Pool) -> list[str]:
+    """Apply the migrations this database lacks, each in its own transaction, under an
+    advisory lock so that services starting together do not race. Returns what was applied.
+
+    Raises :class:`FatalError` when a file already applied has changed since: the database
+    no longer matches its history, and no retry can fix that.
+    """
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        try:
+            await conn.execute(_BOOKKEEPING)
+            done = {r["version"]: r for r in await conn.fetch(_APPLIED)}
+            for migration in migrations():
+                record = done.get(migration.version)
+                if record is not None:
+                    await _check_unchanged(conn, migration, record)
+                    continue
+                async with conn.transaction():
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        _RECORD, migration.version, migration.name, migration.checksum
+                    )
+                logger.info("applied migration %s", migration.name)
+                applied.append(migration.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    return applied
+
+
+async def _check_unchanged(
+    conn: PoolConnectionProxy[asyncpg.Record], migration: Migration, record: asyncpg.Record
+) -> None:
+    if record["checksum"] is None:
+        await conn.execute(_BACKFILL_CHECKSUM, migration.version, migration.checksum)
+    elif record["checksum"] != migration.checksum:
+        raise FatalError(
+            f"migration {migration.name} was changed after it was applied to this database"
+            f" (applied as {record['name']}); migrations are append-only: restore the file"
+            " and put the change in a new one"
+        )
+
+
+TRANSIENT: Final[Transient] = (
+    OSError,  # refused and reset connections; TimeoutError is one too
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # a connection closed under a query
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure
+)
+"""The errors that mean Postgres (or the way to it) is away, not that a query is wrong."""
+
+
+@contextlib.asynccontextmanager
+async def opened(
+    dsn: str, stop: asyncio.Event, *, max_size: int, most_backoff: float
+) -> AsyncIterator[asyncpg.Pool | None]:
+    """A migrated pool once Postgres answers (a server still starting is normal), closed on
+    the way out; None if ``stop`` came first. A migration that fails for any other reason is
+    fatal."""
+    pool = await retry(
+        "postgres",
+        lambda: create_pool(dsn, max_size=max_size),
+        stop,
+        transient=TRANSIENT,
+        most=most_backoff,
+    )
+    if pool is None:
+        yield None
+        return
+    try:
+        migrated = await retry(
+            "migrations", lambda: migrate(pool), stop, transient=TRANSIENT, most=most_backoff
+        )
+        yield None if migrated is None else pool
+    finally:
+        await pool.close()

@@ -1,0 +1,183 @@
+"""The scheduler service: claim/dispatch and lease-sweep loops, woken by ``runs.requested``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from agentlist.contracts import subjects
+from agentlist.core import nats as mesh_nats
+from agentlist.core.lifecycle import run_service
+from agentlist.core.logs import configure_logging
+from agentlist.core.retry import Waker, retry, supervise
+from agentlist.db import pool as db_pool
+from agentlist.scheduler.claim import claim, next_due_in
+from agentlist.scheduler.crons import fire_due
+from agentlist.scheduler.dispatch import Dispatcher
+from agentlist.scheduler.settings import SchedulerSettings
+from agentlist.scheduler.sweeper import sweep_once
+from agentlist.scheduler.ttl import sweep_threads
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT = db_pool.TRANSIENT + mesh_nats.TRANSIENT
+
+
+def main(settings: SchedulerSettings) -> None:
+    configure_logging("scheduler", settings.log_level, settings.debug)
+    run_service("scheduler", lambda stop: serve(settings, stop))
+
+
+class Scheduler:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        nc: Client,
+        js: JetStreamContext,
+        waker: Waker,
+        settings: SchedulerSettings,
+    ) -> None:
+        self._pool = pool
+        self._nc = nc
+        self._js = js
+        self._waker = waker
+        self._settings = settings
+        self._dispatcher = Dispatcher(
+            pool,
+            nc,
+            js,
+            timeout=settings.dispatch_timeout,
+            lease_seconds=settings.lease_seconds,
+        )
+        self._dispatching: set[asyncio.Task[object]] = set()
+
+    async def claim_loop(self, stop: asyncio.Event) -> None:
+        async def claim_then_wait() -> float:
+            claimed = await self.claim_once()
+            wait = await self._idle_wait(claimed)
+            if wait > 0:
+                await self._waker.wait(wait)
+            return 0
+
+        await self._supervise("claim", claim_then_wait, stop)
+
+    async def _supervise(
+        self, what: str, step: Callable[[], Awaitable[float]], stop: asyncio.Event
+    ) -> None:
+        await supervise(what, step, stop, transient=TRANSIENT, most=self._settings.max_backoff)
+
+    async def claim_once(self) -> int:
+        """Claim a batch and start dispatching it (dispatches run in the background, so a slow
+        worker does not hold up the next claim). Returns how many runs were claimed."""
+        if not self._nc.is_connected:
+            return 0
+        started = await claim(self._pool, self._settings)
+        if started:
+            task = asyncio.create_task(self._dispatcher.dispatch_all(started))
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatch_done)
+        return len(started)
+
+    async def _idle_wait(self, claimed: int) -> float:
+        if claimed >= self._settings.batch_size:
+            return 0
+        wait = self._settings.poll_interval
+        due = await next_due_in(self._pool)
+        return min(wait, due) if due is not None else wait
+
+    def _dispatch_done(self, task: asyncio.Task[object]) -> None:
+        self._dispatching.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("dispatch failed", exc_info=task.exception())
+
+    async def sweep_loop(self, stop: asyncio.Event) -> None:
+        async def sweep() -> float:
+            swept = await sweep_once(self._pool, self._js, self._settings)
+            if swept:
+                self._waker.wake()
+            return 0 if swept >= self._settings.batch_size else self._settings.lease_sweep_interval
+
+        await self._supervise("lease sweep", sweep, stop)
+
+    async def cron_loop(self, stop: asyncio.Event) -> None:
+        """Fire due crons, and now and then retire threads past their TTL."""
+        loop = asyncio.get_running_loop()
+        last_ttl_sweep = 0.0
+
+        async def fire_and_retire() -> float:
+            nonlocal last_ttl_sweep
+            if await fire_due(self._pool, self._settings.batch_size):
+                self._waker.wake()
+            if loop.time() - last_ttl_sweep >= self._settings.ttl_sweep_interval:
+                await sweep_threads(self._pool, self._settings.batch_size)
+                last_ttl_sweep = loop.time()
+            return self._settings.cron_interval
+
+        await self._supervise("cron/TTL pass", fire_and_retire, stop)
+
+    async def drain(self, grace: float) -> None:
+        """Let dispatches under way finish (their runs are already claimed)."""
+        if self._dispatching:
+            await asyncio.wait(self._dispatching, timeout=grace)
+
+
+async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set. Waits for Postgres and NATS to be reachable first."""
+    async with (
+        db_pool.opened(
+            settings.database_url,
+            stop,
+            max_size=settings.pool_size,
+            most_backoff=settings.max_backoff,
+        ) as pool,
+        mesh_nats.connected(
+            settings.nats_url, "agentlist-scheduler", stop, settings.max_backoff
+        ) as nc,
+    ):
+        if pool is not None and nc is not None:
+            await _serve_mesh(settings, pool, nc, stop)
+        logger.info("scheduler stopped")
+
+
+async def _serve_mesh(
+    settings: SchedulerSettings, pool: asyncpg.Pool, nc: Client, stop: asyncio.Event
+) -> None:
+    waker = Waker()
+
+    async def on_runs_requested(_: Msg) -> None:
+        waker.wake()
+
+    # Every scheduler instance hears every wake-up (no queue group): any of them may claim.
+    await nc.subscribe(subjects.RUNS_REQUESTED, cb=on_runs_requested)
+    js = nc.jetstream()
+    await retry(
+        "events stream",
+        lambda: mesh_nats.ensure_events_stream(js, settings.events_max_age_seconds),
+        stop,
+        transient=TRANSIENT,
+        most=settings.max_backoff,
+    )
+    if stop.is_set():
+        return
+    scheduler = Scheduler(pool, nc, js, waker, settings)
+    logger.info("scheduler ready")
+    await _run_until(stop, waker, scheduler)
+    await scheduler.drain(settings.dispatch_timeout + 1)
+
+
+async def _run_until(stop: asyncio.Event, waker: Waker, scheduler: Scheduler) -> None:
+    async def wake_on_stop() -> None:
+        await stop.wait()
+        waker.wake()
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(wake_on_stop())
+        group.create_task(scheduler.claim_loop(stop))
+        group.create_task(scheduler.sweep_loop(stop))
+        group.create_task(scheduler.cron_loop(stop))

@@ -1,0 +1,36 @@
+"""The scheduler's settings, read once by ``main()``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from agentlist.core.settings import MeshSettings
+
+
+class SchedulerSettings(MeshSettings):
+    """Claiming, dispatching and lease sweeping (``AGENTLIST_<FIELD>`` in the environment)."""
+
+    batch_size: int = Field(default=100, ge=1)
+    """Most runs claimed by one transaction."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    """Claim at least this often even without a ``runs.requested`` wake-up."""
+    dispatch_timeout: float = Field(default=2.0, gt=0)
+    """How long a worker has to accept or reject a dispatch before the lease decides."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Attempts a run gets before a lost worker ends it with ``error``."""
+    lease_sweep_interval: float = Field(default=1.0, gt=0)
+    unhealthy_after_missed: int = Field(default=3, ge=1)
+    """A worker silent for this many heartbeat intervals gets no new runs (the registry's
+    setting of the same name marks it unhealthy then)."""
+    max_backoff: float = Field(default=5.0, gt=0)
+    """Longest pause between retries while Postgres or NATS is unreachable."""
+    pool_size: int = Field(default=8, ge=2)
+    cron_interval: float = Field(default=1.0, gt=0)
+    """How often due crons are looked for."""
+    ttl_sweep_interval: float = Field(default=30.0, gt=0)
+    """How often threads past their TTL are deleted or pruned."""
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds of heartbeat silence after which a worker is no longer placed on."""
+        return self.heartbeat_interval * self.unhealthy_after_missed

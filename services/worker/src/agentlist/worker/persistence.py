@@ -1,0 +1,52 @@
+"""LangGraph's Postgres checkpointer and store, shared by every run of this worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.postgres.aio import AsyncPostgresStore
+
+from agentlist.core.langgraph_tables import LangGraphPool, open_pool, setup_tables
+
+logger = logging.getLogger(__name__)
+
+_CHECK_SECONDS = 5.0
+
+
+@dataclass
+class Persistence:
+    pool: LangGraphPool
+    store: AsyncPostgresStore
+
+    def checkpointer(self) -> AsyncPostgresSaver:
+        """A saver for one run or request. Each saver serialises its own queries behind a
+        lock, so sharing one would make every run of the worker wait for the others."""
+        return AsyncPostgresSaver(self.pool)
+
+    async def drop_dead_connections(self) -> None:
+        """Test the idle connections now and replace the broken ones. A restarted Postgres
+        leaves them all dead without the pool noticing (psycopg reads nothing while idle), and
+        testing each one as it is handed out would cost every query a round trip."""
+        try:
+            async with asyncio.timeout(_CHECK_SECONDS):
+                await self.pool.check()
+        except Exception as exc:
+            logger.warning("cannot check the connections to Postgres: %r", exc)
+
+
+@asynccontextmanager
+async def open_persistence(database_url: str, max_connections: int) -> AsyncIterator[Persistence]:
+    """Connect, create LangGraph's tables if this database lacks them, and close at exit."""
+    pool = await open_pool(database_url, max(2, max_connections))
+    try:
+        persistence = Persistence(pool=pool, store=AsyncPostgresStore(pool))
+        await setup_tables(database_url, persistence.checkpointer(), persistence.store)
+        logger.debug("checkpointer and store tables are ready")
+        yield persistence
+    finally:
+        await pool.close()
