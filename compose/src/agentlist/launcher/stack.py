@@ -57,6 +57,9 @@ class StackOptions:
     """Extra environment for every service (timings, limits)."""
     workers: int = 1
     """Workers per language the graphs config needs (Python and/or TypeScript)."""
+    worker_executable: Path | None = None
+    """An ``agentlist-worker`` installed on its own (a worker team's venv or image); None:
+    this interpreter's ``-m agentlist.worker``."""
 
     @classmethod
     def from_environment(cls, **overrides: object) -> StackOptions:
@@ -66,6 +69,8 @@ class StackOptions:
             database_url=os.environ.get("DATABASE_URL") or None,
             redis_url=os.environ.get("REDIS_URL") or None,
         )
+        if worker_executable := os.environ.get("AGENTLIST_WORKER_EXECUTABLE"):
+            options.worker_executable = Path(worker_executable)
         for key, value in overrides.items():
             setattr(options, key, value)
         return options
@@ -139,10 +144,15 @@ class Stack:
         ``bridge`` or ``worker``. Tests use this to add instances and to kill them."""
         name = name or f"{kind}-{sum(1 for s in self.services if s.name.startswith(kind)) + 1}"
         log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
-        argv = [sys.executable, "-m", f"agentlist.{kind}", *args]
+        argv = [*self._command(kind), *args]
         child = spawn(name, argv, log_path=log_path, env=self.service_env(env))
         self.services.append(child)
         return child
+
+    def _command(self, kind: str) -> list[str]:
+        if kind == "worker" and self.options.worker_executable is not None:
+            return [str(self.options.worker_executable)]
+        return [sys.executable, "-m", f"agentlist.{kind}"]
 
     def start_api(self, port: int | None = None, env: Mapping[str, str] | None = None) -> str:
         port = port or free_port()
