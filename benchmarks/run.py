@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             reference = servers.Reference(venv, folder / "reference", settings.reference_jobs)
         if "agentlist" in settings.systems:
-            env = {"AGENTLIST_CAPACITY": str(settings.capacity), **settings.agentlist_env}
+            env = {"AGENTLIST_WORKER_CAPACITY": str(settings.capacity), **settings.agentlist_env}
             agentlist = servers.AgentList(settings.workers, env, folder / "agentlist-logs")
             logger.info("starting AgentList")
             agentlist.start()

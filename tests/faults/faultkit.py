@@ -33,7 +33,7 @@ T = TypeVar("T")
 FAULT_GRAPHS = Path(__file__).resolve().parents[1] / "graphs" / "faults.py"
 GRAPHS = ("steps", "bursts", "raises", "kills_worker", "sleepy")
 
-FAULT_TIMINGS = {**FAST_TIMINGS, "AGENTLIST_POLL_INTERVAL": "0.25"}
+FAULT_TIMINGS = {**FAST_TIMINGS, "AGENTLIST_SCHEDULER_POLL_INTERVAL": "0.25"}
 HTTP_TIMEOUT = (5.0, 30.0, 30.0, 5.0)
 """Connect, read, write, pool: an SSE stream sends a heartbeat every 5 s, so 30 s of silence
 is a hang."""

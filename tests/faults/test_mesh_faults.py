@@ -43,8 +43,9 @@ GRAPHS_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "langgraph.json
 FAULT_TIMINGS = {
     "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
     "AGENTLIST_LEASE_SECONDS": "3",
-    "AGENTLIST_POLL_INTERVAL": "0.25",
-    "AGENTLIST_MAX_BACKOFF": "1",
+    "AGENTLIST_SCHEDULER_POLL_INTERVAL": "0.25",
+    "AGENTLIST_SCHEDULER_MAX_BACKOFF": "1",
+    "AGENTLIST_REGISTRY_MAX_BACKOFF": "1",
     "AGENTLIST_BRIDGE_MAX_BACKOFF_SECONDS": "1",
     "AGENTLIST_STREAM_RETENTION_SECONDS": "600",
 }
@@ -401,7 +402,7 @@ async def live_leases(dsn: str, run_ids: Collection[str]) -> int:
 
 SLOW_RUN = {"delay": 0.1, "total": 4}
 """About half a second per run: with 4 run slots, 60 runs queue for several seconds."""
-FOUR_SLOTS = {"AGENTLIST_CAPACITY": "4"}
+FOUR_SLOTS = {"AGENTLIST_WORKER_CAPACITY": "4"}
 
 
 async def test_killed_scheduler_leaves_its_runs_to_the_other_one(tmp_path: Path) -> None:

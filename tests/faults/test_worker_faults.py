@@ -52,7 +52,7 @@ def two_workers(servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[Fault
 
 @pytest.fixture
 def draining_workers(servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
-    env = {"AGENTLIST_DRAIN_GRACE_SECONDS": "0.5"}
+    env = {"AGENTLIST_WORKER_DRAIN_GRACE_SECONDS": "0.5"}
     with fault_stack(servers, tmp_path, log_dir / tmp_path.name, workers=2, env=env) as stack:
         yield stack
 
@@ -312,8 +312,9 @@ async def test_a_graph_error_ends_the_run_after_one_attempt(two_workers: FaultSt
 
 @pytest.fixture(scope="module")
 def private_servers() -> Iterator[Stack]:
-    """Servers of this module's own, for a mesh whose ``AGENTLIST_MAX_ATTEMPTS`` differs from the
-    session's: every scheduler sweeps every expired lease, so a mesh must agree on it."""
+    """Servers of this module's own, for a mesh whose ``AGENTLIST_SCHEDULER_MAX_ATTEMPTS``
+    differs from the session's: every scheduler sweeps every expired lease, so a mesh must agree
+    on it."""
     with own_servers() as stack:
         yield stack
 
@@ -321,7 +322,7 @@ def private_servers() -> Iterator[Stack]:
 async def test_a_run_that_kills_its_worker_ends_after_max_attempts(
     private_servers: Stack, tmp_path: Path, log_dir: Path
 ) -> None:
-    env = {"AGENTLIST_MAX_ATTEMPTS": "2"}
+    env = {"AGENTLIST_SCHEDULER_MAX_ATTEMPTS": "2"}
     with fault_stack(
         private_servers, tmp_path, log_dir / tmp_path.name, workers=3, env=env
     ) as mesh:
@@ -369,7 +370,7 @@ async def timed_runs(sdk: Any, graph_id: str, count: int) -> list[float]:
 async def test_a_flooding_tenant_does_not_delay_another(
     servers: Stack, tmp_path: Path, log_dir: Path
 ) -> None:
-    env = {"AGENTLIST_TRUST_TENANT_HEADER": "true", "AGENTLIST_CAPACITY": "2"}
+    env = {"AGENTLIST_API_TRUST_TENANT_HEADER": "true", "AGENTLIST_WORKER_CAPACITY": "2"}
     with fault_stack(servers, tmp_path, log_dir / tmp_path.name, workers=2, env=env) as mesh:
         suffix = uuid.uuid4().hex[:8]
         tenant_a = get_client(

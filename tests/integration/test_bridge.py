@@ -77,7 +77,7 @@ def settings_for(servers: Stack, **overrides: Any) -> BridgeSettings:
         database_url=servers.database_url,
         redis_url=servers.redis_url,
         stream_retention_seconds=RETENTION,
-        bridge_fetch_timeout_seconds=0.25,
+        fetch_timeout_seconds=0.25,
         **overrides,
     )
 
@@ -272,7 +272,7 @@ async def test_a_lost_event_is_given_up_after_the_gap_patience(
 ) -> None:
     js = nc.jetstream()
     run = Run(str(uuid.uuid4()), str(uuid.uuid4()))
-    fast = {"bridge_gap_patience_seconds": 0.5, "bridge_max_nak_delay_seconds": 0.1}
+    fast = {"gap_patience_seconds": 0.5, "max_nak_delay_seconds": 0.1}
     async with running(settings_for(servers, **fast)):
         await publish(js, run.started(), run.event(1), run.event(4), run.event(3))
         found = await until_entries(redis, run.stream, 4)
@@ -543,7 +543,7 @@ async def test_two_bridges_keep_every_run_in_order(
 ) -> None:
     js = nc.jetstream()
     runs = [await new_run(pg_pool) for _ in range(5)]
-    small_batches = settings_for(servers, bridge_batch_size=16)
+    small_batches = settings_for(servers, batch_size=16)
     async with running(small_batches), running(small_batches):
         await publish_runs(js, runs, events=98, pace=0)  # 5 x 100 messages
         for run in runs:
@@ -599,7 +599,7 @@ async def test_restarted_servers_cost_nothing(servers: Stack) -> None:
     await ensure_events_stream(nc.jetstream(), 86_400)
     js = nc.jetstream()
     runs = [await new_run(pool) for _ in range(2)]
-    fast = {"bridge_max_backoff_seconds": 0.5}
+    fast = {"max_backoff_seconds": 0.5}
 
     async def connected() -> bool:
         return bool(nc.is_connected)

@@ -40,8 +40,8 @@ async def test_a_burst_is_dispatched_once_each(servers: Stack, dsn: str) -> None
         name=f"scheduler-throughput-{worker_id}",
         env={
             "DATABASE_URL": dsn,
-            "AGENTLIST_BATCH_SIZE": "200",
-            "AGENTLIST_POLL_INTERVAL": "1",
+            "AGENTLIST_SCHEDULER_BATCH_SIZE": "200",
+            "AGENTLIST_SCHEDULER_POLL_INTERVAL": "1",
             # No registry renews leases here: a short lease would (rightly) retry the runs.
             "AGENTLIST_LEASE_SECONDS": "300",
         },

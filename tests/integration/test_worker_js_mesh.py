@@ -126,8 +126,8 @@ async def worker(
     env = {
         "NATS_URL": nats_url,
         "AGENTLIST_WORKER_ID": WORKER_ID,
-        "AGENTLIST_CAPACITY": str(CAPACITY),
-        "AGENTLIST_DRAIN_GRACE_SECONDS": "1",
+        "AGENTLIST_WORKER_CAPACITY": str(CAPACITY),
+        "AGENTLIST_WORKER_DRAIN_GRACE_SECONDS": "1",
     }
     child = start_js_worker(servers, graphs_config, env=env, log_path=log_dir / "worker-js.log")
     try:

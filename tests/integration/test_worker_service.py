@@ -105,8 +105,8 @@ async def worker(
     env = {
         "NATS_URL": nats_url,
         "AGENTLIST_WORKER_ID": WORKER_ID,
-        "AGENTLIST_CAPACITY": str(CAPACITY),
-        "AGENTLIST_DRAIN_GRACE_SECONDS": "1",
+        "AGENTLIST_WORKER_CAPACITY": str(CAPACITY),
+        "AGENTLIST_WORKER_DRAIN_GRACE_SECONDS": "1",
         "PYTHONPATH": str(GRAPHS),
     }
     child = servers.start_worker(graphs_config, env=env)

@@ -27,16 +27,16 @@ def test_early_messages_are_held_longer_than_a_handed_back_one_is_away() -> None
     # Then the messages of a run stuck behind a dead bridge are all here at once when its
     # missing message comes back; but never held until JetStream delivers them again.
     settings = BridgeSettings()
-    assert settings.early_hold_seconds >= 2 * settings.bridge_max_nak_delay_seconds
-    assert settings.early_hold_seconds < settings.bridge_ack_wait_seconds
-    assert BridgeSettings(bridge_ack_wait_seconds=2).early_hold_seconds < 2
+    assert settings.early_hold_seconds >= 2 * settings.max_nak_delay_seconds
+    assert settings.early_hold_seconds < settings.ack_wait_seconds
+    assert BridgeSettings(ack_wait_seconds=2).early_hold_seconds < 2
 
 
 def test_default_gap_patience_outlasts_the_ack_wait() -> None:
     # A message held by a frozen bridge comes back after ack_wait: the run must wait longer
     # than that before the bridge gives the message up.
     settings = BridgeSettings()
-    assert settings.bridge_gap_patience_seconds > 2 * settings.bridge_ack_wait_seconds
+    assert settings.gap_patience_seconds > 2 * settings.ack_wait_seconds
 
 
 def event(run: str, attempt: int, seq: int) -> Position:

@@ -32,8 +32,8 @@ export function newWorkerId(host: string = hostname()): string {
 export const USAGE = `usage: agentlist-worker [--config langgraph.json] [--capacity N] [--worker-id ID]
 
 Serves the graphs of a langgraph.json to the AgentList mesh.
-Environment: NATS_URL, DATABASE_URL, AGENTLIST_CONFIG, AGENTLIST_CAPACITY, AGENTLIST_WORKER_ID,
-AGENTLIST_DRAIN_GRACE_SECONDS, AGENTLIST_RUN_TIMEOUT_SECONDS, AGENTLIST_LOG_LEVEL.`;
+Environment: NATS_URL, DATABASE_URL, AGENTLIST_WORKER_CONFIG, AGENTLIST_WORKER_CAPACITY, AGENTLIST_WORKER_ID,
+AGENTLIST_WORKER_DRAIN_GRACE_SECONDS, AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS, AGENTLIST_LOG_LEVEL.`;
 
 function numberSetting(name: string, raw: string | undefined, fallback: number, min: number): number {
   if (raw === undefined || raw === "") return fallback;
@@ -57,16 +57,16 @@ export function readSettings(
   });
   const workerId = values["worker-id"] ?? env.AGENTLIST_WORKER_ID ?? newWorkerId();
   if (!isToken(workerId)) throw new SettingsError(`worker id ${JSON.stringify(workerId)}: use letters, digits, _ and -`);
-  const capacity = numberSetting("AGENTLIST_CAPACITY", values.capacity ?? env.AGENTLIST_CAPACITY, 10, 1);
-  if (!Number.isInteger(capacity)) throw new SettingsError("AGENTLIST_CAPACITY must be an integer");
+  const capacity = numberSetting("AGENTLIST_WORKER_CAPACITY", values.capacity ?? env.AGENTLIST_WORKER_CAPACITY, 10, 1);
+  if (!Number.isInteger(capacity)) throw new SettingsError("AGENTLIST_WORKER_CAPACITY must be an integer");
   return {
-    natsUrl: env.NATS_URL || env.AGENTLIST_NATS_URL || "nats://127.0.0.1:4222",
-    databaseUrl: env.DATABASE_URL || env.AGENTLIST_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres",
-    config: values.config ?? env.AGENTLIST_CONFIG ?? "langgraph.json",
+    natsUrl: env.NATS_URL || "nats://127.0.0.1:4222",
+    databaseUrl: env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres",
+    config: values.config ?? env.AGENTLIST_WORKER_CONFIG ?? "langgraph.json",
     capacity,
     workerId,
-    drainGraceSeconds: numberSetting("AGENTLIST_DRAIN_GRACE_SECONDS", env.AGENTLIST_DRAIN_GRACE_SECONDS, 30, 0),
-    runTimeoutSeconds: numberSetting("AGENTLIST_RUN_TIMEOUT_SECONDS", env.AGENTLIST_RUN_TIMEOUT_SECONDS, 3600, 0.001),
+    drainGraceSeconds: numberSetting("AGENTLIST_WORKER_DRAIN_GRACE_SECONDS", env.AGENTLIST_WORKER_DRAIN_GRACE_SECONDS, 30, 0),
+    runTimeoutSeconds: numberSetting("AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS", env.AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS, 3600, 0.001),
     logLevel: parseLevel(env.AGENTLIST_LOG_LEVEL),
   };
 }

@@ -58,9 +58,9 @@ test("settings come from the environment and flags", () => {
   const settings = readSettings(["--config", "x.json"], {
     NATS_URL: "nats://n:1",
     DATABASE_URL: "postgresql://d",
-    AGENTLIST_CAPACITY: "3",
+    AGENTLIST_WORKER_CAPACITY: "3",
     AGENTLIST_WORKER_ID: "w-1",
-    AGENTLIST_DRAIN_GRACE_SECONDS: "0.5",
+    AGENTLIST_WORKER_DRAIN_GRACE_SECONDS: "0.5",
     AGENTLIST_LOG_LEVEL: "WARNING",
   });
   assert.deepEqual(settings, {
@@ -74,6 +74,6 @@ test("settings come from the environment and flags", () => {
     logLevel: "warn",
   });
   assert.throws(() => readSettings([], { AGENTLIST_WORKER_ID: "a.b" }), /worker id/);
-  assert.throws(() => readSettings([], { AGENTLIST_CAPACITY: "0" }), /AGENTLIST_CAPACITY/);
+  assert.throws(() => readSettings([], { AGENTLIST_WORKER_CAPACITY: "0" }), /AGENTLIST_WORKER_CAPACITY/);
   assert.match(newWorkerId("my.host"), /^js-my-host-[0-9a-f]{8}$/);
 });

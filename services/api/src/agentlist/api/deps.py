@@ -52,7 +52,7 @@ _TENANT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 async def get_tenant(request: Request) -> str:
     """The caller's tenant: the default one, or the ``X-Tenant-Id`` header on a server that
-    trusts it (``AGENTLIST_TRUST_TENANT_HEADER``, for a gateway that authenticates callers
+    trusts it (``AGENTLIST_API_TRUST_TENANT_HEADER``, for a gateway that authenticates callers
     and sets it; never for clients reaching the API directly)."""
     settings = _resources(request).settings
     header = request.headers.get("x-tenant-id") if settings.trust_tenant_header else None

@@ -1,15 +1,19 @@
-"""Settings of an API instance."""
+"""An API instance's settings (``AGENTLIST_API_<FIELD>``; ``HOST`` and ``PORT`` as the seed names
+them), read once by ``main()``."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from agentlist.core.settings import MeshSettings
 
 
 class ApiSettings(MeshSettings):
-    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "AGENTLIST_HOST"))
-    port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "AGENTLIST_PORT"))
+    model_config = SettingsConfigDict(env_prefix="AGENTLIST_API_")
+
+    host: str = Field(default="127.0.0.1", validation_alias="HOST")
+    port: int = Field(default=8080, validation_alias="PORT")
     sse_heartbeat_seconds: float = Field(default=5.0, gt=0)
     """Idle SSE streams get a ``: heartbeat`` comment, and waits a newline, this often."""
     state_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -36,12 +36,12 @@ class Bridge:
         self._writer = writer
         self._early = EarlyPolicy(
             hold=settings.early_hold_seconds,
-            nak_delay=settings.bridge_nak_delay_seconds,
-            max_nak_delay=settings.bridge_max_nak_delay_seconds,
+            nak_delay=settings.nak_delay_seconds,
+            max_nak_delay=settings.max_nak_delay_seconds,
         )
-        self._live_ttl = settings.bridge_live_stream_ttl_seconds
+        self._live_ttl = settings.live_stream_ttl_seconds
         self._retention = settings.stream_retention_seconds
-        self._max_failed_deliveries = settings.bridge_max_failed_deliveries
+        self._max_failed_deliveries = settings.max_failed_deliveries
         self._held: list[Inbound] = []
 
     @property

@@ -32,9 +32,9 @@ def consumer_config(settings: BridgeSettings) -> api.ConsumerConfig:
         filter_subject=subjects.RUN_EVENTS_ALL,
         deliver_policy=api.DeliverPolicy.ALL,
         ack_policy=api.AckPolicy.EXPLICIT,
-        ack_wait=settings.bridge_ack_wait_seconds,
+        ack_wait=settings.ack_wait_seconds,
         max_deliver=-1,  # the bridge decides when to give up on a message, not JetStream
-        max_ack_pending=settings.bridge_max_ack_pending,
+        max_ack_pending=settings.max_ack_pending,
     )
 
 

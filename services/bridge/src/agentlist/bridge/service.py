@@ -37,7 +37,7 @@ def main(settings: BridgeSettings) -> None:
 
 async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
     """Bridge until ``stop`` is set; servers that are down are waited for, never fatal."""
-    most_backoff = settings.bridge_max_backoff_seconds
+    most_backoff = settings.max_backoff_seconds
     backoff = Backoff(most=most_backoff)
     redis = Redis.from_url(settings.redis_url)
     async with (
@@ -47,7 +47,7 @@ async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
     ):
         if nc is None or pool is None:
             return
-        writer = StreamWriter(redis, load_script(), settings.bridge_gap_patience_seconds)
+        writer = StreamWriter(redis, load_script(), settings.gap_patience_seconds)
         bridge = Bridge(nc, pool, writer, settings)
         policy = server_config.load(settings.graphs_config).webhooks
         logger.info("bridging run events to Redis and outcomes to Postgres")
@@ -70,14 +70,14 @@ async def _consume(
                 lambda: subscribe(nc, settings),
                 stop,
                 transient=TRANSIENT,
-                most=settings.bridge_max_backoff_seconds,
+                most=settings.max_backoff_seconds,
             )
             if pull is None:
                 return
         # Held messages are retried with each fetch: fetch briefly while there are some.
-        expires = HOLD_POLL_SECONDS if bridge.holding else settings.bridge_fetch_timeout_seconds
+        expires = HOLD_POLL_SECONDS if bridge.holding else settings.fetch_timeout_seconds
         try:
-            msgs = await pull.fetch(settings.bridge_batch_size, expires)
+            msgs = await pull.fetch(settings.batch_size, expires)
             if msgs:
                 idle_since = loop.time()
             elif loop.time() - idle_since > CONSUMER_CHECK_SECONDS:

@@ -1,44 +1,71 @@
-"""Settings fragments, read once by each service's ``main()`` and passed down.
+"""Settings bases, read once by each process's ``main()`` and passed down.
 
-The names an operator sets are the seed's: ``DATABASE_URL``, ``REDIS_URL``, ``NATS_URL``,
-``DEBUG``; everything AgentList-specific is prefixed ``AGENTLIST_``.
+Three kinds of names, so that no two services read one variable by accident:
+
+* the seed's: ``NATS_URL``, ``DATABASE_URL``, ``REDIS_URL``, ``DEBUG`` (and the API's ``PORT``);
+* ``AGENTLIST_<FIELD>`` for what every service of one mesh must agree on (heartbeat interval,
+  lease, retention): one value, read by all, on purpose;
+* ``AGENTLIST_<SERVICE>_<FIELD>`` for everything else: each service class sets its own
+  ``env_prefix``, such as ``AGENTLIST_SCHEDULER_`` (``AGENTLIST_SCHEDULER_POOL_SIZE``).
 """
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from typing import Final
+
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MESH_PREFIX: Final = "AGENTLIST_"
 
-class MeshSettings(BaseSettings):
-    """Where the servers are, and what every service of one mesh must agree on."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTLIST_", extra="ignore", frozen=True)
+def mesh_wide(field: str) -> str:
+    """The variable of a setting the whole mesh shares, whatever the service's prefix."""
+    return f"{MESH_PREFIX}{field.upper()}"
 
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222",
-        validation_alias=AliasChoices("NATS_URL", "AGENTLIST_NATS_URL"),
-    )
+
+class ProcessSettings(BaseSettings):
+    """What every AgentList process reads, the workers included."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
     database_url: str = Field(
-        default="postgresql://postgres@127.0.0.1:5432/postgres",
-        validation_alias=AliasChoices("DATABASE_URL", "AGENTLIST_DATABASE_URL"),
+        default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL"
     )
-    redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0",
-        validation_alias=AliasChoices("REDIS_URL", "AGENTLIST_REDIS_URL"),
-    )
-    debug: str = Field(default="", validation_alias=AliasChoices("DEBUG", "AGENTLIST_DEBUG"))
+    debug: str = Field(default="", validation_alias="DEBUG")
     """Logger namespaces to log at debug level, e.g. ``agentlist:*`` or ``agentlist:bridge``."""
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", validation_alias=mesh_wide("log_level"))
 
-    heartbeat_interval: float = Field(default=2.0, gt=0)
+
+class MeshSettings(ProcessSettings):
+    """Where the control plane's servers are, and what its services must agree on."""
+
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    heartbeat_interval: float = Field(
+        default=2.0, gt=0, validation_alias=mesh_wide("heartbeat_interval")
+    )
     """Seconds between worker heartbeats."""
-    lease_seconds: float = Field(default=10.0, gt=0)
+    unhealthy_after_missed: int = Field(
+        default=3, ge=1, validation_alias=mesh_wide("unhealthy_after_missed")
+    )
+    """A worker silent for this many heartbeat intervals gets no new runs from the scheduler,
+    and the registry pings it; unanswered, it is ``unhealthy``."""
+    lease_seconds: float = Field(default=10.0, gt=0, validation_alias=mesh_wide("lease_seconds"))
     """How long a heartbeat keeps a worker's runs leased (judged by Postgres ``now()``)."""
-    stream_retention_seconds: int = Field(default=600, ge=1)
+    stream_retention_seconds: int = Field(
+        default=600, ge=1, validation_alias=mesh_wide("stream_retention_seconds")
+    )
     """How long a finished run's event stream stays replayable."""
-    events_max_age_seconds: float = Field(default=86_400, gt=0)
+    events_max_age_seconds: float = Field(
+        default=86_400, gt=0, validation_alias=mesh_wide("events_max_age_seconds")
+    )
     """How long JetStream keeps run events (Redis streams can be rebuilt from them)."""
-    default_tenant: str = "default"
-    graphs_config: str | None = None
+    default_tenant: str = Field(default="default", validation_alias=mesh_wide("default_tenant"))
+    graphs_config: str | None = Field(default=None, validation_alias=mesh_wide("graphs_config"))
     """The langgraph.json whose server sections apply (``http``, ``webhooks``, ``store``...)."""
+
+    @property
+    def suspect_after(self) -> float:
+        """Seconds of heartbeat silence after which a worker is suspect: not placed on, pinged."""
+        return self.heartbeat_interval * self.unhealthy_after_missed

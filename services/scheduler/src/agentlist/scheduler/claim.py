@@ -41,7 +41,7 @@ async def claim(pool: asyncpg.Pool, settings: SchedulerSettings) -> list[Started
                 inflight=row["inflight"],
                 graphs=frozenset(row["graphs"]),
             )
-            for row in await conn.fetch(queries.HEALTHY_WORKERS, settings.stale_after)
+            for row in await conn.fetch(queries.HEALTHY_WORKERS, settings.suspect_after)
         ]
         free = free_slots_by_graph(workers)
         if not free:

@@ -1,14 +1,17 @@
-"""The scheduler's settings, read once by ``main()``."""
+"""The scheduler's settings (``AGENTLIST_SCHEDULER_<FIELD>``), read once by ``main()``."""
 
 from __future__ import annotations
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from agentlist.core.settings import MeshSettings
 
 
 class SchedulerSettings(MeshSettings):
-    """Claiming, dispatching and lease sweeping (``AGENTLIST_<FIELD>`` in the environment)."""
+    """Claiming, dispatching, lease sweeping, crons and thread TTLs."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTLIST_SCHEDULER_")
 
     batch_size: int = Field(default=100, ge=1)
     """Most runs claimed by one transaction."""
@@ -19,9 +22,6 @@ class SchedulerSettings(MeshSettings):
     max_attempts: int = Field(default=3, ge=1)
     """Attempts a run gets before a lost worker ends it with ``error``."""
     lease_sweep_interval: float = Field(default=1.0, gt=0)
-    unhealthy_after_missed: int = Field(default=3, ge=1)
-    """A worker silent for this many heartbeat intervals gets no new runs (the registry's
-    setting of the same name marks it unhealthy then)."""
     max_backoff: float = Field(default=5.0, gt=0)
     """Longest pause between retries while Postgres or NATS is unreachable."""
     pool_size: int = Field(default=8, ge=2)
@@ -29,8 +29,3 @@ class SchedulerSettings(MeshSettings):
     """How often due crons are looked for."""
     ttl_sweep_interval: float = Field(default=30.0, gt=0)
     """How often threads past their TTL are deleted or pruned."""
-
-    @property
-    def stale_after(self) -> float:
-        """Seconds of heartbeat silence after which a worker is no longer placed on."""
-        return self.heartbeat_interval * self.unhealthy_after_missed
