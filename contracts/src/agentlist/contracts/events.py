@@ -8,16 +8,25 @@ whose attempt is older than the newest ``AttemptStarted`` is stale and is droppe
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, TypeAdapter
 
 from agentlist.contracts._wire import WireModel
 from agentlist.contracts.errors import ErrorInfo
+from agentlist.contracts.runs import CancelAction
 
 OutcomeStatus = Literal["success", "error", "interrupted", "rollback", "timeout", "released"]
 """``interrupted``/``rollback``: cancelled with that action. ``released``: a draining worker
 handed the run back unfinished; it returns to the queue instead of ending."""
+
+CANCELLED_STATUS: Final[Mapping[CancelAction, OutcomeStatus]] = {
+    "interrupt": "interrupted",
+    "rollback": "rollback",
+}
+"""How a run cancelled with each action ends, whoever ends it: its worker, or the API or the
+scheduler in its place."""
 
 
 class AttemptStarted(WireModel):

@@ -4,9 +4,9 @@ A running run is flagged in Postgres (``cancel_action``, which heartbeat replies
 its worker is told on ``runs.<id>.cancel``; the worker stops the graph and reports the outcome.
 
 A pending run has no worker to report for it, so the API plays that part: it takes the run as
-attempt ``n + 1`` of a pseudo-worker ``api`` and publishes that attempt's fence and outcome on
-the run's event subject. The bridge then finishes it exactly as it finishes any run (status,
-thread status, end of stream, next queued run), so there is one path to a run's end.
+attempt ``n + 1`` of a pseudo-worker ``api`` and ends it in the worker's place
+(:mod:`agentlist.core.run_end`). The bridge then finishes it exactly as it finishes any run
+(status, thread status, end of stream, next queued run), so there is one path to a run's end.
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from uuid import UUID
 
 from agentlist.api.db import runs
 from agentlist.api.deps import Resources
-from agentlist.contracts import AttemptStarted, RunCancel, RunOutcome, subjects
+from agentlist.contracts import RunCancel, RunOutcome, subjects
+from agentlist.contracts.events import CANCELLED_STATUS
 from agentlist.contracts.runs import CancelAction
+from agentlist.core.run_end import OUTCOME_SEQ, end_in_workers_place
 
 logger = logging.getLogger(__name__)
 
 API_WORKER = "api"
+PUBLISH_TIMEOUT_SECONDS = 5.0
+"""Unacknowledged by then, the run's lease expires and the scheduler ends it instead."""
 
 
 async def cancel(resources: Resources, run_ids: Iterable[UUID], action: CancelAction) -> int:
@@ -47,26 +51,15 @@ async def cancel(resources: Resources, run_ids: Iterable[UUID], action: CancelAc
 async def _finish_pending(
     resources: Resources, run_id: UUID, taken: runs.Taken, action: CancelAction
 ) -> None:
-    js = resources.nats.jetstream()
-    subject = subjects.run_events(str(run_id))
-    fence = AttemptStarted(
-        run_id=str(run_id),
-        thread_id=str(taken.thread_id),
-        attempt=taken.attempt,
-        worker_id=API_WORKER,
-    )
     outcome = RunOutcome(
         run_id=str(run_id),
         thread_id=str(taken.thread_id),
         attempt=taken.attempt,
-        seq=1,
-        status="rollback" if action == "rollback" else "interrupted",
+        seq=OUTCOME_SEQ,
+        status=CANCELLED_STATUS[action],
         values=taken.thread_values,
         interrupts=taken.thread_interrupts,
     )
-    for seq, message in ((0, fence), (1, outcome)):
-        await js.publish(
-            subject,
-            message.model_dump_json().encode(),
-            headers={"Nats-Msg-Id": subjects.event_msg_id(str(run_id), taken.attempt, seq)},
-        )
+    await end_in_workers_place(
+        resources.nats.jetstream(), outcome, owner=API_WORKER, ack_wait=PUBLISH_TIMEOUT_SECONDS
+    )

@@ -17,9 +17,9 @@ from agentlist.contracts import subjects
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import AttemptStarted
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
+from agentlist.core.run_end import publish_run_message
 from agentlist.scheduler import queries
 from agentlist.scheduler.claim import StartedRun
-from agentlist.scheduler.events import publish_run_message
 from agentlist.scheduler.finisher import publish_end, take_over
 from agentlist.scheduler.leases import INVALID_RUN
 
@@ -86,7 +86,7 @@ class Dispatcher:
             worker_id=run.worker_id,
         )
         try:
-            await publish_run_message(self._js, started, self._timeout)
+            await publish_run_message(self._js, started, ack_wait=self._timeout)
         except _NATS_FAILURES as exc:
             logger.warning("run %s: AttemptStarted not acknowledged (%r)", run.run_id, exc)
             await self._undo(run)

@@ -29,9 +29,8 @@ from uuid import UUID
 from nats.js import JetStreamContext
 
 from agentlist.contracts.errors import ErrorInfo
-from agentlist.contracts.events import AttemptStarted
+from agentlist.core.run_end import end_in_workers_place
 from agentlist.scheduler import queries
-from agentlist.scheduler.events import publish_run_message
 from agentlist.scheduler.leases import FINISHER_ID, final_outcome
 
 
@@ -80,15 +79,8 @@ async def take_over(
 
 
 async def publish_end(js: JetStreamContext, run: FinishingRun, ack_wait: float) -> None:
-    """Step 2 (and 3): the finishing attempt's fence, then its outcome."""
-    started = AttemptStarted(
-        run_id=str(run.run_id),
-        thread_id=str(run.thread_id),
-        attempt=run.attempt,
-        worker_id=FINISHER_ID,
-    )
-    await publish_run_message(js, started, ack_wait)
+    """Steps 2 (and 3): the finishing attempt's fence, then its outcome."""
     outcome = final_outcome(
         run.run_id, run.thread_id, run.attempt, run.cancel_action, run.error, run.thread_values
     )
-    await publish_run_message(js, outcome, ack_wait)
+    await end_in_workers_place(js, outcome, owner=FINISHER_ID, ack_wait=ack_wait)

@@ -14,7 +14,8 @@ from typing import Any, Final
 from uuid import UUID
 
 from agentlist.contracts.errors import ErrorInfo
-from agentlist.contracts.events import OutcomeStatus, RunOutcome
+from agentlist.contracts.events import CANCELLED_STATUS, OutcomeStatus, RunOutcome
+from agentlist.core.run_end import OUTCOME_SEQ
 
 FINISHER_ID: Final = "scheduler:finish"
 """The ``worker_id`` of a run the scheduler is ending. It is not a subject token, so no worker
@@ -80,10 +81,10 @@ def worker_lost(attempts: int) -> ErrorInfo:
 
 
 def outcome_status(cancel_action: str | None) -> OutcomeStatus:
-    if cancel_action == "rollback":
-        return "rollback"
-    if cancel_action == "interrupt":
-        return "interrupted"
+    """A lost run ends as cancelled when a cancel was pending for it, else in error."""
+    for action, status in CANCELLED_STATUS.items():
+        if action == cancel_action:
+            return status
     return "error"
 
 
@@ -102,7 +103,7 @@ def final_outcome(
         run_id=str(run_id),
         thread_id=str(thread_id),
         attempt=attempt,
-        seq=1,
+        seq=OUTCOME_SEQ,
         status=status,
         values=values,
         error=error if status == "error" else None,

@@ -12,6 +12,7 @@ import psycopg
 from nats.js import JetStreamContext
 
 from agentlist.contracts import ErrorInfo, OutcomeStatus, RunDispatch
+from agentlist.contracts.events import CANCELLED_STATUS
 from agentlist.worker.loader import Graph, GraphSource
 from agentlist.worker.persistence import Persistence
 from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
@@ -40,11 +41,11 @@ class AttemptDeps:
 _RECANCEL_SECONDS = 0.5
 STORE_FAILURE_ATTEMPTS = 3
 """Attempts up to which a run whose checkpoint store failed under it is handed back."""
-_STATUS_OF_STOP: dict[StopReason, OutcomeStatus] = {
-    "interrupt": "interrupted",
-    "rollback": "rollback",
-    "released": "released",
-}
+
+
+def status_of_stop(reason: StopReason) -> OutcomeStatus:
+    """A stopped run ends cancelled, or goes back to the queue when its worker drains."""
+    return "released" if reason == "released" else CANCELLED_STATUS[reason]
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ async def _drive(
         logger.info("run %s raised %r", run.run_id, failure)
         return _failed(failure, run.dispatch)
     if run.stop_reason is not None:
-        return Ending(_STATUS_OF_STOP[run.stop_reason])
+        return Ending(status_of_stop(run.stop_reason))
     message = f"Run exceeded {timeout_seconds:g}s"
     return Ending("timeout", ErrorInfo(error="TimeoutError", message=message))
 
