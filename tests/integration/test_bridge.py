@@ -599,7 +599,7 @@ async def test_restarted_servers_cost_nothing(servers: Stack) -> None:
     await ensure_events_stream(nc.jetstream(), 86_400)
     js = nc.jetstream()
     runs = [await new_run(pool) for _ in range(2)]
-    fast = {"max_backoff_seconds": 0.5}
+    fast = {"max_backoff": 0.5}
 
     async def connected() -> bool:
         return bool(nc.is_connected)

@@ -7,15 +7,10 @@ from typing import Final
 
 import redis.exceptions
 
-from agentlist.core import nats as mesh_nats
 from agentlist.core.retry import Transient
-from agentlist.db import pool as db_pool
+from agentlist.db import connections
 
-TRANSIENT: Final[Transient] = (
-    *db_pool.TRANSIENT,
-    *mesh_nats.TRANSIENT,
-    redis.exceptions.RedisError,
-)
+TRANSIENT: Final[Transient] = (*connections.TRANSIENT, redis.exceptions.RedisError)
 
 
 def is_transient(exc: BaseException) -> bool:

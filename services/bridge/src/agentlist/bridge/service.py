@@ -19,9 +19,8 @@ from agentlist.bridge.writer import StreamWriter, load_script
 from agentlist.core import langgraph_json as server_config
 from agentlist.core.lifecycle import run_service
 from agentlist.core.logs import configure_logging
-from agentlist.core.nats import connected
 from agentlist.core.retry import Backoff, retry, sleep_unless
-from agentlist.db.pool import opened
+from agentlist.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +36,12 @@ def main(settings: BridgeSettings) -> None:
 
 async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
     """Bridge until ``stop`` is set; servers that are down are waited for, never fatal."""
-    most_backoff = settings.max_backoff_seconds
-    backoff = Backoff(most=most_backoff)
+    backoff = Backoff(most=settings.max_backoff)
     redis = Redis.from_url(settings.redis_url)
-    async with (
-        connected(settings.nats_url, CLIENT_NAME, stop, most_backoff) as nc,
-        contextlib.aclosing(redis),
-        opened(settings.database_url, stop, max_size=8, most_backoff=most_backoff) as pool,
-    ):
-        if nc is None or pool is None:
+    async with contextlib.aclosing(redis), connections.opened(settings, CLIENT_NAME, stop) as held:
+        if held is None:
             return
+        nc, pool = held.nc, held.pool
         writer = StreamWriter(redis, load_script(), settings.gap_patience_seconds)
         bridge = Bridge(nc, pool, writer, settings)
         policy = server_config.load(settings.graphs_config).webhooks
@@ -70,7 +65,7 @@ async def _consume(
                 lambda: subscribe(nc, settings),
                 stop,
                 transient=TRANSIENT,
-                most=settings.max_backoff_seconds,
+                most=settings.max_backoff,
             )
             if pull is None:
                 return

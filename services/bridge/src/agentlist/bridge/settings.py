@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from agentlist.core.settings import MeshSettings
+from agentlist.core.settings import ControlPlaneSettings
 
 
-class BridgeSettings(MeshSettings):
+class BridgeSettings(ControlPlaneSettings):
     model_config = SettingsConfigDict(env_prefix="AGENTLIST_BRIDGE_")
 
     batch_size: int = Field(default=256, ge=1, le=4096)
@@ -41,8 +41,6 @@ class BridgeSettings(MeshSettings):
     want of a server) is terminated and logged, instead of handed back again."""
     live_stream_ttl_seconds: int = Field(default=86_400, ge=1)
     """Expiry of a live run's keys, renewed on each write; the end sets the retention."""
-    max_backoff_seconds: float = Field(default=5.0, gt=0)
-    """Longest wait between attempts to reach a server that is down."""
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long a webhook receiver has to answer one delivery."""
     webhook_max_attempts: int = Field(default=5, ge=1)

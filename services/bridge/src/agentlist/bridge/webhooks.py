@@ -86,5 +86,5 @@ async def webhook_loop(
             deliver,
             stop,
             transient=TRANSIENT,
-            most=settings.max_backoff_seconds,
+            most=settings.max_backoff,
         )

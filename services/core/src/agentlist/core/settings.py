@@ -69,3 +69,13 @@ class MeshSettings(ProcessSettings):
     def suspect_after(self) -> float:
         """Seconds of heartbeat silence after which a worker is suspect: not placed on, pinged."""
         return self.heartbeat_interval * self.unhealthy_after_missed
+
+
+class ControlPlaneSettings(MeshSettings):
+    """A service of the control plane (scheduler, registry, bridge): it waits for Postgres and
+    NATS with the same backoff. Read with the service's own prefix, like its other fields."""
+
+    pool_size: int = Field(default=8, ge=2)
+    """Postgres connections held at most."""
+    max_backoff: float = Field(default=5.0, gt=0)
+    """Longest pause between retries while Postgres or NATS is unreachable."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from agentlist.core import nats as mesh_nats
 from agentlist.core.lifecycle import run_service
 from agentlist.core.logs import configure_logging
 from agentlist.core.retry import supervise
-from agentlist.db import pool as db_pool
+from agentlist.db import connections
 from agentlist.registry.handlers import RegistryHandlers, subscribe
 from agentlist.registry.liveness import Thresholds
 from agentlist.registry.settings import RegistrySettings
@@ -17,8 +16,6 @@ from agentlist.registry.store import RegistryStore
 from agentlist.registry.sweeper import sweep_once
 
 logger = logging.getLogger(__name__)
-
-TRANSIENT = db_pool.TRANSIENT + mesh_nats.TRANSIENT
 
 
 def main(settings: RegistrySettings) -> None:
@@ -28,20 +25,11 @@ def main(settings: RegistrySettings) -> None:
 
 async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set. Waits for Postgres and NATS to be reachable first."""
-    async with (
-        db_pool.opened(
-            settings.database_url,
-            stop,
-            max_size=settings.pool_size,
-            most_backoff=settings.max_backoff,
-        ) as pool,
-        mesh_nats.connected(
-            settings.nats_url, "agentlist-registry", stop, settings.max_backoff
-        ) as nc,
-    ):
-        if pool is None or nc is None:
+    async with connections.opened(settings, "agentlist-registry", stop) as held:
+        if held is None:
             return
-        store = RegistryStore(pool)
+        nc = held.nc
+        store = RegistryStore(held.pool)
         handlers = RegistryHandlers(
             store,
             heartbeat_interval=settings.heartbeat_interval,
@@ -57,7 +45,6 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
             return settings.liveness_sweep_interval
 
         logger.info("registry ready")
-        await supervise(
-            "liveness sweep", sweep, stop, transient=TRANSIENT, most=settings.max_backoff
-        )
+        transient, most = connections.TRANSIENT, settings.max_backoff
+        await supervise("liveness sweep", sweep, stop, transient=transient, most=most)
     logger.info("registry stopped")

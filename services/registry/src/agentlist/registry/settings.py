@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from agentlist.core.settings import MeshSettings
+from agentlist.core.settings import ControlPlaneSettings
 
 
-class RegistrySettings(MeshSettings):
+class RegistrySettings(ControlPlaneSettings):
     """Liveness of workers; when a silent one becomes suspect is the mesh's
     ``unhealthy_after_missed``, shared with the scheduler."""
 
@@ -18,6 +18,4 @@ class RegistrySettings(MeshSettings):
     """A worker silent this long is ``dead``: its next heartbeat is answered ``known: false``."""
     liveness_sweep_interval: float = Field(default=1.0, gt=0)
     ping_timeout: float = Field(default=0.5, gt=0)
-    max_backoff: float = Field(default=5.0, gt=0)
-    """Longest pause between retries while Postgres or NATS is unreachable."""
-    pool_size: int = Field(default=5, ge=1)
+    pool_size: int = Field(default=5, ge=2)

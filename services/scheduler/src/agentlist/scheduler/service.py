@@ -16,7 +16,7 @@ from agentlist.core import nats as mesh_nats
 from agentlist.core.lifecycle import run_service
 from agentlist.core.logs import configure_logging
 from agentlist.core.retry import Waker, retry, supervise
-from agentlist.db import pool as db_pool
+from agentlist.db import connections
 from agentlist.scheduler.claim import claim, next_due_in
 from agentlist.scheduler.crons import fire_due
 from agentlist.scheduler.dispatch import Dispatcher
@@ -25,8 +25,6 @@ from agentlist.scheduler.sweeper import sweep_once
 from agentlist.scheduler.ttl import sweep_threads
 
 logger = logging.getLogger(__name__)
-
-TRANSIENT = db_pool.TRANSIENT + mesh_nats.TRANSIENT
 
 
 def main(settings: SchedulerSettings) -> None:
@@ -70,7 +68,8 @@ class Scheduler:
     async def _supervise(
         self, what: str, step: Callable[[], Awaitable[float]], stop: asyncio.Event
     ) -> None:
-        await supervise(what, step, stop, transient=TRANSIENT, most=self._settings.max_backoff)
+        most = self._settings.max_backoff
+        await supervise(what, step, stop, transient=connections.TRANSIENT, most=most)
 
     async def claim_once(self) -> int:
         """Claim a batch and start dispatching it (dispatches run in the background, so a slow
@@ -129,19 +128,9 @@ class Scheduler:
 
 async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set. Waits for Postgres and NATS to be reachable first."""
-    async with (
-        db_pool.opened(
-            settings.database_url,
-            stop,
-            max_size=settings.pool_size,
-            most_backoff=settings.max_backoff,
-        ) as pool,
-        mesh_nats.connected(
-            settings.nats_url, "agentlist-scheduler", stop, settings.max_backoff
-        ) as nc,
-    ):
-        if pool is not None and nc is not None:
-            await _serve_mesh(settings, pool, nc, stop)
+    async with connections.opened(settings, "agentlist-scheduler", stop) as held:
+        if held is not None:
+            await _serve_mesh(settings, held.pool, held.nc, stop)
         logger.info("scheduler stopped")
 
 
@@ -160,7 +149,7 @@ async def _serve_mesh(
         "events stream",
         lambda: mesh_nats.ensure_events_stream(js, settings.events_max_age_seconds),
         stop,
-        transient=TRANSIENT,
+        transient=connections.TRANSIENT,
         most=settings.max_backoff,
     )
     if stop.is_set():

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from agentlist.core.settings import MeshSettings
+from agentlist.core.settings import ControlPlaneSettings
 
 
-class SchedulerSettings(MeshSettings):
+class SchedulerSettings(ControlPlaneSettings):
     """Claiming, dispatching, lease sweeping, crons and thread TTLs."""
 
     model_config = SettingsConfigDict(env_prefix="AGENTLIST_SCHEDULER_")
@@ -22,9 +22,6 @@ class SchedulerSettings(MeshSettings):
     max_attempts: int = Field(default=3, ge=1)
     """Attempts a run gets before a lost worker ends it with ``error``."""
     lease_sweep_interval: float = Field(default=1.0, gt=0)
-    max_backoff: float = Field(default=5.0, gt=0)
-    """Longest pause between retries while Postgres or NATS is unreachable."""
-    pool_size: int = Field(default=8, ge=2)
     cron_interval: float = Field(default=1.0, gt=0)
     """How often due crons are looked for."""
     ttl_sweep_interval: float = Field(default=30.0, gt=0)
