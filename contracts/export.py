@@ -5,7 +5,10 @@
 * ``<message type>.schema.json``: the JSON Schema of each wire model;
 * ``messages.schema.json``: one document with every model under ``$defs``;
 * ``subjects.json``: every subject template, stream and queue group name;
-* ``storage.json``: agreements on shared Postgres storage (advisory lock keys).
+* ``storage.json``: agreements on shared Postgres storage (advisory lock keys);
+* ``postgres-migrations.json``: the migrations of LangGraph's Postgres store, read from the
+  installed ``langgraph`` (the JS worker applies them to the same ``store`` table), so that a
+  LangGraph upgrade which changes them shows as drift.
 
 ``--check`` writes nothing and exits 1 when the committed files differ from the models.
 """
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from langgraph.store.postgres.base import MIGRATIONS as STORE_MIGRATIONS
 from pydantic import BaseModel
 
 from agentlist.contracts import storage, subjects
@@ -96,6 +100,7 @@ def render() -> dict[str, str]:
     files["messages.schema.json"] = _dump(bundle)
     files["subjects.json"] = _dump(subjects.all_names())
     files["storage.json"] = _dump({"LANGGRAPH_SETUP_LOCK": storage.LANGGRAPH_SETUP_LOCK})
+    files["postgres-migrations.json"] = _dump({"store": list(STORE_MIGRATIONS)})
     return files
 
 

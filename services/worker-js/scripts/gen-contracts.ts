@@ -1,6 +1,9 @@
 /**
  * Generates src/generated/ from contracts/schema/ (the Python contracts' JSON Schema export):
- * `contracts.ts` (wire types) and `subjects.ts` (subject templates, stream and queue names).
+ * `contracts.ts` (wire types), `validators.js` with `validators.d.ts` (a run-time check of each
+ * wire message, compiled here by ajv so the worker compiles no schema), `subjects.ts` (subject
+ * templates, stream and queue names), `storage.ts` (shared Postgres agreements) and
+ * `migrations.ts` (LangGraph's Postgres store migrations, as Python's `langgraph` has them).
  *
  *   npm run gen:contracts            write into src/generated/
  *   tsx scripts/gen-contracts.ts DIR write into DIR (the drift test compares the two)
@@ -8,6 +11,8 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Ajv } from "ajv";
+import standaloneCode from "ajv/dist/standalone/index.js";
 import { compile, type JSONSchema } from "json-schema-to-typescript";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -52,13 +57,8 @@ function withoutPropertyTitles(node: Json, isModel: boolean): Json {
 }
 
 export async function renderContracts(schemaDir: string = SCHEMA_DIR): Promise<string> {
-  const bundle = JSON.parse(await readFile(path.join(schemaDir, "messages.schema.json"), "utf8")) as {
-    $defs: Record<string, Json>;
-  };
-  const root = withoutPropertyTitles(
-    { title: "AgentListWireMessages", type: "object", $defs: bundle.$defs } as Json,
-    true,
-  );
+  const defs = await readBundle(schemaDir);
+  const root = withoutPropertyTitles({ title: "AgentListWireMessages", type: "object", $defs: defs } as Json, true);
   const body = await compile(root as JSONSchema, "AgentListWireMessages", {
     bannerComment: "",
     additionalProperties: false,
@@ -67,18 +67,70 @@ export async function renderContracts(schemaDir: string = SCHEMA_DIR): Promise<s
     format: true,
     style: { printWidth: 100, singleQuote: false },
   });
-  return `${BANNER}\n${body}\n${messageTypes(bundle.$defs)}`;
+  return `${BANNER}\n${body}\n${messageTypes(defs)}`;
+}
+
+/** The models that travel as messages of their own: those with a `type`, by model name. */
+function messageTypeOf(defs: Record<string, Json>): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const name of Object.keys(defs).sort()) {
+    const def = defs[name] as { properties?: { type?: { const?: unknown } } };
+    const value = def.properties?.type?.const;
+    if (typeof value === "string") types.set(name, value);
+  }
+  return types;
 }
 
 /** `MESSAGE_TYPE.RunEvent === "agentlist.run.event.v1"`: the `type` each message carries. */
 function messageTypes(defs: Record<string, Json>): string {
-  const lines: string[] = [];
-  for (const name of Object.keys(defs).sort()) {
-    const def = defs[name] as { properties?: { type?: { const?: unknown } } };
-    const value = def.properties?.type?.const;
-    if (typeof value === "string") lines.push(`  ${name}: ${JSON.stringify(value)},`);
-  }
+  const lines = [...messageTypeOf(defs)].map(([name, value]) => `  ${name}: ${JSON.stringify(value)},`);
   return `export const MESSAGE_TYPE = {\n${lines.join("\n")}\n} as const;\n`;
+}
+
+async function readBundle(schemaDir: string): Promise<Record<string, Json>> {
+  const bundle = JSON.parse(await readFile(path.join(schemaDir, "messages.schema.json"), "utf8")) as {
+    $defs: Record<string, Json>;
+  };
+  return bundle.$defs;
+}
+
+const BUNDLE_ID = "agentlist-wire-messages";
+
+/** ajv's standalone code: one validator per message, named like its model, importing nothing. */
+export async function renderValidators(schemaDir: string = SCHEMA_DIR): Promise<string> {
+  const defs = await readBundle(schemaDir);
+  const ajv = new Ajv({ code: { source: true, esm: true, lines: true }, strict: true, allErrors: false });
+  ajv.addSchema({ $id: BUNDLE_ID, $defs: defs });
+  const refs = Object.fromEntries([...messageTypeOf(defs).keys()].map((name) => [name, `${BUNDLE_ID}#/$defs/${name}`]));
+  const code = standaloneCode.default(ajv, refs);
+  // Some keywords make the code require ajv's runtime, which the installed worker lacks.
+  if (code.includes("require(")) throw new Error("the validators need ajv at run time: a schema keyword the worker cannot check standalone");
+  return `${BANNER}\n${code}\n`;
+}
+
+/** The types of `validators.js`: each validator narrows to its generated wire type. */
+export async function renderValidatorTypes(schemaDir: string = SCHEMA_DIR): Promise<string> {
+  const names = [...messageTypeOf(await readBundle(schemaDir)).keys()];
+  const declarations = names.map((name) => `export declare const ${name}: Validator<wire.${name}>;`);
+  return `${BANNER}
+import type * as wire from "./contracts.js";
+
+/** Why a value does not match its schema (the fields of ajv's error object used here). */
+export interface SchemaError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** True when \`data\` (parsed JSON) is a valid message; else \`errors\` says why. */
+export interface Validator<T> {
+  (data: unknown): data is T;
+  errors?: SchemaError[] | null;
+}
+
+${declarations.join("\n")}
+`;
 }
 
 export async function renderSubjects(schemaDir: string = SCHEMA_DIR): Promise<string> {
@@ -105,11 +157,24 @@ export async function renderStorage(schemaDir: string = SCHEMA_DIR): Promise<str
   return `${BANNER}\n${lines.join("\n")}\n`;
 }
 
+/** LangGraph's store migrations, which the JS worker applies as Python's `setup()` does. */
+export async function renderMigrations(schemaDir: string = SCHEMA_DIR): Promise<string> {
+  const migrations = JSON.parse(await readFile(path.join(schemaDir, "postgres-migrations.json"), "utf8")) as {
+    store: string[];
+  };
+  const items = migrations.store.map((sql) => `  ${JSON.stringify(sql)},`);
+  return `${BANNER}\n/** \`langgraph.store.postgres.base.MIGRATIONS\`: version \`v\` is the SQL at index \`v\`. */
+export const STORE_MIGRATIONS: readonly string[] = [\n${items.join("\n")}\n];\n`;
+}
+
 export async function render(schemaDir: string = SCHEMA_DIR): Promise<Record<string, string>> {
   return {
     "contracts.ts": await renderContracts(schemaDir),
+    "validators.js": await renderValidators(schemaDir),
+    "validators.d.ts": await renderValidatorTypes(schemaDir),
     "subjects.ts": await renderSubjects(schemaDir),
     "storage.ts": await renderStorage(schemaDir),
+    "migrations.ts": await renderMigrations(schemaDir),
   };
 }
 

@@ -16,6 +16,7 @@ import type { CompiledGraph, GraphSource, Persistence } from "./loader.js";
 import { errorInfoOf, toJsonable } from "./serde.js";
 import { toCommand } from "./stream.js";
 import { checkpointOf, isSnapshot, threadState } from "./threadState.js";
+import { checkMessage, MalformedMessage, parseJson } from "./wire.js";
 
 export type StateRequest = GetState | GetHistory | UpdateState | BulkUpdateState;
 
@@ -37,13 +38,23 @@ export function stateFailure(statusCode: number, error: string, message: string)
   return { type: MESSAGE_TYPE.StateReply, ok: false, error: { error, message, retryable: false }, status_code: statusCode };
 }
 
-export function parseStateRequest(payload: unknown): StateRequest {
-  const type = (payload as { type?: unknown } | null)?.type;
-  const known: readonly unknown[] = [MESSAGE_TYPE.GetState, MESSAGE_TYPE.GetHistory, MESSAGE_TYPE.UpdateState, MESSAGE_TYPE.BulkUpdateState];
-  if (!known.includes(type) || typeof (payload as { thread_id?: unknown }).thread_id !== "string") {
-    throw new TypeError(`not a state request: ${JSON.stringify(type)}`);
+const STATE_REQUEST_KINDS = new Map<unknown, "GetState" | "GetHistory" | "UpdateState" | "BulkUpdateState">([
+  [MESSAGE_TYPE.GetState, "GetState"],
+  [MESSAGE_TYPE.GetHistory, "GetHistory"],
+  [MESSAGE_TYPE.UpdateState, "UpdateState"],
+  [MESSAGE_TYPE.BulkUpdateState, "BulkUpdateState"],
+]);
+
+/** The request in `data`, told apart by its `type` as Python's `STATE_REQUEST` union does;
+ * throws `MalformedMessage`. */
+export function decodeStateRequest(subject: string, data: Uint8Array): StateRequest {
+  const payload = parseJson("state request", subject, data);
+  const type = typeof payload === "object" && payload !== null ? (payload as { type?: unknown }).type : undefined;
+  const kind = STATE_REQUEST_KINDS.get(type);
+  if (kind === undefined) {
+    throw new MalformedMessage(subject, "state request", `type ${JSON.stringify(type) ?? "missing"} is none of ${[...STATE_REQUEST_KINDS.keys()].join(", ")}`);
   }
-  return payload as StateRequest;
+  return checkMessage(kind, subject, payload);
 }
 
 async function perform(request: StateRequest, graph: CompiledGraph, config: RunnableConfig): Promise<unknown> {

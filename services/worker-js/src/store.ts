@@ -20,22 +20,7 @@ import {
   type SearchOperation,
 } from "@langchain/langgraph-checkpoint";
 import type pg from "pg";
-
-/** `langgraph.store.postgres.base.MIGRATIONS`, applied and recorded as Python's `setup()` does
- * (in `store_migrations`), so whichever language sets up first, the other finds it done. */
-export const PYTHON_STORE_MIGRATIONS = [
-  `CREATE TABLE IF NOT EXISTS store (
-    prefix text NOT NULL,
-    key text NOT NULL,
-    value jsonb NOT NULL,
-    created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
-    updated_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
-    PRIMARY KEY (prefix, key)
-  )`,
-  "CREATE INDEX CONCURRENTLY IF NOT EXISTS store_prefix_idx ON store USING btree (prefix text_pattern_ops)",
-  "ALTER TABLE store ADD COLUMN IF NOT EXISTS expires_at TIMESTAMP WITH TIME ZONE, ADD COLUMN IF NOT EXISTS ttl_minutes INT",
-  "CREATE INDEX IF NOT EXISTS idx_store_expires_at ON store (expires_at) WHERE expires_at IS NOT NULL",
-];
+import { STORE_MIGRATIONS } from "./generated/migrations.js";
 
 type Row = { prefix?: string; key: string; value: Record<string, unknown>; created_at: Date; updated_at: Date };
 type Result = Item | SearchItem[] | string[][] | null | undefined;
@@ -45,12 +30,14 @@ export class MeshStore extends BaseStore {
     super();
   }
 
-  /** Python's migrations, once; call under the worker's setup lock. */
+  /** Python's migrations (exported from its `langgraph` by contracts/export.py), applied and
+   * recorded in `store_migrations` as Python's `setup()` does, so whichever language sets up
+   * first, the other finds it done. Call under the worker's setup lock. */
   async setup(): Promise<void> {
     await this.pool.query("CREATE TABLE IF NOT EXISTS store_migrations (v INTEGER PRIMARY KEY)");
     const { rows } = await this.pool.query<{ v: number }>("SELECT v FROM store_migrations ORDER BY v DESC LIMIT 1");
-    for (let v = (rows[0]?.v ?? -1) + 1; v < PYTHON_STORE_MIGRATIONS.length; v += 1) {
-      await this.pool.query(PYTHON_STORE_MIGRATIONS[v]!);
+    for (let v = (rows[0]?.v ?? -1) + 1; v < STORE_MIGRATIONS.length; v += 1) {
+      await this.pool.query(STORE_MIGRATIONS[v]!);
       await this.pool.query("INSERT INTO store_migrations (v) VALUES ($1)", [v]);
     }
   }

@@ -1,7 +1,9 @@
 /**
  * The worker's life on the mesh (docs/protocol.md, "A worker's life"): register, heartbeat,
  * accept dispatches up to capacity, run them, answer cancels, state requests and control
- * messages, and drain.
+ * messages, and drain. Every message received is checked against its schema first (`wire.ts`):
+ * a malformed one is logged and refused with the protocol's error reply, or dropped where the
+ * protocol has none, and never reaches the code that acts on messages.
  */
 import { hostname } from "node:os";
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -12,10 +14,7 @@ import {
   type GraphInfo,
   type Heartbeat,
   type HeartbeatReply,
-  type RegisterReply,
-  type RunCancel,
   type RunDispatch,
-  type WorkerControl,
   type WorkerControlReply,
   type WorkerRegister,
 } from "./generated/contracts.js";
@@ -24,9 +23,10 @@ import type { Logger } from "./log.js";
 import type { OpenPersistence } from "./persistence.js";
 import { executeRun, type RunHandle } from "./runner.js";
 import { RunTable } from "./runTable.js";
-import { answerStateRequest, parseStateRequest, stateFailure } from "./stateOps.js";
+import { answerStateRequest, decodeStateRequest, stateFailure, type StateRequest } from "./stateOps.js";
 import * as subjects from "./subjects.js";
 import { runtimeVersions, WORKER_VERSION } from "./version.js";
+import { decodeMessage, encodeMessage, MalformedMessage, type MessageKind, type MessageOf } from "./wire.js";
 
 export interface WorkerOptions {
   workerId: string;
@@ -113,7 +113,7 @@ export class Worker {
     };
     for (let attempt = 0; !this.stopped; attempt += 1) {
       try {
-        const reply = await this.request<RegisterReply>(subjects.REGISTRY_REGISTER, message);
+        const reply = await this.request("RegisterReply", subjects.REGISTRY_REGISTER, message);
         if (reply.accepted) {
           this.heartbeatIntervalMs = Math.max(50, reply.heartbeat_interval * 1000);
           this.serve(reply.rejected_graphs ?? {});
@@ -122,7 +122,9 @@ export class Worker {
         }
         this.deps.logger.warn(`registration refused: ${reply.reason ?? "no reason given"}`);
       } catch (error) {
-        if (attempt % 20 === 0) this.deps.logger.info(`no registry answered yet (${String(error)}); retrying`);
+        // A malformed reply is retried too: a registry of a newer version may be rolling out.
+        if (error instanceof MalformedMessage) this.deps.logger.warn(error.message);
+        else if (attempt % 20 === 0) this.deps.logger.info(`no registry answered yet (${String(error)}); retrying`);
       }
       await sleep(BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!);
     }
@@ -178,9 +180,10 @@ export class Worker {
     };
     let reply: HeartbeatReply;
     try {
-      reply = await this.request<HeartbeatReply>(subjects.REGISTRY_HEARTBEAT, message, Math.min(this.heartbeatIntervalMs, REQUEST_TIMEOUT_MS));
+      reply = await this.request("HeartbeatReply", subjects.REGISTRY_HEARTBEAT, message, Math.min(this.heartbeatIntervalMs, REQUEST_TIMEOUT_MS));
     } catch (error) {
-      this.deps.logger.info(`heartbeat unanswered: ${String(error)}`);
+      if (error instanceof MalformedMessage) this.deps.logger.warn(error.message);
+      else this.deps.logger.info(`heartbeat unanswered: ${String(error)}`);
       return;
     }
     for (const held of reply.revoked ?? []) {
@@ -197,12 +200,8 @@ export class Worker {
   // -- dispatch and cancel -------------------------------------------------------------------
 
   private onDispatch(msg: Msg): void {
-    let dispatch: RunDispatch;
-    try {
-      dispatch = decode<RunDispatch>(msg);
-      if (typeof dispatch.run_id !== "string" || typeof dispatch.attempt !== "number" || !dispatch.params) throw new TypeError("missing fields");
-    } catch (error) {
-      this.deps.logger.warn(`unreadable dispatch: ${String(error)}`);
+    const dispatch = this.readDispatch(msg);
+    if (dispatch === undefined) {
       this.reply<DispatchReply>(msg, { type: MESSAGE_TYPE.DispatchReply, accepted: false, reason: "unreadable dispatch" });
       return;
     }
@@ -224,6 +223,15 @@ export class Worker {
       this.deps.logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt} refused: ${decision.reason}`);
     }
     this.reply<DispatchReply>(msg, { type: MESSAGE_TYPE.DispatchReply, accepted: decision.accepted, reason: decision.reason ?? null });
+  }
+
+  /** A dispatch whose run id can name the run's cancel subject, or undefined (logged). */
+  private readDispatch(msg: Msg): RunDispatch | undefined {
+    const dispatch = this.read("RunDispatch", msg);
+    if (dispatch === undefined || subjects.isToken(dispatch.run_id)) return dispatch;
+    const detail = `/run_id ${JSON.stringify(dispatch.run_id)} cannot be a subject token`;
+    this.deps.logger.warn(new MalformedMessage(msg.subject, "RunDispatch", detail).message);
+    return undefined;
   }
 
   private async runHeld(handle: RunHandle): Promise<void> {
@@ -252,7 +260,8 @@ export class Worker {
   }
 
   private onCancel(msg: Msg): void {
-    const cancel = decode<RunCancel>(msg);
+    const cancel = this.read("RunCancel", msg);
+    if (cancel === undefined) return;
     if (this.table.cancel(cancel.run_id, cancel.action)) {
       this.deps.logger.info(`run ${cancel.run_id}: cancel (${cancel.action ?? "interrupt"}) requested`);
     }
@@ -261,25 +270,24 @@ export class Worker {
   // -- state and control ---------------------------------------------------------------------
 
   private async onStateRequest(graphId: string, msg: Msg): Promise<void> {
-    const source = this.deps.sources.get(graphId);
-    let reply;
+    let request: StateRequest;
     try {
-      const request = parseStateRequest(decode<unknown>(msg));
-      reply = source === undefined ? stateFailure(404, "GraphNotFound", `Graph '${graphId}' is not served here`) : await answerStateRequest(request, source, this.deps.persistence);
+      request = decodeStateRequest(msg.subject, msg.data);
     } catch (error) {
-      reply = stateFailure(422, "ValidationError", String(error));
-    }
-    msg.respond(encode(reply));
-  }
-
-  private onControl(msg: Msg): void {
-    let control: WorkerControl | undefined;
-    try {
-      control = decode<WorkerControl>(msg);
-    } catch (error) {
-      this.deps.logger.warn(`unreadable control message: ${String(error)}`);
+      if (!(error instanceof MalformedMessage)) throw error;
+      this.deps.logger.warn(error.message);
+      msg.respond(encodeMessage(stateFailure(422, "ValidationError", error.message)));
       return;
     }
+    const source = this.deps.sources.get(graphId);
+    const reply = source === undefined ? stateFailure(404, "GraphNotFound", `Graph '${graphId}' is not served here`) : await answerStateRequest(request, source, this.deps.persistence);
+    msg.respond(encodeMessage(reply));
+  }
+
+  /** A control message has no error reply: a malformed one goes unanswered. */
+  private onControl(msg: Msg): void {
+    const control = this.read("WorkerControl", msg);
+    if (control === undefined) return;
     if (control.action === "drain") void this.drain("a control message asked");
     this.reply<WorkerControlReply>(msg, {
       type: MESSAGE_TYPE.WorkerControlReply,
@@ -349,22 +357,26 @@ export class Worker {
     })();
   }
 
-  private async request<T>(subject: string, message: object, timeout = REQUEST_TIMEOUT_MS): Promise<T> {
-    const reply = await this.deps.nc.request(subject, encode(message), { timeout });
-    return decode<T>(reply);
+  /** The `kind` message in `msg`, or undefined (and one log line) when it is malformed. */
+  private read<K extends MessageKind>(kind: K, msg: Msg): MessageOf<K> | undefined {
+    try {
+      return decodeMessage(kind, msg.subject, msg.data);
+    } catch (error) {
+      if (!(error instanceof MalformedMessage)) throw error;
+      this.deps.logger.warn(error.message);
+      return undefined;
+    }
+  }
+
+  /** The `kind` reply to `message`; throws `MalformedMessage` when the reply is malformed. */
+  private async request<K extends MessageKind>(kind: K, subject: string, message: object, timeout = REQUEST_TIMEOUT_MS): Promise<MessageOf<K>> {
+    const reply = await this.deps.nc.request(subject, encodeMessage(message), { timeout });
+    return decodeMessage(kind, `${subject} (reply)`, reply.data);
   }
 
   private reply<T extends object>(msg: Msg, message: T): void {
-    msg.respond(encode(message));
+    msg.respond(encodeMessage(message));
   }
-}
-
-function encode(message: object): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(message));
-}
-
-function decode<T>(msg: Msg): T {
-  return JSON.parse(new TextDecoder().decode(msg.data)) as T;
 }
 
 function sleep(ms: number): Promise<void> {
