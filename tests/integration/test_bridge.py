@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from serverkit import migrated_pool, own_servers
 
-from agentlist.bridge import queries
+from agentlist.bridge import settle
 from agentlist.bridge.service import serve
 from agentlist.bridge.settings import BridgeSettings
 from agentlist.contracts import streams, subjects
@@ -499,7 +499,7 @@ async def test_an_outcome_already_in_postgres_still_ends_the_stream(
     finds the run ended, leaves Postgres alone and writes the end."""
     run = await new_run(pg_pool)
     outcome = run.outcome(2, values={"v": 1})
-    assert await queries.settle_run(pg_pool, outcome) == (queries.Settled.APPLIED, False)
+    assert await settle.settle_run(pg_pool, outcome) == (settle.Settled.APPLIED, False)
     ended_at = await pg_pool.fetchval("SELECT ended_at FROM runs WHERE run_id = $1", run.run_id)
     await publish(nc.jetstream(), run.started(), run.event(1), outcome)
     found = await until_end(redis, run)

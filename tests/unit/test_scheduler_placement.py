@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from agentlist.contracts.runs import RunKwargs
-from agentlist.scheduler.claim import StartedRun
 from agentlist.scheduler.dispatch import to_dispatch
 from agentlist.scheduler.leases import (
     FINISHER_ID,
@@ -24,6 +23,7 @@ from agentlist.scheduler.placement import (
     free_slots_by_graph,
     place,
 )
+from agentlist.scheduler.queries import StartedRun
 
 
 def worker(worker_id: str, capacity: int, inflight: int, *graphs: str) -> WorkerLoad:

@@ -11,20 +11,19 @@ clients. Entry ids are Redis-generated (``<ms>-<n>``) and are the SSE ``id:`` va
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from pydantic import Field
 
 from agentlist.contracts._wire import WireModel
 from agentlist.contracts.errors import ErrorInfo
+from agentlist.contracts.storage import RunEndStatus
 
 KEY_PREFIX: Final = "agentlist:v1"
 FIELD_EVENT: Final = "event"
 FIELD_DATA: Final = "data"
 FIELD_RUN_ID: Final = "run_id"
 END_EVENT: Final = "__end__"
-
-RunEndStatus = Literal["success", "error", "interrupted", "timeout"]
 
 
 def run_stream_key(thread_id: str, run_id: str) -> str:

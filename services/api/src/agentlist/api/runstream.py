@@ -15,6 +15,7 @@ from agentlist.api import cancel, eventlog, sse
 from agentlist.api.db import runs, threads
 from agentlist.api.deps import Resources
 from agentlist.api.errors import GoneError
+from agentlist.contracts.storage import RUN_END_STATUSES
 from agentlist.contracts.streams import StreamEnd, run_stream_key
 
 
@@ -37,7 +38,8 @@ class RunRef:
 
 def finished_check(resources: Resources, run_id: UUID) -> sse.RunFinished:
     async def finished() -> bool:
-        return await runs.status(resources.pool, run_id) in runs.TERMINAL | {None}
+        status = await runs.status(resources.pool, run_id)
+        return status is None or status in RUN_END_STATUSES
 
     return finished
 

@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentlist.contracts.runs import StreamMode
+from agentlist.contracts.storage import ActiveRunStatus, ThreadStatus
 
 SortOrder = Literal["asc", "desc"]
 MultitaskStrategy = Literal["reject", "enqueue", "interrupt", "rollback"]
@@ -132,9 +133,6 @@ class AssistantLatest(Body):
     version: int = Field(ge=1)
 
 
-ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
-
-
 class ThreadSearch(Body):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
@@ -188,7 +186,7 @@ class ThreadHistory(Body):
 class CancelMany(Body):
     """``POST /runs/cancel``: either a status, or a thread's runs by id — not both."""
 
-    status: Literal["pending", "running", "all"] | None = None
+    status: Literal[ActiveRunStatus, "all"] | None = None
     thread_id: UUID | None = None
     run_ids: list[UUID] | None = None
 

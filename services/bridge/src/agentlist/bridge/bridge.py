@@ -12,7 +12,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from agentlist.bridge import outcomes, queries
+from agentlist.bridge import outcomes, queries, settle
 from agentlist.bridge.messages import Inbound, decode, event_write, outcome_write
 from agentlist.bridge.ordering import EarlyPolicy, Verdict, plan_rounds
 from agentlist.bridge.retry import TRANSIENT, is_transient
@@ -137,8 +137,8 @@ class Bridge:
         if not verdict.written:
             await self._settle(inbound, verdict)
             return
-        settled, delete_thread = await queries.settle_run(self._pool, outcome)
-        if settled is queries.Settled.SUPERSEDED:
+        settled, delete_thread = await settle.settle_run(self._pool, outcome)
+        if settled is settle.Settled.SUPERSEDED:
             logger.warning(
                 "run %s: dropped the %s outcome of attempt %d, superseded by another attempt",
                 outcome.run_id,
@@ -151,7 +151,7 @@ class Bridge:
         ttl = self._retention if ends else self._live_ttl
         ((verdict,),) = await self._writer.append([self._calls(outcome, write, ttl)])
         if ends and delete_thread:
-            await queries.delete_thread(self._pool, outcome.thread_id)
+            await settle.delete_thread(self._pool, outcome.thread_id)
         if await queries.runs_pending(self._pool):  # else a wake-up claims nothing
             await self._nc.publish(subjects.RUNS_REQUESTED, b"")
         logger.debug("run %s: %s (attempt %d)", outcome.run_id, outcome.status, outcome.attempt)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import OutcomeStatus, RunOutcome
-from agentlist.contracts.streams import RunEndStatus, StreamEnd
-
-ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
-
-ACTIVE_RUN_STATUSES: Final = ("pending", "running")
+from agentlist.contracts.storage import ACTIVE_RUN_STATUSES, RunEndStatus, ThreadStatus
+from agentlist.contracts.streams import StreamEnd
 
 _END_STATUS: Final[dict[OutcomeStatus, RunEndStatus]] = {
     "success": "success",

@@ -1,22 +1,42 @@
-"""Every SQL statement of the bridge, and the transactions that apply a run's outcome."""
+"""Every SQL statement of the bridge, each with the function that runs it. The callers own the
+transactions (:mod:`agentlist.bridge.settle`)."""
 
 from __future__ import annotations
 
-import enum
-from typing import Final, TypeAlias
+from dataclasses import dataclass
+from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-from agentlist.bridge import outcomes
-from agentlist.contracts.events import RunOutcome
-from agentlist.db.checkpoints import delete_thread_checkpoints
+from agentlist.contracts.errors import ErrorInfo
+from agentlist.contracts.storage import RunEndStatus, RunStatus, ThreadStatus
+from agentlist.db.sql import ACTIVE_RUNS, Executor
 
-Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+
+@dataclass(frozen=True)
+class Fenced:
+    """What the rest of an outcome's transaction needs of the run it changed."""
+
+    on_completion: str
+    has_webhook: bool
+
+
+@dataclass(frozen=True)
+class RunState:
+    attempt: int
+    status: RunStatus
+    on_completion: str
+
 
 # The thread row is locked first, as the API locks it to create runs, so that the thread's
 # status is judged on the runs that exist once the lock is held.
 LOCK_THREAD: Final = "SELECT 1 FROM threads WHERE thread_id = $1 FOR UPDATE"
+
+
+async def lock_thread(conn: Executor, thread_id: str) -> None:
+    await conn.execute(LOCK_THREAD, thread_id)
+
 
 # The fenced changes of a run return what the rest of the transaction needs, so that it takes
 # no extra round trip: whether the thread goes, and whether a webhook is to be queued.
@@ -27,11 +47,25 @@ WHERE run_id = $1 AND attempt = $2 AND status = 'running'
 RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
+
+async def finish_run(
+    conn: Executor, run_id: str, attempt: int, status: RunEndStatus, error: ErrorInfo | None
+) -> Fenced | None:
+    """None (for this and the next two): another attempt holds the run, or it is not running."""
+    dumped = error.model_dump(mode="json") if error is not None else None
+    return _fenced(await conn.fetchrow(FINISH_RUN, run_id, attempt, status, dumped))
+
+
 DELETE_RUN: Final = """
 DELETE FROM runs
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
 RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
+
+
+async def delete_run(conn: Executor, run_id: str, attempt: int) -> Fenced | None:
+    return _fenced(await conn.fetchrow(DELETE_RUN, run_id, attempt))
+
 
 RELEASE_RUN: Final = """
 UPDATE runs
@@ -40,18 +74,43 @@ WHERE run_id = $1 AND attempt = $2 AND status = 'running'
 RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
+
+async def release_run(conn: Executor, run_id: str, attempt: int) -> Fenced | None:
+    return _fenced(await conn.fetchrow(RELEASE_RUN, run_id, attempt))
+
+
+def _fenced(row: asyncpg.Record | None) -> Fenced | None:
+    return None if row is None else Fenced(row["on_completion"], row["has_webhook"])
+
+
 # $2 is the status the run leaves the thread in when no other run of it is active (still
 # pending or running): then the thread stays busy. One statement, not a query then an update.
-UPDATE_THREAD: Final = """
+UPDATE_THREAD: Final = f"""
 UPDATE threads
 SET status = CASE WHEN EXISTS (
                  SELECT 1 FROM runs
-                 WHERE thread_id = $1 AND run_id <> $6 AND status IN ('pending', 'running')
+                 WHERE thread_id = $1 AND run_id <> $6 AND status IN {ACTIVE_RUNS}
              ) THEN 'busy' ELSE $2 END,
     state_values = $3, interrupts = $4, error = $5,
     state_updated_at = now(), updated_at = now()
 WHERE thread_id = $1
 """
+
+
+async def update_thread(
+    conn: Executor,
+    *,
+    thread_id: str,
+    run_id: str,
+    status: ThreadStatus,
+    values: Any,
+    interrupts: dict[str, Any],
+    error: ErrorInfo | None,
+) -> None:
+    """``run_id``: the run that ended, which no longer keeps the thread busy."""
+    dumped = error.model_dump(mode="json") if error is not None else None
+    await conn.execute(UPDATE_THREAD, thread_id, status, values, interrupts, dumped, run_id)
+
 
 # The outbox row of a finished run's webhook, written with its final status: a bridge that
 # dies after the commit still leaves the delivery to be made.
@@ -69,6 +128,11 @@ WHERE r.run_id = $1 AND r.webhook IS NOT NULL
 ON CONFLICT (run_id) DO NOTHING
 """
 
+
+async def queue_webhook(conn: Executor, run_id: str, values: Any) -> None:
+    await conn.execute(QUEUE_WEBHOOK, run_id, values)
+
+
 # Due deliveries, leased by pushing their next attempt past the time a send may take, so
 # that no other bridge sends them meanwhile. $1 batch, $2 lease seconds, $3 max attempts.
 CLAIM_WEBHOOKS: Final = """
@@ -84,9 +148,24 @@ WHERE d.run_id IN (
 RETURNING d.run_id, d.url, d.payload, d.attempts
 """
 
+
+async def claim_webhooks(
+    conn: Executor, batch: int, lease_seconds: float, max_attempts: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        CLAIM_WEBHOOKS, batch, lease_seconds, max_attempts
+    )
+    return rows
+
+
 WEBHOOK_DELIVERED: Final = """
 UPDATE webhook_deliveries SET delivered_at = now(), last_error = NULL WHERE run_id = $1
 """
+
+
+async def webhook_delivered(conn: Executor, run_id: UUID) -> None:
+    await conn.execute(WEBHOOK_DELIVERED, run_id)
+
 
 # $2 error, $3 seconds until the next attempt (NULL: never again).
 WEBHOOK_FAILED: Final = """
@@ -97,85 +176,33 @@ SET last_error = $2,
 WHERE run_id = $1
 """
 
+
+async def webhook_failed(conn: Executor, run_id: UUID, error: str, delay: float | None) -> None:
+    await conn.execute(WEBHOOK_FAILED, run_id, error, delay)
+
+
 # Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
 # slot (runs_pending answers from the index). Asked after the commit: a run inserted meanwhile
 # wakes the schedulers itself, once it is committed, and they then see this outcome applied.
 RUNS_PENDING: Final = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')"
 
+
+async def runs_pending(conn: Executor) -> bool:
+    pending: bool = await conn.fetchval(RUNS_PENDING)
+    return pending
+
+
 RUN_STATE: Final = "SELECT attempt, status, on_completion FROM runs WHERE run_id = $1"
+
+
+async def run_state(conn: Executor, run_id: str) -> RunState | None:
+    row = await conn.fetchrow(RUN_STATE, run_id)
+    return None if row is None else RunState(row["attempt"], row["status"], row["on_completion"])
+
 
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
 
 
-class Settled(enum.Enum):
-    APPLIED = "applied"
-    """This delivery changed the run (and its thread)."""
-    ALREADY = "already"
-    """An earlier delivery did (or the run is gone): only Redis may still lack the end."""
-    SUPERSEDED = "superseded"
-    """Another attempt owns the run: the outcome must change nothing."""
-
-
-async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> tuple[Settled, bool]:
-    """Apply ``outcome`` to its run and thread in one transaction, fenced on the attempt.
-
-    Returns how it settled and whether the run asked for its thread to be deleted once done
-    (a stateless run's ``on_completion = 'delete'``).
-    """
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(LOCK_THREAD, outcome.thread_id)
-        fenced = await _fence(conn, outcome)
-        if fenced is not None:
-            if outcomes.ends_run(outcome):
-                await _update_thread(conn, outcome)
-                if fenced["has_webhook"] and outcome.status != "rollback":
-                    await conn.execute(QUEUE_WEBHOOK, outcome.run_id, outcome.values)
-            return Settled.APPLIED, fenced["on_completion"] == "delete"
-        row = await conn.fetchrow(RUN_STATE, outcome.run_id)
-    if row is None:
-        return Settled.ALREADY, False
-    if outcomes.superseded(outcome, run_attempt=row["attempt"], run_status=row["status"]):
-        return Settled.SUPERSEDED, False
-    return Settled.ALREADY, row["on_completion"] == "delete"
-
-
-async def _fence(conn: Connection, outcome: RunOutcome) -> asyncpg.Record | None:
-    """Change the run if ``outcome``'s attempt still holds it; then its ``on_completion`` and
-    ``has_webhook``, else ``None``."""
-    if outcome.status == "rollback":
-        return await conn.fetchrow(DELETE_RUN, outcome.run_id, outcome.attempt)
-    if outcome.status == "released":
-        return await conn.fetchrow(RELEASE_RUN, outcome.run_id, outcome.attempt)
-    error = outcomes.failure(outcome)
-    return await conn.fetchrow(
-        FINISH_RUN,
-        outcome.run_id,
-        outcome.attempt,
-        outcomes.end_status(outcome),
-        error.model_dump(mode="json") if error is not None else None,
-    )
-
-
-async def _update_thread(conn: Connection, outcome: RunOutcome) -> None:
-    error = outcomes.failure(outcome)
-    await conn.execute(
-        UPDATE_THREAD,
-        outcome.thread_id,
-        outcomes.thread_status(outcome),
-        outcome.values,
-        outcome.interrupts,
-        error.model_dump(mode="json") if error is not None else None,
-        outcome.run_id,
-    )
-
-
-async def runs_pending(pool: asyncpg.Pool) -> bool:
-    pending: bool = await pool.fetchval(RUNS_PENDING)
-    return pending
-
-
-async def delete_thread(pool: asyncpg.Pool, thread_id: str) -> None:
-    """Delete a thread, its runs (by cascade) and its checkpoints."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(DELETE_THREAD, thread_id)
-        await delete_thread_checkpoints(conn, thread_id)
+async def delete_thread(conn: Executor, thread_id: str) -> None:
+    """The row and its runs (by cascade); ``settle.delete_thread`` adds the checkpoints."""
+    await conn.execute(DELETE_THREAD, thread_id)

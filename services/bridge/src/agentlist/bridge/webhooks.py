@@ -52,13 +52,13 @@ async def _deliver(
         await _post(client, row["url"], row["payload"], policy)
     except WebhookRefusedError as exc:
         logger.warning("webhook of run %s refused: %s", row["run_id"], exc)
-        await pool.execute(queries.WEBHOOK_FAILED, row["run_id"], str(exc), None)
+        await queries.webhook_failed(pool, row["run_id"], str(exc), None)
     except httpx.HTTPError as exc:
         delay = retry_delay(row["attempts"], settings.webhook_max_attempts)
         logger.info("webhook of run %s failed (%r); next try in %s s", row["run_id"], exc, delay)
-        await pool.execute(queries.WEBHOOK_FAILED, row["run_id"], repr(exc)[:500], delay)
+        await queries.webhook_failed(pool, row["run_id"], repr(exc)[:500], delay)
     else:
-        await pool.execute(queries.WEBHOOK_DELIVERED, row["run_id"])
+        await queries.webhook_delivered(pool, row["run_id"])
 
 
 async def deliver_due(
@@ -66,7 +66,7 @@ async def deliver_due(
 ) -> int:
     """Send every due delivery once; returns how many were tried."""
     lease = settings.webhook_timeout_seconds * 2
-    rows = await pool.fetch(queries.CLAIM_WEBHOOKS, BATCH, lease, settings.webhook_max_attempts)
+    rows = await queries.claim_webhooks(pool, BATCH, lease, settings.webhook_max_attempts)
     await asyncio.gather(*(_deliver(pool, client, row, policy, settings) for row in rows))
     return len(rows)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
@@ -16,6 +16,10 @@ from agentlist.contracts.storage import LANGGRAPH_SETUP_LOCK
 LangGraphPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 
 _SETUP_LOCK_POLL_SECONDS = 0.05
+
+# A session lock, taken without waiting (see _take_setup_lock).
+_TRY_SETUP_LOCK: Final = "SELECT pg_try_advisory_lock(%s)"
+_SETUP_UNLOCK: Final = "SELECT pg_advisory_unlock(%s)"
 
 # What LangGraph's Postgres classes expect of the connections they are given.
 _CONNECTION_KWARGS: dict[str, Any] = {
@@ -43,7 +47,7 @@ async def setup_tables(
             await checkpointer.setup()
             await store.setup()
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock(%s)", (LANGGRAPH_SETUP_LOCK,))
+            await lock_conn.execute(_SETUP_UNLOCK, (LANGGRAPH_SETUP_LOCK,))
 
 
 async def _take_setup_lock(conn: AsyncConnection[Any]) -> None:
@@ -52,7 +56,7 @@ async def _take_setup_lock(conn: AsyncConnection[Any]) -> None:
     older snapshot to end. That deadlock passes through the holder's client, so Postgres never
     breaks it."""
     while True:
-        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LANGGRAPH_SETUP_LOCK,))
+        cursor = await conn.execute(_TRY_SETUP_LOCK, (LANGGRAPH_SETUP_LOCK,))
         row = await cursor.fetchone()
         if row is not None and row[0]:
             return

@@ -22,6 +22,12 @@ logger = logging.getLogger(__name__)
 # An arbitrary constant shared by every service: only one of them migrates at a time.
 MIGRATION_LOCK_KEY = 0x6167_6C69_7374  # "aglist"
 
+# Session locks: the migrations take a transaction each.
+_LOCK: Final = "SELECT pg_advisory_lock($1)"
+_UNLOCK: Final = "SELECT pg_advisory_unlock($1)"
+
+PING: Final = "SELECT 1"
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for json_type in ("json", "jsonb"):
@@ -41,6 +47,11 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     )
     assert pool is not None
     return pool
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """Raises unless Postgres answers (a health probe)."""
+    await pool.fetchval(PING)
 
 
 class Migration(NamedTuple):
@@ -91,7 +102,7 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
     """
     applied: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        await conn.execute(_LOCK, MIGRATION_LOCK_KEY)
         try:
             await conn.execute(_BOOKKEEPING)
             done = {r["version"]: r for r in await conn.fetch(_APPLIED)}
@@ -108,7 +119,7 @@ async def migrate(pool: asyncpg.Pool) -> list[str]:
                 logger.info("applied migration %s", migration.name)
                 applied.append(migration.name)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+            await conn.execute(_UNLOCK, MIGRATION_LOCK_KEY)
     return applied
 
 

@@ -1,12 +1,16 @@
-"""Building WHERE clauses whose values are always bind parameters, never spliced text."""
+"""Building SQL: WHERE clauses whose values are always bind parameters, and the status groups
+of the contracts spelled once as SQL lists."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from agentlist.contracts.storage import ACTIVE_RUN_STATUSES
 
 Executor: TypeAlias = (
     "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -45,3 +49,17 @@ def order_by(column: str | None, order: str | None, allowed: frozenset[str], def
     chosen = column if column in allowed else default
     direction = "ASC" if (order or "desc").lower() == "asc" else "DESC"
     return f"{chosen} {direction}"
+
+
+def constant_list(values: Iterable[str]) -> str:
+    """``('a', 'b')``: constants of the code as an SQL list, for ``IN``. Never for input, which
+    is always a bind parameter."""
+    items = list(values)
+    if not items or any(not value.isidentifier() for value in items):
+        raise ValueError(f"not a list of SQL-safe constants: {items!r}")
+    return "(" + ", ".join(f"'{value}'" for value in items) + ")"
+
+
+ACTIVE_RUNS: Final = constant_list(ACTIVE_RUN_STATUSES)
+"""``status IN {ACTIVE_RUNS}``: a literal, not a bind parameter, so that the planner can prove the
+predicate of the partial index ``runs_thread_active`` under a generic plan too."""

@@ -1,19 +1,39 @@
-"""Every SQL statement the registry runs. Times are Postgres ``now()`` only."""
+"""Every SQL statement the registry runs, each with the function that runs it. Times are
+Postgres ``now()`` only. The callers own the transactions."""
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+from agentlist.contracts.ids import SYSTEM_TENANT, system_assistant_id
+from agentlist.contracts.workers import GraphInfo, Heartbeat, WorkerRegister
+from agentlist.db.sql import Executor
+from agentlist.registry.catalogue import SYSTEM_METADATA, system_assistant_name
+from agentlist.registry.leases import RunKey
+
+
+@dataclass(frozen=True)
+class SilentWorker:
+    worker_id: str
+    state: str
+    silence: float
+
 
 # An arbitrary constant: registrations take it in turn, so two workers of different languages
 # registering the same graph at once cannot both get it.
 REGISTER_LOCK_KEY: Final = 0x6167_6C72_6567  # "aglreg"
 
 LOCK_REGISTER: Final = "SELECT pg_advisory_xact_lock($1)"
+
+
+async def lock_register(conn: Executor) -> None:
+    await conn.execute(LOCK_REGISTER, REGISTER_LOCK_KEY)
+
 
 # $1 the registering worker, $2 text[] its graph ids.
 LIVE_LANGUAGES: Final = """
@@ -26,6 +46,15 @@ SELECT g.graph_id, array_agg(DISTINCT w.language) AS languages
    AND g.graph_id = ANY($2::text[])
  GROUP BY g.graph_id
 """
+
+
+async def live_languages(
+    conn: Executor, worker_id: str, graph_ids: list[str]
+) -> dict[str, set[str]]:
+    """The languages of the other live workers serving each of ``graph_ids``."""
+    rows = await conn.fetch(LIVE_LANGUAGES, worker_id, graph_ids)
+    return {row["graph_id"]: set(row["languages"]) for row in rows}
+
 
 UPSERT_WORKER: Final = """
 INSERT INTO workers (worker_id, language, version, host, pid, capacity, state, graphs, runtime,
@@ -43,6 +72,22 @@ ON CONFLICT (worker_id) DO UPDATE
        last_heartbeat_at = now()
 """
 
+
+async def upsert_worker(conn: Executor, msg: WorkerRegister, graph_ids: list[str]) -> None:
+    """``graph_ids``: the graphs of ``msg`` the worker may serve."""
+    await conn.execute(
+        UPSERT_WORKER,
+        msg.worker_id,
+        msg.language,
+        msg.version,
+        msg.host,
+        msg.pid,
+        msg.capacity,
+        graph_ids,
+        msg.runtime,
+    )
+
+
 UPSERT_GRAPH: Final = """
 INSERT INTO graphs (graph_id, language, name, description, schemas, drawable, subgraphs)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -55,6 +100,25 @@ ON CONFLICT (graph_id) DO UPDATE
        subgraphs = EXCLUDED.subgraphs,
        updated_at = now()
 """
+
+
+async def upsert_graphs(conn: Executor, graphs: Iterable[GraphInfo], language: str) -> None:
+    await conn.executemany(
+        UPSERT_GRAPH,
+        [
+            (
+                g.graph_id,
+                language,
+                g.name,
+                g.description,
+                g.schemas.model_dump(mode="json"),
+                g.drawable,
+                {ns: schemas.model_dump(mode="json") for ns, schemas in g.subgraphs.items()},
+            )
+            for g in graphs
+        ],
+    )
+
 
 # A graph's system assistant, version 1, once: a restarted or second worker changes nothing.
 #   $1 assistant id, $2 tenant, $3 graph id, $4 name, $5 description, $6 metadata.
@@ -73,6 +137,24 @@ SELECT assistant_id, 1, tenant_id, graph_id, name, description, config, context,
 ON CONFLICT DO NOTHING
 """
 
+
+async def create_system_assistants(conn: Executor, graphs: Iterable[GraphInfo]) -> None:
+    await conn.executemany(
+        CREATE_SYSTEM_ASSISTANT,
+        [
+            (
+                system_assistant_id(g.graph_id),
+                SYSTEM_TENANT,
+                g.graph_id,
+                system_assistant_name(g),
+                g.description,
+                SYSTEM_METADATA,
+            )
+            for g in graphs
+        ],
+    )
+
+
 # $1 worker, $2 capacity, $3 draining. No row: unknown or dead.
 HEARTBEAT: Final = """
 UPDATE workers
@@ -82,6 +164,13 @@ UPDATE workers
  WHERE worker_id = $1 AND state <> 'dead'
 RETURNING drain_requested
 """
+
+
+async def heartbeat(conn: Executor, msg: Heartbeat) -> bool | None:
+    """Whether the worker is asked to drain; None: the worker is unknown or dead."""
+    drain: bool | None = await conn.fetchval(HEARTBEAT, msg.worker_id, msg.capacity, msg.draining)
+    return drain
+
 
 # $1 worker, $2 uuid[] held runs, $3 int[] their attempts, $4 lease seconds.
 RENEW_LEASES: Final = """
@@ -93,6 +182,15 @@ UPDATE runs r
 RETURNING r.run_id, r.attempt, r.cancel_action
 """
 
+
+async def renew_leases(
+    conn: Executor, worker_id: str, held: Sequence[RunKey], lease_seconds: float
+) -> dict[RunKey, str | None]:
+    """The held runs the worker owns, with their ``cancel_action``; their leases renewed."""
+    run_ids, attempts = _columns(held)
+    return _owned(await conn.fetch(RENEW_LEASES, worker_id, run_ids, attempts, lease_seconds))
+
+
 # The same, read only (for a worker that is no longer known).
 OWNED_RUNS: Final = """
 SELECT r.run_id, r.attempt, r.cancel_action
@@ -102,12 +200,33 @@ SELECT r.run_id, r.attempt, r.cancel_action
  WHERE r.status = 'running' AND r.worker_id = $1
 """
 
+
+async def owned_runs(
+    conn: Executor, worker_id: str, held: Sequence[RunKey]
+) -> dict[RunKey, str | None]:
+    run_ids, attempts = _columns(held)
+    return _owned(await conn.fetch(OWNED_RUNS, worker_id, run_ids, attempts))
+
+
+def _columns(held: Sequence[RunKey]) -> tuple[list[UUID], list[int]]:
+    return [run_id for run_id, _ in held], [attempt for _, attempt in held]
+
+
+def _owned(rows: Iterable[asyncpg.Record]) -> dict[RunKey, str | None]:
+    return {(row["run_id"], row["attempt"]): row["cancel_action"] for row in rows}
+
+
 # $1 seconds of silence.
 SILENT_WORKERS: Final = """
 SELECT worker_id, state, EXTRACT(EPOCH FROM now() - last_heartbeat_at)::float8 AS silence
   FROM workers
  WHERE state <> 'dead' AND last_heartbeat_at < now() - make_interval(secs => $1)
 """
+
+
+async def silent_workers(conn: Executor, seconds: float) -> list[SilentWorker]:
+    return [SilentWorker(**dict(row)) for row in await conn.fetch(SILENT_WORKERS, seconds)]
+
 
 # Fenced on the silence still being there (a heartbeat may have arrived since the read).
 MARK_UNHEALTHY: Final = """
@@ -116,8 +235,17 @@ UPDATE workers SET state = 'unhealthy'
    AND last_heartbeat_at < now() - make_interval(secs => $2)
 """
 
+
+async def mark_unhealthy(conn: Executor, worker_id: str, silent_for: float) -> None:
+    await conn.execute(MARK_UNHEALTHY, worker_id, silent_for)
+
+
 MARK_DEAD: Final = """
 UPDATE workers SET state = 'dead'
  WHERE worker_id = $1 AND state <> 'dead'
    AND last_heartbeat_at < now() - make_interval(secs => $2)
 """
+
+
+async def mark_dead(conn: Executor, worker_id: str, silent_for: float) -> None:
+    await conn.execute(MARK_DEAD, worker_id, silent_for)

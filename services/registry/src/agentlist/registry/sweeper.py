@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from agentlist.contracts import subjects
 from agentlist.contracts.workers import WorkerControl, WorkerControlReply
 from agentlist.registry.liveness import Thresholds, Verdict, judge, state_after_ping
-from agentlist.registry.store import RegistryStore, SilentWorker
+from agentlist.registry.queries import SilentWorker
+from agentlist.registry.store import RegistryStore
 
 logger = logging.getLogger(__name__)
 

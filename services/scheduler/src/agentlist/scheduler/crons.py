@@ -16,6 +16,7 @@ import asyncpg
 
 from agentlist.contracts.ids import uuid7
 from agentlist.db.crontab import ScheduleError, next_run
+from agentlist.db.sql import Executor
 from agentlist.scheduler import queries
 
 logger = logging.getLogger(__name__)
@@ -45,38 +46,36 @@ def following(cron: asyncpg.Record, now: datetime) -> datetime | None:
     return None if end is not None and upcoming > end else upcoming
 
 
-async def _create_run(conn: Any, cron: asyncpg.Record) -> bool:
+async def _create_run(conn: Executor, cron: asyncpg.Record) -> bool:
     template: dict[str, Any] = cron["run_template"]
     thread_id = cron["thread_id"]
     if thread_id is None:
         thread_id = uuid7()
         metadata = {"graph_id": template["graph_id"], "assistant_id": template["assistant_id"]}
-        await conn.execute(
-            queries.CRON_THREAD, thread_id, cron["tenant_id"], template["graph_id"], metadata
+        await queries.insert_cron_thread(
+            conn, thread_id, cron["tenant_id"], template["graph_id"], metadata
         )
-    elif template["multitask_strategy"] == "reject" and await conn.fetchval(
-        queries.THREAD_ACTIVE, thread_id
+    elif template["multitask_strategy"] == "reject" and await queries.thread_active(
+        conn, thread_id
     ):
         logger.info("cron %s skips a tick: its thread is busy", cron["cron_id"])
         return False
     run_id = uuid7()
-    await conn.execute(
-        queries.CRON_RUN,
-        run_id,
-        thread_id,
-        cron["tenant_id"],
-        uuid.UUID(template["assistant_id"]),
-        template["graph_id"],
-        {**template["metadata"], "cron_id": str(cron["cron_id"])},
-        with_identity(template, run_id, thread_id),
+    await queries.insert_cron_run(
+        conn,
+        run_id=run_id,
+        thread_id=thread_id,
+        tenant_id=cron["tenant_id"],
+        assistant_id=uuid.UUID(template["assistant_id"]),
+        graph_id=template["graph_id"],
+        metadata={**template["metadata"], "cron_id": str(cron["cron_id"])},
+        kwargs=with_identity(template, run_id, thread_id),
         # Cron runs queue behind the thread's runs: interrupting needs a live caller.
-        "enqueue" if template["multitask_strategy"] != "reject" else "reject",
-        template["on_completion"] if cron["thread_id"] is None else "keep",
-        template.get("webhook"),
+        multitask_strategy="enqueue" if template["multitask_strategy"] != "reject" else "reject",
+        on_completion=template["on_completion"] if cron["thread_id"] is None else "keep",
+        webhook=template.get("webhook"),
     )
-    await conn.execute(
-        queries.MARK_THREAD_BUSY, thread_id, template["graph_id"], template["assistant_id"]
-    )
+    await queries.mark_thread_busy(conn, thread_id, template["graph_id"], template["assistant_id"])
     return True
 
 
@@ -85,10 +84,10 @@ async def fire_due(pool: asyncpg.Pool, batch_size: int) -> int:
     created = 0
     async with pool.acquire() as conn, conn.transaction():
         now = datetime.now(UTC)
-        for cron in await conn.fetch(queries.DUE_CRONS, batch_size):
+        for cron in await queries.due_crons(conn, batch_size):
             upcoming = following(cron, now)
             end = cron["end_time"]
             if end is None or cron["next_run_date"] <= end:
                 created += await _create_run(conn, cron)
-            await conn.execute(queries.ADVANCE_CRON, cron["cron_id"], upcoming)
+            await queries.advance_cron(conn, cron["cron_id"], upcoming)
     return created

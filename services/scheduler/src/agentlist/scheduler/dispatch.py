@@ -19,9 +19,9 @@ from agentlist.contracts.events import AttemptStarted
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
 from agentlist.core.run_end import publish_run_message
 from agentlist.scheduler import queries
-from agentlist.scheduler.claim import StartedRun
 from agentlist.scheduler.finisher import publish_end, take_over
 from agentlist.scheduler.leases import INVALID_RUN
+from agentlist.scheduler.queries import StartedRun
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class Dispatcher:
     async def _undo(self, run: StartedRun) -> None:
         """Back to ``pending`` as if never claimed. If this fails too, the lease decides."""
         try:
-            await self._pool.execute(queries.UNDO_START, run.run_id, run.attempt, run.worker_id)
+            await queries.undo_start(self._pool, run)
         except (asyncpg.PostgresError, OSError) as exc:
             logger.warning(
                 "run %s: could not undo its claim (%r); the lease decides", run.run_id, exc

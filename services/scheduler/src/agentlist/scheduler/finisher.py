@@ -22,30 +22,20 @@ duplicate (dropped). Instead the scheduler becomes the run's next owner:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from nats.js import JetStreamContext
 
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.core.run_end import end_in_workers_place
+from agentlist.db.sql import Executor
 from agentlist.scheduler import queries
 from agentlist.scheduler.leases import FINISHER_ID, final_outcome
-
-
-@dataclass(frozen=True)
-class FinishingRun:
-    run_id: UUID
-    thread_id: UUID
-    attempt: int
-    cancel_action: str | None
-    error: ErrorInfo | None
-    thread_values: Any
+from agentlist.scheduler.queries import FinishingRun
 
 
 async def take_over(
-    conn: queries.Connection,
+    conn: Executor,
     *,
     run_id: UUID,
     attempt: int,
@@ -55,26 +45,8 @@ async def take_over(
     lease_seconds: float,
 ) -> FinishingRun | None:
     """Step 1: make the finisher the owner of ``finishing_attempt``. None: the run moved on."""
-    row = await conn.fetchrow(
-        queries.FINISH,
-        run_id,
-        attempt,
-        worker_id,
-        finishing_attempt,
-        FINISHER_ID,
-        lease_seconds,
-        error.model_dump(mode="json") if error else None,
-    )
-    if row is None:
-        return None
-    stored = row["error"]
-    return FinishingRun(
-        run_id=row["run_id"],
-        thread_id=row["thread_id"],
-        attempt=row["attempt"],
-        cancel_action=row["cancel_action"],
-        error=ErrorInfo.model_validate(stored) if stored else None,
-        thread_values=row["state_values"],
+    return await queries.finish(
+        conn, run_id, attempt, worker_id, finishing_attempt, FINISHER_ID, lease_seconds, error
     )
 
 

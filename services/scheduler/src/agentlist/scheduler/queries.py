@@ -1,22 +1,61 @@
-"""Every SQL statement the scheduler runs.
+"""Every SQL statement the scheduler runs, each with the function that runs it.
 
 Lease times are judged by Postgres ``now()`` only; no statement takes a time from Python.
+The callers own the transactions.
 """
 
 from __future__ import annotations
 
-from typing import Final, TypeAlias
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+from agentlist.contracts.errors import ErrorInfo
+from agentlist.db.sql import ACTIVE_RUNS, Executor
+from agentlist.scheduler.leases import ExpiredLease
+from agentlist.scheduler.placement import Candidate, WorkerLoad
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A run the claim just marked ``running`` on ``worker_id`` as ``attempt``."""
+
+    run_id: UUID
+    thread_id: UUID
+    assistant_id: UUID
+    graph_id: str
+    tenant_id: str
+    attempt: int
+    worker_id: str
+    kwargs: Any
+
+
+@dataclass(frozen=True)
+class FinishingRun:
+    """A run the finisher now owns as ``attempt``, with the thread values its outcome keeps."""
+
+    run_id: UUID
+    thread_id: UUID
+    attempt: int
+    cancel_action: str | None
+    error: ErrorInfo | None
+    thread_values: Any
+
 
 # An arbitrary constant: claim transactions of every scheduler instance take it in turn, so the
 # in-flight counts one of them reads include every placement committed before it.
 PLACEMENT_LOCK_KEY: Final = 0x6167_6C73_6368  # "aglsch"
 
 LOCK_PLACEMENT: Final = "SELECT pg_advisory_xact_lock($1)"
+
+
+async def lock_placement(conn: Executor) -> None:
+    await conn.execute(LOCK_PLACEMENT, PLACEMENT_LOCK_KEY)
+
 
 # $1: seconds of heartbeat silence after which a worker gets no new runs.
 HEALTHY_WORKERS: Final = """
@@ -28,6 +67,19 @@ SELECT w.worker_id, w.capacity, w.graphs,
    AND NOT w.drain_requested
    AND w.last_heartbeat_at > now() - make_interval(secs => $1)
 """
+
+
+async def healthy_workers(conn: Executor, suspect_after: float) -> list[WorkerLoad]:
+    return [
+        WorkerLoad(
+            worker_id=row["worker_id"],
+            capacity=row["capacity"],
+            inflight=row["inflight"],
+            graphs=frozenset(row["graphs"]),
+        )
+        for row in await conn.fetch(HEALTHY_WORKERS, suspect_after)
+    ]
+
 
 # The runs one claim may start, locked, in the order they should be placed.
 #   $1 text[] graphs with a free slot, $2 int[] free slots of each, $3 int batch size.
@@ -107,6 +159,14 @@ SELECT run.run_id, run.graph_id
    FOR UPDATE OF run SKIP LOCKED
 """
 
+
+async def claim_candidates(conn: Executor, free: Mapping[str, int], limit: int) -> list[Candidate]:
+    """``free``: the free slots of each graph."""
+    graphs = sorted(free)
+    rows = await conn.fetch(CLAIM_CANDIDATES, graphs, [free[g] for g in graphs], limit)
+    return [Candidate(row["run_id"], row["graph_id"]) for row in rows]
+
+
 # $1 uuid[] runs, $2 text[] their workers, $3 lease seconds.
 START_RUNS: Final = """
 UPDATE runs r
@@ -122,6 +182,15 @@ RETURNING r.run_id, r.thread_id, r.assistant_id, r.graph_id, r.tenant_id, r.atte
           r.worker_id, r.kwargs
 """
 
+
+async def start_runs(
+    conn: Executor, placed: Mapping[UUID, str], lease_seconds: float
+) -> list[StartedRun]:
+    """``placed``: the worker of each run."""
+    rows = await conn.fetch(START_RUNS, list(placed), list(placed.values()), lease_seconds)
+    return [StartedRun(**dict(row)) for row in rows]
+
+
 # Fenced: only the attempt this scheduler started, still on the worker it chose.
 UNDO_START: Final = """
 UPDATE runs
@@ -130,11 +199,22 @@ UPDATE runs
  WHERE run_id = $1 AND attempt = $2 AND status = 'running' AND worker_id = $3
 """
 
+
+async def undo_start(conn: Executor, run: StartedRun) -> None:
+    await conn.execute(UNDO_START, run.run_id, run.attempt, run.worker_id)
+
+
 # Seconds until the next delayed run falls due (NULL: none).
 NEXT_DUE_IN: Final = """
 SELECT EXTRACT(EPOCH FROM min(created_at) - now())::float8
   FROM runs WHERE status = 'pending' AND created_at > now()
 """
+
+
+async def next_due_in(conn: Executor) -> float | None:
+    value: float | None = await conn.fetchval(NEXT_DUE_IN)
+    return value
+
 
 # $1 int batch size.
 EXPIRED_LEASES: Final = """
@@ -146,6 +226,11 @@ SELECT run_id, thread_id, attempt, worker_id, cancel_action, error
    FOR UPDATE SKIP LOCKED
 """
 
+
+async def expired_leases(conn: Executor, batch_size: int) -> list[ExpiredLease]:
+    return [ExpiredLease(**dict(row)) for row in await conn.fetch(EXPIRED_LEASES, batch_size)]
+
+
 # $1 uuid[] runs whose lease expired (locked by this transaction).
 REQUEUE: Final = """
 UPDATE runs
@@ -153,12 +238,22 @@ UPDATE runs
  WHERE run_id = ANY($1::uuid[]) AND status = 'running'
 """
 
+
+async def requeue(conn: Executor, run_ids: list[UUID]) -> None:
+    await conn.execute(REQUEUE, run_ids)
+
+
 # $1 uuid[] runs whose outcome waits for a bridge (locked by this transaction), $2 lease seconds.
 EXTEND_LEASES: Final = """
 UPDATE runs
    SET lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
  WHERE run_id = ANY($1::uuid[]) AND status = 'running'
 """
+
+
+async def extend_leases(conn: Executor, run_ids: list[UUID], lease_seconds: float) -> None:
+    await conn.execute(EXTEND_LEASES, run_ids, lease_seconds)
+
 
 # Hand a run to the scheduler's finisher (see sweeper.finish): fenced on the attempt it had.
 #   $1 run, $2 its current attempt, $3 the worker it had, $4 the finishing attempt,
@@ -174,6 +269,35 @@ UPDATE runs r
 RETURNING r.run_id, r.thread_id, r.attempt, r.cancel_action, r.error, t.state_values
 """
 
+
+async def finish(
+    conn: Executor,
+    run_id: UUID,
+    attempt: int,
+    worker_id: str | None,
+    finishing_attempt: int,
+    finisher_id: str,
+    lease_seconds: float,
+    error: ErrorInfo | None,
+) -> FinishingRun | None:
+    """The parameters of ``FINISH``, in order. None: the run moved on."""
+    dumped = error.model_dump(mode="json") if error else None
+    row = await conn.fetchrow(
+        FINISH, run_id, attempt, worker_id, finishing_attempt, finisher_id, lease_seconds, dumped
+    )
+    if row is None:
+        return None
+    stored = row["error"]
+    return FinishingRun(
+        run_id=row["run_id"],
+        thread_id=row["thread_id"],
+        attempt=row["attempt"],
+        cancel_action=row["cancel_action"],
+        error=ErrorInfo.model_validate(stored) if stored else None,
+        thread_values=row["state_values"],
+    )
+
+
 # --- crons -----------------------------------------------------------------------------------
 
 # $1 int batch size: due crons, locked so that one scheduler fires each tick.
@@ -187,6 +311,12 @@ SELECT cron_id, tenant_id, assistant_id, thread_id, schedule, timezone, run_temp
    FOR UPDATE SKIP LOCKED
 """
 
+
+async def due_crons(conn: Executor, batch_size: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(DUE_CRONS, batch_size)
+    return rows
+
+
 # $1 cron, $2 next run date (NULL: the cron is over and is disabled).
 ADVANCE_CRON: Final = """
 UPDATE crons
@@ -195,22 +325,69 @@ UPDATE crons
  WHERE cron_id = $1
 """
 
+
+async def advance_cron(conn: Executor, cron_id: UUID, next_run_date: datetime | None) -> None:
+    await conn.execute(ADVANCE_CRON, cron_id, next_run_date)
+
+
 # $1 thread, $2 tenant, $3 metadata: the fresh thread of a stateless cron's run.
 CRON_THREAD: Final = """
 INSERT INTO threads (thread_id, tenant_id, graph_id, metadata, status)
 VALUES ($1, $2, $3, $4, 'busy')
 """
 
+
+async def insert_cron_thread(
+    conn: Executor, thread_id: UUID, tenant_id: str, graph_id: str, metadata: dict[str, Any]
+) -> None:
+    await conn.execute(CRON_THREAD, thread_id, tenant_id, graph_id, metadata)
+
+
 # $1 thread: whether it has a run pending or running (for multitask_strategy "reject").
-THREAD_ACTIVE: Final = """
-SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running'))
+THREAD_ACTIVE: Final = f"""
+SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = $1 AND status IN {ACTIVE_RUNS})
 """
+
+
+async def thread_active(conn: Executor, thread_id: UUID) -> bool:
+    return bool(await conn.fetchval(THREAD_ACTIVE, thread_id))
+
 
 CRON_RUN: Final = """
 INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, metadata, kwargs,
                   multitask_strategy, on_completion, webhook)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
+
+
+async def insert_cron_run(
+    conn: Executor,
+    *,
+    run_id: UUID,
+    thread_id: UUID,
+    tenant_id: str,
+    assistant_id: UUID,
+    graph_id: str,
+    metadata: dict[str, Any],
+    kwargs: dict[str, Any],
+    multitask_strategy: str,
+    on_completion: str,
+    webhook: str | None,
+) -> None:
+    await conn.execute(
+        CRON_RUN,
+        run_id,
+        thread_id,
+        tenant_id,
+        assistant_id,
+        graph_id,
+        metadata,
+        kwargs,
+        multitask_strategy,
+        on_completion,
+        webhook,
+    )
+
 
 MARK_THREAD_BUSY: Final = """
 UPDATE threads
@@ -219,6 +396,13 @@ UPDATE threads
        updated_at = now()
  WHERE thread_id = $1
 """
+
+
+async def mark_thread_busy(
+    conn: Executor, thread_id: UUID, graph_id: str, assistant_id: str
+) -> None:
+    await conn.execute(MARK_THREAD_BUSY, thread_id, graph_id, assistant_id)
+
 
 # --- thread TTL ------------------------------------------------------------------------------
 
@@ -232,9 +416,24 @@ SELECT thread_id, ttl_strategy, ttl_minutes
    FOR UPDATE SKIP LOCKED
 """
 
+
+async def expired_threads(conn: Executor, batch_size: int) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(EXPIRED_THREADS, batch_size)
+    return rows
+
+
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
+
+
+async def delete_thread(conn: Executor, thread_id: UUID) -> None:
+    await conn.execute(DELETE_THREAD, thread_id)
+
 
 # $1 thread: its TTL starts again after keep_latest pruned it.
 RENEW_THREAD_TTL: Final = """
 UPDATE threads SET expires_at = now() + make_interval(secs => ttl_minutes * 60) WHERE thread_id = $1
 """
+
+
+async def renew_thread_ttl(conn: Executor, thread_id: UUID) -> None:
+    await conn.execute(RENEW_THREAD_TTL, thread_id)

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from agentlist.contracts import subjects
 from agentlist.contracts.events import RUN_MESSAGE, RunOutcome
+from agentlist.db.sql import Executor
 from agentlist.scheduler import queries
-from agentlist.scheduler.finisher import FinishingRun, publish_end, take_over
+from agentlist.scheduler.finisher import publish_end, take_over
 from agentlist.scheduler.leases import ExpiredLease, Extend, Finish, Requeue, decide
 from agentlist.scheduler.settings import SchedulerSettings
 
@@ -28,14 +29,14 @@ async def sweep_once(pool: asyncpg.Pool, js: JetStreamContext, settings: Schedul
     requeued or ended. Publishing happens after commit; a failed publish is repeated when the
     finisher's own lease expires (see :mod:`agentlist.scheduler.finisher`)."""
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(queries.EXPIRED_LEASES, settings.batch_size)
-        decided = await _decide(js, [ExpiredLease(**dict(row)) for row in rows], settings)
+        expired = await queries.expired_leases(conn, settings.batch_size)
+        decided = await _decide(js, expired, settings)
         extend = [lease.run_id for lease, d in decided if isinstance(d, Extend)]
         if extend:
-            await conn.execute(queries.EXTEND_LEASES, extend, settings.lease_seconds)
+            await queries.extend_leases(conn, extend, settings.lease_seconds)
         requeue = [lease.run_id for lease, d in decided if isinstance(d, Requeue)]
         if requeue:
-            await conn.execute(queries.REQUEUE, requeue)
+            await queries.requeue(conn, requeue)
         finishing = await _take_over(conn, decided, settings)
     for run_id in extend:
         logger.info("run %s has ended; its outcome waits for a bridge", run_id)
@@ -86,9 +87,9 @@ async def _outcome_published(js: JetStreamContext, lease: ExpiredLease, wait: fl
 
 
 async def _take_over(
-    conn: queries.Connection, decided: Decided, settings: SchedulerSettings
-) -> list[FinishingRun]:
-    finishing: list[FinishingRun] = []
+    conn: Executor, decided: Decided, settings: SchedulerSettings
+) -> list[queries.FinishingRun]:
+    finishing: list[queries.FinishingRun] = []
     for lease, decision in decided:
         if not isinstance(decision, Finish):
             continue

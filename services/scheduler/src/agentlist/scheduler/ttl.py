@@ -11,13 +11,13 @@ from agentlist.scheduler import queries
 
 async def sweep_threads(pool: asyncpg.Pool, batch_size: int) -> int:
     async with pool.acquire() as conn, conn.transaction():
-        expired = await conn.fetch(queries.EXPIRED_THREADS, batch_size)
+        expired = await queries.expired_threads(conn, batch_size)
         for thread in expired:
             thread_id = thread["thread_id"]
             if thread["ttl_strategy"] == "keep_latest":
                 await keep_latest_checkpoints(conn, str(thread_id))
-                await conn.execute(queries.RENEW_THREAD_TTL, thread_id)
+                await queries.renew_thread_ttl(conn, thread_id)
             else:
-                await conn.execute(queries.DELETE_THREAD, thread_id)
+                await queries.delete_thread(conn, thread_id)
                 await delete_thread_checkpoints(conn, str(thread_id))
     return len(expired)

@@ -1,8 +1,11 @@
-"""Assistants: SQL and the shape clients receive."""
+"""Assistants: every SQL statement on them, each with the function that runs it.
+
+A tenant sees its own assistants and the system tenant's (one per graph, made by the registry).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
@@ -10,38 +13,24 @@ import asyncpg
 from agentlist.contracts.ids import SYSTEM_TENANT
 from agentlist.db.sql import Executor, Where, order_by
 
-_COLUMNS = (
+_COLUMNS: Final = (
     "assistant_id, graph_id, config, context, metadata, version, name, description,"
     " created_at, updated_at"
 )
+_A_COLUMNS: Final = ", ".join("a." + c.strip() for c in _COLUMNS.split(","))
 _SORTABLE = frozenset({"assistant_id", "created_at", "updated_at", "name", "graph_id"})
-
-
-def to_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "assistant_id": str(row["assistant_id"]),
-        "graph_id": row["graph_id"],
-        "config": row["config"],
-        "context": row["context"],
-        "metadata": row["metadata"],
-        "version": row["version"],
-        "name": row["name"],
-        "description": row["description"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
 
 
 def _visible(where: Where, tenant: str) -> Where:
     return where.add("tenant_id IN ({}, {})", tenant, SYSTEM_TENANT)
 
 
+# $1 tenant, $2 the system tenant, $3 assistant.
+GET: Final = f"SELECT {_COLUMNS} FROM assistants WHERE tenant_id IN ($1, $2) AND assistant_id = $3"
+
+
 async def get(conn: Executor, tenant: str, assistant_id: UUID) -> asyncpg.Record | None:
-    where = _visible(Where(), tenant).add("assistant_id = {}", assistant_id)
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM assistants WHERE {where.sql}",
-        *where.args,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(GET, tenant, SYSTEM_TENANT, assistant_id)
     return row
 
 
@@ -100,35 +89,44 @@ async def count(
     return total
 
 
+GRAPH_REGISTERED: Final = "SELECT EXISTS (SELECT 1 FROM graphs WHERE graph_id = $1)"
+
+
 async def graph_registered(pool: asyncpg.Pool, graph_id: str) -> bool:
-    return bool(
-        await pool.fetchval("SELECT EXISTS (SELECT 1 FROM graphs WHERE graph_id = $1)", graph_id)
-    )
+    return bool(await pool.fetchval(GRAPH_REGISTERED, graph_id))
+
+
+REGISTERED_GRAPHS: Final = "SELECT graph_id FROM graphs ORDER BY graph_id"
 
 
 async def registered_graphs(pool: asyncpg.Pool) -> list[str]:
-    rows = await pool.fetch("SELECT graph_id FROM graphs ORDER BY graph_id")
+    rows = await pool.fetch(REGISTERED_GRAPHS)
     return [row["graph_id"] for row in rows]
 
 
-_VERSION_COLUMNS = (
+_VERSION_COLUMNS: Final = (
     "assistant_id, graph_id, config, context, metadata, version, name, description, created_at"
 )
 
-
-def version_to_json(row: asyncpg.Record) -> dict[str, Any]:
-    """An AssistantVersion: an assistant as it was, with no ``updated_at``."""
-    return {
-        "assistant_id": str(row["assistant_id"]),
-        "graph_id": row["graph_id"],
-        "config": row["config"],
-        "context": row["context"],
-        "metadata": row["metadata"],
-        "version": row["version"],
-        "name": row["name"],
-        "description": row["description"],
-        "created_at": row["created_at"],
-    }
+# An assistant and its version 1 in one statement; no row when the id is taken.
+#   $1 assistant, $2 tenant, $3 graph, $4 name, $5 description, $6 config, $7 context,
+#   $8 metadata.
+INSERT: Final = f"""
+WITH created AS (
+    INSERT INTO assistants (assistant_id, tenant_id, graph_id, name, description, config,
+                            context, metadata)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (assistant_id) DO NOTHING
+    RETURNING *
+), version AS (
+    INSERT INTO assistant_versions (assistant_id, version, tenant_id, graph_id, name,
+                                    description, config, context, metadata, created_at)
+    SELECT assistant_id, 1, tenant_id, graph_id, name, description, config, context,
+           metadata, created_at
+    FROM created
+)
+SELECT {_COLUMNS} FROM created
+"""
 
 
 async def insert(
@@ -145,22 +143,7 @@ async def insert(
 ) -> asyncpg.Record | None:
     """Insert an assistant and its version 1; ``None`` when the id is taken."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        WITH created AS (
-            INSERT INTO assistants (assistant_id, tenant_id, graph_id, name, description, config,
-                                    context, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (assistant_id) DO NOTHING
-            RETURNING *
-        ), version AS (
-            INSERT INTO assistant_versions (assistant_id, version, tenant_id, graph_id, name,
-                                            description, config, context, metadata, created_at)
-            SELECT assistant_id, 1, tenant_id, graph_id, name, description, config, context,
-                   metadata, created_at
-            FROM created
-        )
-        SELECT {_COLUMNS} FROM created
-        """,
+        INSERT,
         assistant_id,
         tenant,
         graph_id,
@@ -171,6 +154,39 @@ async def insert(
         metadata,
     )
     return row
+
+
+# $1 assistant, $2 tenant; $3 graph, $4 name, $5 description, $6 config, $7 context: NULL keeps
+# the current value; $8 metadata is merged into the current.
+# * current: the assistant as the tenant sees it, locked.
+# * next: the number after its latest version.
+# * version: the new version, made from the current one.
+# The UPDATE makes the new version the assistant's current one.
+ADD_VERSION: Final = f"""
+WITH current AS (
+    SELECT * FROM assistants
+    WHERE assistant_id = $1 AND tenant_id IN ($2, '{SYSTEM_TENANT}')
+    FOR UPDATE
+), next AS (
+    SELECT coalesce(max(v.version), 0) + 1 AS version
+    FROM assistant_versions v JOIN current c USING (assistant_id)
+), version AS (
+    INSERT INTO assistant_versions (assistant_id, version, tenant_id, graph_id, name,
+                                    description, config, context, metadata)
+    SELECT c.assistant_id, n.version, c.tenant_id, coalesce($3, c.graph_id),
+           coalesce($4, c.name), coalesce($5, c.description), coalesce($6, c.config),
+           coalesce($7, c.context), c.metadata || coalesce($8::jsonb, '{{}}')
+    FROM current c, next n
+    RETURNING *
+)
+UPDATE assistants a
+SET graph_id = v.graph_id, name = v.name, description = v.description,
+    config = v.config, context = v.context, metadata = v.metadata, version = v.version,
+    updated_at = now()
+FROM version v
+WHERE a.assistant_id = v.assistant_id
+RETURNING {_A_COLUMNS}
+"""
 
 
 async def add_version(
@@ -188,31 +204,7 @@ async def add_version(
     """A new version made from the latest with the given fields replaced (metadata merged),
     which becomes the assistant's current version."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        WITH current AS (
-            SELECT * FROM assistants
-            WHERE assistant_id = $1 AND tenant_id IN ($2, '{SYSTEM_TENANT}')
-            FOR UPDATE
-        ), next AS (
-            SELECT coalesce(max(v.version), 0) + 1 AS version
-            FROM assistant_versions v JOIN current c USING (assistant_id)
-        ), version AS (
-            INSERT INTO assistant_versions (assistant_id, version, tenant_id, graph_id, name,
-                                            description, config, context, metadata)
-            SELECT c.assistant_id, n.version, c.tenant_id, coalesce($3, c.graph_id),
-                   coalesce($4, c.name), coalesce($5, c.description), coalesce($6, c.config),
-                   coalesce($7, c.context), c.metadata || coalesce($8::jsonb, '{{}}')
-            FROM current c, next n
-            RETURNING *
-        )
-        UPDATE assistants a
-        SET graph_id = v.graph_id, name = v.name, description = v.description,
-            config = v.config, context = v.context, metadata = v.metadata, version = v.version,
-            updated_at = now()
-        FROM version v
-        WHERE a.assistant_id = v.assistant_id
-        RETURNING {", ".join("a." + c.strip() for c in _COLUMNS.split(","))}
-        """,
+        ADD_VERSION,
         assistant_id,
         tenant,
         graph_id,
@@ -225,24 +217,23 @@ async def add_version(
     return row
 
 
+# $1 assistant, $2 tenant, $3 the version that becomes the current one again.
+SET_LATEST: Final = f"""
+UPDATE assistants a
+SET graph_id = v.graph_id, name = v.name, description = v.description,
+    config = v.config, context = v.context, metadata = v.metadata, version = v.version,
+    updated_at = now()
+FROM assistant_versions v
+WHERE a.assistant_id = $1 AND a.tenant_id IN ($2, '{SYSTEM_TENANT}')
+  AND v.assistant_id = a.assistant_id AND v.version = $3
+RETURNING {_A_COLUMNS}
+"""
+
+
 async def set_latest(
     conn: Executor, tenant: str, assistant_id: UUID, version: int
 ) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        UPDATE assistants a
-        SET graph_id = v.graph_id, name = v.name, description = v.description,
-            config = v.config, context = v.context, metadata = v.metadata, version = v.version,
-            updated_at = now()
-        FROM assistant_versions v
-        WHERE a.assistant_id = $1 AND a.tenant_id IN ($2, '{SYSTEM_TENANT}')
-          AND v.assistant_id = a.assistant_id AND v.version = $3
-        RETURNING {", ".join("a." + c.strip() for c in _COLUMNS.split(","))}
-        """,
-        assistant_id,
-        tenant,
-        version,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(SET_LATEST, assistant_id, tenant, version)
     return row
 
 
@@ -268,20 +259,22 @@ async def versions(
     return rows
 
 
+# $1 assistant, $2 tenant (its versions go by cascade).
+DELETE: Final = (
+    f"DELETE FROM assistants WHERE assistant_id = $1 AND tenant_id IN ($2, '{SYSTEM_TENANT}')"
+    " RETURNING assistant_id"
+)
+
+
 async def delete(conn: Executor, tenant: str, assistant_id: UUID) -> bool:
-    deleted = await conn.fetchval(
-        f"DELETE FROM assistants WHERE assistant_id = $1 AND tenant_id IN ($2, '{SYSTEM_TENANT}')"
-        " RETURNING assistant_id",
-        assistant_id,
-        tenant,
-    )
-    return deleted is not None
+    return await conn.fetchval(DELETE, assistant_id, tenant) is not None
+
+
+GRAPH: Final = (
+    "SELECT graph_id, language, name, schemas, drawable, subgraphs FROM graphs WHERE graph_id = $1"
+)
 
 
 async def graph(pool: asyncpg.Pool, graph_id: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await pool.fetchrow(
-        "SELECT graph_id, language, name, schemas, drawable, subgraphs FROM graphs"
-        " WHERE graph_id = $1",
-        graph_id,
-    )
+    row: asyncpg.Record | None = await pool.fetchrow(GRAPH, graph_id)
     return row

@@ -1,16 +1,17 @@
-"""Crons: SQL and the shape clients receive."""
+"""Crons: every SQL statement on them, each with the function that runs it. The scheduler
+fires them (its own queries)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 
 from agentlist.db.sql import Executor, Where, order_by
 
-_COLUMNS = (
+_COLUMNS: Final = (
     "cron_id, assistant_id, thread_id, schedule, timezone, payload, metadata, enabled,"
     " on_run_completed, end_time, next_run_date, user_id, created_at, updated_at"
 )
@@ -27,23 +28,13 @@ _SORTABLE = frozenset(
 )
 
 
-def to_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "cron_id": str(row["cron_id"]),
-        "assistant_id": str(row["assistant_id"]),
-        "thread_id": str(row["thread_id"]) if row["thread_id"] else None,
-        "on_run_completed": row["on_run_completed"],
-        "end_time": row["end_time"],
-        "schedule": row["schedule"],
-        "timezone": row["timezone"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "payload": row["payload"],
-        "user_id": row["user_id"],
-        "next_run_date": row["next_run_date"],
-        "metadata": row["metadata"],
-        "enabled": row["enabled"],
-    }
+INSERT: Final = f"""
+INSERT INTO crons (cron_id, tenant_id, assistant_id, thread_id, schedule, timezone,
+                   payload, run_template, metadata, enabled, on_run_completed, end_time,
+                   next_run_date)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+RETURNING {_COLUMNS}
+"""
 
 
 async def insert(
@@ -64,13 +55,7 @@ async def insert(
     next_run_date: datetime,
 ) -> asyncpg.Record:
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        INSERT INTO crons (cron_id, tenant_id, assistant_id, thread_id, schedule, timezone,
-                           payload, run_template, metadata, enabled, on_run_completed, end_time,
-                           next_run_date)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        RETURNING {_COLUMNS}
-        """,
+        INSERT,
         cron_id,
         tenant,
         assistant_id,
@@ -89,16 +74,27 @@ async def insert(
     return row
 
 
+# $1 cron, $2 tenant; with its run template, which updates start from.
+GET: Final = f"SELECT {_COLUMNS}, run_template FROM crons WHERE cron_id = $1 AND tenant_id = $2"
+GET_LOCKED: Final = GET + " FOR UPDATE"
+
+
 async def get(
     conn: Executor, tenant: str, cron_id: UUID, *, lock: bool = False
 ) -> asyncpg.Record | None:
-    suffix = " FOR UPDATE" if lock else ""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, run_template FROM crons WHERE cron_id = $1 AND tenant_id = $2{suffix}",
-        cron_id,
-        tenant,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(GET_LOCKED if lock else GET, cron_id, tenant)
     return row
+
+
+# $1 cron; every field a client may change, and the next run date they give.
+UPDATE: Final = f"""
+UPDATE crons
+SET schedule = $2, timezone = $3, payload = $4, run_template = $5, metadata = $6,
+    enabled = $7, on_run_completed = $8, end_time = $9, next_run_date = $10,
+    updated_at = now()
+WHERE cron_id = $1
+RETURNING {_COLUMNS}
+"""
 
 
 async def update(
@@ -116,14 +112,7 @@ async def update(
     next_run_date: datetime,
 ) -> asyncpg.Record:
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        UPDATE crons
-        SET schedule = $2, timezone = $3, payload = $4, run_template = $5, metadata = $6,
-            enabled = $7, on_run_completed = $8, end_time = $9, next_run_date = $10,
-            updated_at = now()
-        WHERE cron_id = $1
-        RETURNING {_COLUMNS}
-        """,
+        UPDATE,
         cron_id,
         schedule,
         timezone,
@@ -139,11 +128,11 @@ async def update(
     return row
 
 
+DELETE: Final = "DELETE FROM crons WHERE cron_id = $1 AND tenant_id = $2 RETURNING cron_id"
+
+
 async def delete(conn: Executor, tenant: str, cron_id: UUID) -> bool:
-    deleted = await conn.fetchval(
-        "DELETE FROM crons WHERE cron_id = $1 AND tenant_id = $2 RETURNING cron_id", cron_id, tenant
-    )
-    return deleted is not None
+    return await conn.fetchval(DELETE, cron_id, tenant) is not None
 
 
 def _filters(

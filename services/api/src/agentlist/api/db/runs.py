@@ -1,35 +1,24 @@
-"""Runs: SQL and the shape clients receive."""
+"""Runs: every SQL statement the API runs on them, each with the function that runs it.
+
+The API creates runs and cancels them; the scheduler and the bridge move them on (their own
+queries).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 
-from agentlist.db.sql import Executor
+from agentlist.contracts.storage import ACTIVE_RUN_STATUSES, RunStatus
+from agentlist.db.sql import ACTIVE_RUNS, Executor
 
-_COLUMNS = (
+_COLUMNS: Final = (
     "run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs, multitask_strategy,"
     " attempt, worker_id, error, created_at, updated_at, started_at, ended_at"
 )
-ACTIVE = ("pending", "running")
-TERMINAL = frozenset({"success", "error", "timeout", "interrupted"})
-
-
-def to_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "run_id": str(row["run_id"]),
-        "thread_id": str(row["thread_id"]),
-        "assistant_id": str(row["assistant_id"]),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "status": row["status"],
-        "metadata": row["metadata"],
-        "kwargs": row["kwargs"],
-        "multitask_strategy": row["multitask_strategy"],
-    }
 
 
 @dataclass(frozen=True)
@@ -59,10 +48,10 @@ class Queued:
 # snapshot holds every run committed before the lock was granted): the thread's active runs,
 # the new run unless $12 refuses it next to them, and the thread marked busy with the graph
 # and assistant that ran it last ($13).
-_QUEUE = f"""
+QUEUE: Final = f"""
 WITH active AS (
     SELECT run_id, created_at FROM runs
-    WHERE thread_id = $2 AND status IN ('pending', 'running')
+    WHERE thread_id = $2 AND status IN {ACTIVE_RUNS}
 ), inserted AS (
     INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, metadata, kwargs,
                       multitask_strategy, on_completion, webhook, created_at, updated_at)
@@ -84,9 +73,9 @@ async def queue(
     conn: Executor, run: NewRun, *, reject_if_active: bool, thread_stamp: dict[str, Any]
 ) -> Queued:
     """Insert ``run`` as ``pending`` and mark its thread busy, in one round trip; the caller
-    holds the thread's row lock (see ``_QUEUE``)."""
+    holds the thread's row lock (see ``QUEUE``)."""
     row = await conn.fetchrow(
-        _QUEUE,
+        QUEUE,
         run.run_id,
         run.thread_id,
         run.tenant_id,
@@ -105,27 +94,31 @@ async def queue(
     return Queued(row if row["run_id"] is not None else None, list(row["active_runs"]))
 
 
+GET: Final = f"SELECT {_COLUMNS} FROM runs WHERE run_id = $1 AND thread_id = $2 AND tenant_id = $3"
+
+
 async def get(conn: Executor, tenant: str, thread_id: UUID, run_id: UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM runs WHERE run_id = $1 AND thread_id = $2 AND tenant_id = $3",
-        run_id,
-        thread_id,
-        tenant,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(GET, run_id, thread_id, tenant)
     return row
 
 
-async def status(conn: Executor, run_id: UUID) -> str | None:
-    value: str | None = await conn.fetchval("SELECT status FROM runs WHERE run_id = $1", run_id)
+STATUS: Final = "SELECT status FROM runs WHERE run_id = $1"
+
+
+async def status(conn: Executor, run_id: UUID) -> RunStatus | None:
+    value: RunStatus | None = await conn.fetchval(STATUS, run_id)
     return value
 
 
+# The thread's active runs, oldest first.
+ACTIVE_ON_THREAD: Final = f"""
+SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN {ACTIVE_RUNS}
+ ORDER BY created_at
+"""
+
+
 async def active_on_thread(conn: Executor, thread_id: UUID) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT run_id, status FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')"
-        " ORDER BY created_at",
-        thread_id,
-    )
+    rows: list[asyncpg.Record] = await conn.fetch(ACTIVE_ON_THREAD, thread_id)
     return rows
 
 
@@ -139,98 +132,105 @@ class Taken:
     thread_interrupts: dict[str, Any]
 
 
+# The API takes a pending run over as the next attempt of the pseudo-worker $3, to end it in a
+# worker's place (``agentlist.api.cancel``); with the thread values its outcome keeps.
+#   $1 run, $2 cancel action, $3 pseudo-worker, $4 lease seconds.
+TAKE_PENDING: Final = """
+UPDATE runs r
+SET status = 'running', attempt = r.attempt + 1, worker_id = $3, cancel_action = $2,
+    lease_expires_at = now() + make_interval(secs => $4::float8), updated_at = now()
+FROM threads t
+WHERE r.run_id = $1 AND r.status = 'pending' AND t.thread_id = r.thread_id
+RETURNING r.thread_id, r.attempt, t.state_values, t.interrupts
+"""
+
+
 async def take_pending_for_cancel(
     conn: Executor, run_id: UUID, action: str, worker_id: str, lease_seconds: float
 ) -> Taken | None:
-    row = await conn.fetchrow(
-        """
-        UPDATE runs r
-        SET status = 'running', attempt = r.attempt + 1, worker_id = $3, cancel_action = $2,
-            lease_expires_at = now() + make_interval(secs => $4::float8), updated_at = now()
-        FROM threads t
-        WHERE r.run_id = $1 AND r.status = 'pending' AND t.thread_id = r.thread_id
-        RETURNING r.thread_id, r.attempt, t.state_values, t.interrupts
-        """,
-        run_id,
-        action,
-        worker_id,
-        lease_seconds,
-    )
+    row = await conn.fetchrow(TAKE_PENDING, run_id, action, worker_id, lease_seconds)
     if row is None:
         return None
     return Taken(row["thread_id"], row["attempt"], row["state_values"], row["interrupts"])
 
 
+# $1 run, $2 cancel action: heartbeat replies tell the run's worker.
+FLAG_RUNNING: Final = """
+UPDATE runs SET cancel_action = $2, updated_at = now()
+ WHERE run_id = $1 AND status = 'running' RETURNING run_id
+"""
+
+
 async def flag_running_for_cancel(conn: Executor, run_id: UUID, action: str) -> bool:
-    flagged = await conn.fetchval(
-        "UPDATE runs SET cancel_action = $2, updated_at = now()"
-        " WHERE run_id = $1 AND status = 'running' RETURNING run_id",
-        run_id,
-        action,
-    )
-    return flagged is not None
+    return await conn.fetchval(FLAG_RUNNING, run_id, action) is not None
+
+
+# $1 thread, $2 status (NULL: any), $3 limit, $4 offset; the newest first.
+LIST_FOR_THREAD: Final = f"""
+SELECT {_COLUMNS} FROM runs WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)
+ ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4
+"""
 
 
 async def list_for_thread(
     conn: Executor, thread_id: UUID, *, limit: int, offset: int, status: str | None
 ) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM runs WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)"
-        " ORDER BY created_at DESC, run_id DESC LIMIT $3 OFFSET $4",
-        thread_id,
-        status,
-        limit,
-        offset,
-    )
+    rows: list[asyncpg.Record] = await conn.fetch(LIST_FOR_THREAD, thread_id, status, limit, offset)
     return rows
+
+
+FIND: Final = f"SELECT {_COLUMNS} FROM runs WHERE run_id = $1 AND tenant_id = $2"
 
 
 async def find(conn: Executor, tenant: str, run_id: UUID) -> asyncpg.Record | None:
     """A run by id alone (stateless runs are addressed without their thread)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM runs WHERE run_id = $1 AND tenant_id = $2", run_id, tenant
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(FIND, run_id, tenant)
     return row
 
 
-async def delete_finished(conn: Executor, tenant: str, thread_id: UUID, run_id: UUID) -> str | None:
+# $1 run, $2 thread, $3 tenant.
+# * target: the run, if it exists.
+# * deleted: the run deleted unless it is active.
+# The status it had says which it was.
+DELETE_FINISHED: Final = f"""
+WITH target AS (
+    SELECT run_id, status FROM runs WHERE run_id = $1 AND thread_id = $2 AND tenant_id = $3
+), deleted AS (
+    DELETE FROM runs WHERE run_id IN (
+        SELECT run_id FROM target WHERE status NOT IN {ACTIVE_RUNS})
+)
+SELECT status FROM target
+"""
+
+
+async def delete_finished(
+    conn: Executor, tenant: str, thread_id: UUID, run_id: UUID
+) -> RunStatus | None:
     """Delete a finished run. Returns its status, ``None`` if missing; active runs stay."""
-    row = await conn.fetchrow(
-        """
-        WITH target AS (
-            SELECT run_id, status FROM runs WHERE run_id = $1 AND thread_id = $2 AND tenant_id = $3
-        ), deleted AS (
-            DELETE FROM runs WHERE run_id IN (
-                SELECT run_id FROM target WHERE status NOT IN ('pending', 'running'))
-        )
-        SELECT status FROM target
-        """,
-        run_id,
-        thread_id,
-        tenant,
-    )
+    row = await conn.fetchrow(DELETE_FINISHED, run_id, thread_id, tenant)
     return row["status"] if row is not None else None
+
+
+# $1 tenant, $2 text[] statuses: a client's choice, hence a parameter.
+TENANT_RUNS_IN: Final = "SELECT run_id FROM runs WHERE tenant_id = $1 AND status = ANY($2::text[])"
 
 
 async def active_ids(conn: Executor, tenant: str, status: str) -> list[UUID]:
     """Active runs of the tenant in ``pending``, ``running``, or ``all`` of them."""
-    statuses = ["pending", "running"] if status == "all" else [status]
-    rows = await conn.fetch(
-        "SELECT run_id FROM runs WHERE tenant_id = $1 AND status = ANY($2::text[])",
-        tenant,
-        statuses,
-    )
+    statuses = list(ACTIVE_RUN_STATUSES) if status == "all" else [status]
+    rows = await conn.fetch(TENANT_RUNS_IN, tenant, statuses)
     return [row["run_id"] for row in rows]
+
+
+# $1 tenant, $2 thread, $3 uuid[] runs: those of them that are active.
+ACTIVE_AMONG: Final = f"""
+SELECT run_id FROM runs WHERE tenant_id = $1 AND thread_id = $2
+   AND run_id = ANY($3::uuid[]) AND status IN {ACTIVE_RUNS}
+"""
 
 
 async def active_among(
     conn: Executor, tenant: str, thread_id: UUID, run_ids: list[UUID]
 ) -> list[UUID]:
-    rows = await conn.fetch(
-        "SELECT run_id FROM runs WHERE tenant_id = $1 AND thread_id = $2"
-        " AND run_id = ANY($3::uuid[]) AND status IN ('pending', 'running')",
-        tenant,
-        thread_id,
-        run_ids,
-    )
+    rows = await conn.fetch(ACTIVE_AMONG, tenant, thread_id, run_ids)
     return [row["run_id"] for row in rows]

@@ -1,46 +1,42 @@
-"""Threads: SQL and the shape clients receive."""
+"""Threads: every SQL statement the API runs on them, each with the function that runs it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 
 from agentlist.contracts.ids import SYSTEM_TENANT
+from agentlist.contracts.storage import ThreadStatus
 from agentlist.db.sql import Executor, Where, order_by
 
-_COLUMNS = (
+_COLUMNS: Final = (
     "thread_id, graph_id, metadata, config, status, state_values, interrupts, error,"
     " ttl_minutes, ttl_strategy, created_at, updated_at, state_updated_at"
 )
 
-
-def to_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "thread_id": str(row["thread_id"]),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "state_updated_at": row["state_updated_at"],
-        "metadata": row["metadata"],
-        "config": row["config"],
-        "status": row["status"],
-        "values": row["state_values"],
-        "interrupts": row["interrupts"],
-        "error": row["error"],
-    }
+GET: Final = f"SELECT {_COLUMNS} FROM threads WHERE thread_id = $1 AND tenant_id = $2"
+GET_LOCKED: Final = GET + " FOR UPDATE"
 
 
 async def get(
     conn: Executor, tenant: str, thread_id: UUID, *, lock: bool = False
 ) -> asyncpg.Record | None:
-    suffix = " FOR UPDATE" if lock else ""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM threads WHERE thread_id = $1 AND tenant_id = $2{suffix}",
-        thread_id,
-        tenant,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(GET_LOCKED if lock else GET, thread_id, tenant)
     return row
+
+
+# $1 thread, $2 tenant, $3 assistant, $4 the system tenant (whose assistants every tenant uses).
+LOCK_WITH_ASSISTANT: Final = """
+SELECT t.config, t.metadata, a.assistant_id, a.graph_id,
+       a.config AS assistant_config, a.context AS assistant_context,
+       a.metadata AS assistant_metadata
+FROM threads t
+JOIN assistants a ON a.assistant_id = $3 AND a.tenant_id IN ($2, $4)
+WHERE t.thread_id = $1 AND t.tenant_id = $2
+FOR UPDATE OF t
+"""
 
 
 async def lock_with_assistant(
@@ -49,21 +45,20 @@ async def lock_with_assistant(
     """The thread's ``config`` and ``metadata``, locked, with the assistant a run on it uses
     (``assistant_*`` columns): one round trip. ``None`` when either is missing."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        """
-        SELECT t.config, t.metadata, a.assistant_id, a.graph_id,
-               a.config AS assistant_config, a.context AS assistant_context,
-               a.metadata AS assistant_metadata
-        FROM threads t
-        JOIN assistants a ON a.assistant_id = $3 AND a.tenant_id IN ($2, $4)
-        WHERE t.thread_id = $1 AND t.tenant_id = $2
-        FOR UPDATE OF t
-        """,
-        thread_id,
-        tenant,
-        assistant_id,
-        SYSTEM_TENANT,
+        LOCK_WITH_ASSISTANT, thread_id, tenant, assistant_id, SYSTEM_TENANT
     )
     return row
+
+
+# $1 thread, $2 tenant, $3 metadata, $4 status, $5 graph, $6 TTL minutes (NULL: none, and no
+# expiry), $7 TTL strategy.
+INSERT: Final = f"""
+INSERT INTO threads (thread_id, tenant_id, metadata, status, graph_id,
+                     ttl_minutes, ttl_strategy, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6::float8, $7, now() + make_interval(secs => $6::float8 * 60))
+ON CONFLICT (thread_id) DO NOTHING
+RETURNING {_COLUMNS}
+"""
 
 
 async def insert(
@@ -72,20 +67,14 @@ async def insert(
     thread_id: UUID,
     *,
     metadata: dict[str, Any],
-    status: str = "idle",
+    status: ThreadStatus = "idle",
     graph_id: str | None = None,
     ttl_minutes: float | None = None,
     ttl_strategy: str | None = None,
 ) -> asyncpg.Record | None:
     """Insert a thread; ``None`` when one with this id already exists."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        INSERT INTO threads (thread_id, tenant_id, metadata, status, graph_id,
-                             ttl_minutes, ttl_strategy, expires_at)
-        VALUES ($1, $2, $3, $4, $5, $6::float8, $7, now() + make_interval(secs => $6::float8 * 60))
-        ON CONFLICT (thread_id) DO NOTHING
-        RETURNING {_COLUMNS}
-        """,
+        INSERT,
         thread_id,
         tenant,
         metadata,
@@ -97,13 +86,14 @@ async def insert(
     return row
 
 
+DELETE_BY_METADATA: Final = (
+    "DELETE FROM threads WHERE tenant_id = $1 AND metadata @> $2::jsonb RETURNING thread_id"
+)
+
+
 async def delete_by_metadata(conn: Executor, tenant: str, metadata: dict[str, Any]) -> list[UUID]:
     """Delete the tenant's threads whose metadata contains ``metadata`` (runs cascade)."""
-    rows = await conn.fetch(
-        "DELETE FROM threads WHERE tenant_id = $1 AND metadata @> $2::jsonb RETURNING thread_id",
-        tenant,
-        metadata,
-    )
+    rows = await conn.fetch(DELETE_BY_METADATA, tenant, metadata)
     return [row["thread_id"] for row in rows]
 
 
@@ -168,6 +158,21 @@ async def count(
     return total
 
 
+# $1 thread, $2 tenant, $3 metadata merged in, $4 TTL minutes (also restarts the TTL), $5 TTL
+# strategy; NULL keeps what the thread has.
+PATCH: Final = f"""
+UPDATE threads
+SET metadata = metadata || coalesce($3::jsonb, '{{}}'),
+    ttl_minutes = coalesce($4::float8, ttl_minutes),
+    ttl_strategy = coalesce($5, ttl_strategy),
+    expires_at = CASE WHEN $4::float8 IS NULL THEN expires_at
+                      ELSE now() + make_interval(secs => $4::float8 * 60) END,
+    updated_at = now()
+WHERE thread_id = $1 AND tenant_id = $2
+RETURNING {_COLUMNS}
+"""
+
+
 async def patch(
     conn: Executor,
     tenant: str,
@@ -178,17 +183,7 @@ async def patch(
     ttl_strategy: str | None,
 ) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        UPDATE threads
-        SET metadata = metadata || coalesce($3::jsonb, '{{}}'),
-            ttl_minutes = coalesce($4::float8, ttl_minutes),
-            ttl_strategy = coalesce($5, ttl_strategy),
-            expires_at = CASE WHEN $4::float8 IS NULL THEN expires_at
-                              ELSE now() + make_interval(secs => $4::float8 * 60) END,
-            updated_at = now()
-        WHERE thread_id = $1 AND tenant_id = $2
-        RETURNING {_COLUMNS}
-        """,
+        PATCH,
         thread_id,
         tenant,
         metadata,
@@ -198,41 +193,50 @@ async def patch(
     return row
 
 
+DELETE: Final = "DELETE FROM threads WHERE thread_id = $1 AND tenant_id = $2 RETURNING thread_id"
+
+
 async def delete(conn: Executor, tenant: str, thread_id: UUID) -> bool:
-    deleted = await conn.fetchval(
-        "DELETE FROM threads WHERE thread_id = $1 AND tenant_id = $2 RETURNING thread_id",
-        thread_id,
-        tenant,
-    )
-    return deleted is not None
+    return await conn.fetchval(DELETE, thread_id, tenant) is not None
+
+
+# $1 source, $2 tenant, $3 the copy's id. The copy has no runs, so it is not busy.
+COPY: Final = f"""
+INSERT INTO threads (thread_id, tenant_id, graph_id, metadata, config, status,
+                     state_values, interrupts, error, state_updated_at)
+SELECT $3, tenant_id, graph_id, metadata, config,
+       CASE WHEN status = 'busy' THEN 'idle' ELSE status END,
+       state_values, interrupts, error, state_updated_at
+FROM threads WHERE thread_id = $1 AND tenant_id = $2
+RETURNING {_COLUMNS}
+"""
 
 
 async def copy(conn: Executor, tenant: str, source: UUID, target: UUID) -> asyncpg.Record | None:
     """A new thread with the source's metadata, config and state (not its runs)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"""
-        INSERT INTO threads (thread_id, tenant_id, graph_id, metadata, config, status,
-                             state_values, interrupts, error, state_updated_at)
-        SELECT $3, tenant_id, graph_id, metadata, config,
-               CASE WHEN status = 'busy' THEN 'idle' ELSE status END,
-               state_values, interrupts, error, state_updated_at
-        FROM threads WHERE thread_id = $1 AND tenant_id = $2
-        RETURNING {_COLUMNS}
-        """,
-        source,
-        tenant,
-        target,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(COPY, source, tenant, target)
     return row
 
 
+EXISTING_IDS: Final = (
+    "SELECT thread_id FROM threads WHERE tenant_id = $1 AND thread_id = ANY($2::uuid[])"
+)
+
+
 async def existing_ids(conn: Executor, tenant: str, thread_ids: list[UUID]) -> list[UUID]:
-    rows = await conn.fetch(
-        "SELECT thread_id FROM threads WHERE tenant_id = $1 AND thread_id = ANY($2::uuid[])",
-        tenant,
-        thread_ids,
-    )
+    rows = await conn.fetch(EXISTING_IDS, tenant, thread_ids)
     return [row["thread_id"] for row in rows]
+
+
+# $1 thread, $2 values, $3 interrupts, $4 text[] the nodes left to run. A busy thread stays
+# busy: its run's outcome sets the status.
+TOUCH_STATE: Final = """
+UPDATE threads
+SET state_values = $2, interrupts = $3, state_updated_at = now(), updated_at = now(),
+    status = CASE WHEN status = 'busy' THEN status
+                  WHEN cardinality($4::text[]) > 0 THEN 'interrupted' ELSE 'idle' END
+WHERE thread_id = $1
+"""
 
 
 async def touch_state(
@@ -240,16 +244,4 @@ async def touch_state(
 ) -> None:
     """After ``update_state``: the thread shows the new values (and is interrupted if the
     graph has nodes left to run)."""
-    await conn.execute(
-        """
-        UPDATE threads
-        SET state_values = $2, interrupts = $3, state_updated_at = now(), updated_at = now(),
-            status = CASE WHEN status = 'busy' THEN status
-                          WHEN cardinality($4::text[]) > 0 THEN 'interrupted' ELSE 'idle' END
-        WHERE thread_id = $1
-        """,
-        thread_id,
-        values,
-        interrupts,
-        next_nodes,
-    )
+    await conn.execute(TOUCH_STATE, thread_id, values, interrupts, next_nodes)

@@ -1,58 +1,49 @@
-"""Workers and the graphs they serve, as the registry records them."""
+"""Workers and the graphs they serve, as the registry records them: every SQL statement the
+API runs on them, each with the function that runs it."""
 
 from __future__ import annotations
 
+from typing import Final
+
 import asyncpg
+
+WORKERS_BY_STATE: Final = "SELECT state, count(*) AS n FROM workers GROUP BY state"
+
+SERVED_GRAPHS: Final = (
+    "SELECT DISTINCT unnest(graphs) AS graph_id FROM workers WHERE state = 'healthy' ORDER BY 1"
+)
 
 
 async def summary(pool: asyncpg.Pool) -> tuple[dict[str, int], list[str]]:
     """Worker counts by state, and the graphs some healthy worker serves."""
-    rows = await pool.fetch("SELECT state, count(*) AS n FROM workers GROUP BY state")
-    graphs = await pool.fetch(
-        "SELECT DISTINCT unnest(graphs) AS graph_id FROM workers WHERE state = 'healthy' ORDER BY 1"
-    )
+    rows = await pool.fetch(WORKERS_BY_STATE)
+    graphs = await pool.fetch(SERVED_GRAPHS)
     return {row["state"]: row["n"] for row in rows}, [row["graph_id"] for row in graphs]
 
 
+# Live workers first, the newest first; inflight counts the runs each holds now.
+LIST_ALL: Final = """
+SELECT w.worker_id, w.language, w.version, w.host, w.pid, w.capacity, w.state,
+       w.graphs, w.runtime, w.drain_requested, w.registered_at, w.last_heartbeat_at,
+       extract(epoch FROM now() - w.last_heartbeat_at)::float8 AS seconds_since_heartbeat,
+       (SELECT count(*) FROM runs r
+         WHERE r.worker_id = w.worker_id AND r.status = 'running')::int AS inflight
+FROM workers w
+ORDER BY w.state = 'dead', w.registered_at DESC
+"""
+
+
 async def list_all(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await pool.fetch(
-        """
-        SELECT w.worker_id, w.language, w.version, w.host, w.pid, w.capacity, w.state,
-               w.graphs, w.runtime, w.drain_requested, w.registered_at, w.last_heartbeat_at,
-               extract(epoch FROM now() - w.last_heartbeat_at)::float8 AS seconds_since_heartbeat,
-               (SELECT count(*) FROM runs r
-                 WHERE r.worker_id = w.worker_id AND r.status = 'running')::int AS inflight
-        FROM workers w
-        ORDER BY w.state = 'dead', w.registered_at DESC
-        """
-    )
+    rows: list[asyncpg.Record] = await pool.fetch(LIST_ALL)
     return rows
+
+
+REQUEST_DRAIN: Final = (
+    "UPDATE workers SET drain_requested = true WHERE worker_id = $1 AND state <> 'dead'"
+    " RETURNING worker_id"
+)
 
 
 async def request_drain(pool: asyncpg.Pool, worker_id: str) -> bool:
     """Flag a live worker to drain; its next heartbeat reply tells it."""
-    flagged = await pool.fetchval(
-        "UPDATE workers SET drain_requested = true WHERE worker_id = $1 AND state <> 'dead'"
-        " RETURNING worker_id",
-        worker_id,
-    )
-    return flagged is not None
-
-
-def to_json(row: asyncpg.Record) -> dict[str, object]:
-    return {
-        "worker_id": row["worker_id"],
-        "language": row["language"],
-        "version": row["version"],
-        "host": row["host"],
-        "pid": row["pid"],
-        "state": "draining" if row["drain_requested"] and row["state"] != "dead" else row["state"],
-        "capacity": row["capacity"],
-        "inflight": row["inflight"],
-        "load": row["inflight"] / row["capacity"],
-        "graphs": row["graphs"],
-        "runtime": row["runtime"],
-        "registered_at": row["registered_at"],
-        "last_heartbeat_at": row["last_heartbeat_at"],
-        "seconds_since_heartbeat": round(row["seconds_since_heartbeat"], 3),
-    }
+    return await pool.fetchval(REQUEST_DRAIN, worker_id) is not None

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from agentlist.api import shapes
 from agentlist.api.db import assistants, threads
 from agentlist.api.deps import Resources, ResourcesDep, TenantDep
 from agentlist.api.enqueue import parse_assistant_ref
@@ -65,7 +66,7 @@ async def create_assistant(
         if existing is None or body.if_exists != "do_nothing":
             raise ConflictError(f"Assistant {assistant_id} already exists")
         row = existing
-    return JsonResponse(assistants.to_json(row))
+    return JsonResponse(shapes.assistant(row))
 
 
 @router.post("/search")
@@ -83,7 +84,7 @@ async def search_assistants(
         sort_by=body.sort_by,
         sort_order=body.sort_order,
     )
-    items = [select_fields(assistants.to_json(row), body.select) for row in rows]
+    items = [select_fields(shapes.assistant(row), body.select) for row in rows]
     return JsonResponse(items, headers=pagination_headers(total, body.offset, len(items)))
 
 
@@ -101,7 +102,7 @@ async def get_assistant(
     row = await assistants.get(resources.pool, tenant, parse_assistant_ref(assistant_id))
     if row is None:
         raise NotFoundError(f"Assistant {assistant_id} not found")
-    return JsonResponse(assistants.to_json(row))
+    return JsonResponse(shapes.assistant(row))
 
 
 @router.patch("/{assistant_id}")
@@ -124,7 +125,7 @@ async def patch_assistant(
         )
     if row is None:
         raise NotFoundError(f"Assistant {assistant_id} not found")
-    return JsonResponse(assistants.to_json(row))
+    return JsonResponse(shapes.assistant(row))
 
 
 @router.delete("/{assistant_id}", status_code=204)
@@ -154,7 +155,7 @@ async def assistant_versions(
     )
     if not rows:
         raise NotFoundError(f"Assistant {assistant_id} not found")
-    return JsonResponse([assistants.version_to_json(row) for row in rows])
+    return JsonResponse([shapes.assistant_version(row) for row in rows])
 
 
 @router.post("/{assistant_id}/latest")
@@ -166,7 +167,7 @@ async def set_latest_version(
     )
     if row is None:
         raise NotFoundError(f"Version {body.version} of assistant {assistant_id} not found")
-    return JsonResponse(assistants.to_json(row))
+    return JsonResponse(shapes.assistant(row))
 
 
 @router.get("/{assistant_id}/schemas")

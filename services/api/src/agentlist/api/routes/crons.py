@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from agentlist.api import crons as cron_rules
+from agentlist.api import shapes
 from agentlist.api.db import crons
 from agentlist.api.deps import Resources, ResourcesDep, TenantDep
 from agentlist.api.enqueue import parse_assistant_ref, resolve_assistant
@@ -51,7 +52,7 @@ async def _create(
         end_time=body.end_time,
         next_run_date=cron_rules.first_run(body.schedule, timezone),
     )
-    return JsonResponse(crons.to_json(row))
+    return JsonResponse(shapes.cron(row))
 
 
 @router.post("/runs/crons")
@@ -73,7 +74,7 @@ async def get_cron(cron_id: str, resources: ResourcesDep, tenant: TenantDep) -> 
     row = await crons.get(resources.pool, tenant, parse_uuid(cron_id, "cron"))
     if row is None:
         raise NotFoundError("Cron not found")
-    return JsonResponse(crons.to_json(row))
+    return JsonResponse(shapes.cron(row))
 
 
 @router.patch("/runs/crons/{cron_id}")
@@ -106,7 +107,7 @@ async def patch_cron(
             end_time=body.end_time if "end_time" in changes else row["end_time"],
             next_run_date=cron_rules.first_run(schedule, timezone),
         )
-    return JsonResponse(crons.to_json(updated))
+    return JsonResponse(shapes.cron(updated))
 
 
 @router.delete("/runs/crons/{cron_id}", status_code=204)
@@ -136,7 +137,7 @@ async def search_crons(
         sort_by=body.sort_by,
         sort_order=body.sort_order,
     )
-    items = [select_fields(crons.to_json(row), body.select) for row in rows]
+    items = [select_fields(shapes.cron(row), body.select) for row in rows]
     return JsonResponse(items, headers=pagination_headers(total, body.offset, len(items)))
 
 

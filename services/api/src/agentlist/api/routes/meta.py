@@ -8,12 +8,14 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
+from agentlist.api import shapes
 from agentlist.api.db import metrics as db_metrics
 from agentlist.api.db import workers
 from agentlist.api.deps import Resources, ResourcesDep
 from agentlist.api.metrics import prometheus
 from agentlist.api.responses import JsonResponse
 from agentlist.core import __version__
+from agentlist.db.pool import ping
 
 router = APIRouter(tags=["System"])
 
@@ -56,7 +58,7 @@ async def _nats_ok(resources: Resources) -> None:
 async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Response:
     """Queue depth by status and graph, the oldest waiting run, workers and their capacity:
     Prometheus text, or JSON with ``?format=json``."""
-    snapshot = await db_metrics.snapshot(resources.pool)
+    snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
     if format == "json":
         return JsonResponse(snapshot)
     return PlainTextResponse(prometheus(snapshot), media_type="text/plain; version=0.0.4")
@@ -66,7 +68,7 @@ async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Respon
 async def health(resources: ResourcesDep) -> JsonResponse:
     """Each dependency's status, the workers by state, and the graphs healthy workers serve."""
     postgres, redis, nats = await asyncio.gather(
-        _probe(resources.pool.fetchval("SELECT 1")),
+        _probe(ping(resources.pool)),
         _probe(resources.redis.ping()),
         _probe(_nats_ok(resources)),
     )

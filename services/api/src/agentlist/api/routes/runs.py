@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from agentlist.api import cancel, eventlog
+from agentlist.api import cancel, eventlog, shapes
 from agentlist.api.db import runs
 from agentlist.api.deps import Resources, ResourcesDep, TenantDep
 from agentlist.api.enqueue import Enqueued, enqueue_run
@@ -28,6 +28,7 @@ from agentlist.api.runstream import (
 )
 from agentlist.api.schemas import CancelMany, RunCreate
 from agentlist.contracts.runs import CancelAction
+from agentlist.contracts.storage import ACTIVE_RUN_STATUSES
 
 router = APIRouter(tags=["Runs"])
 
@@ -45,7 +46,7 @@ async def _create(
 
 def _created(enqueued: Enqueued, stateless: bool) -> JsonResponse:
     return JsonResponse(
-        runs.to_json(enqueued.run), headers={"Content-Location": _ref(enqueued, stateless).path}
+        shapes.run(enqueued.run), headers={"Content-Location": _ref(enqueued, stateless).path}
     )
 
 
@@ -124,7 +125,7 @@ async def create_batch(
     if not bodies:
         raise UnprocessableError("A batch needs at least one run")
     created = [await _create(resources, tenant, body, request, None) for body in bodies]
-    return JsonResponse([runs.to_json(item.run) for item in created])
+    return JsonResponse([shapes.run(item.run) for item in created])
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -141,7 +142,7 @@ async def list_runs(
     rows = await runs.list_for_thread(
         resources.pool, thread["thread_id"], limit=limit, offset=offset, status=status or None
     )
-    return JsonResponse([select_fields(runs.to_json(row), select) for row in rows])
+    return JsonResponse([select_fields(shapes.run(row), select) for row in rows])
 
 
 async def _require_run(resources: Resources, tenant: str, thread_id: str, run_id: str) -> Any:
@@ -164,7 +165,7 @@ async def _require_stateless_run(resources: Resources, tenant: str, run_id: str)
 async def get_run(
     thread_id: str, run_id: str, resources: ResourcesDep, tenant: TenantDep
 ) -> JsonResponse:
-    return JsonResponse(runs.to_json(await _require_run(resources, tenant, thread_id, run_id)))
+    return JsonResponse(shapes.run(await _require_run(resources, tenant, thread_id, run_id)))
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
@@ -176,7 +177,7 @@ async def delete_run(
     )
     if status is None:
         raise NotFoundError("Run not found")
-    if status in runs.ACTIVE:
+    if status in ACTIVE_RUN_STATUSES:
         raise ConflictError(f"Run {run_id} is {status}; cancel it before deleting it")
     return Response(status_code=204)
 
@@ -305,7 +306,7 @@ async def cancel_run(
 ) -> Response | StreamingResponse:
     row = await _require_run(resources, tenant, thread_id, run_id)
     chosen = _action(action)
-    if row["status"] not in runs.ACTIVE:
+    if row["status"] not in ACTIVE_RUN_STATUSES:
         raise ConflictError(f"Run {run_id} has already finished ({row['status']})")
     await cancel.cancel(resources, [row["run_id"]], chosen)
     if truthy(wait):

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from agentlist.api import cancel, extract, stateops
+from agentlist.api import cancel, extract, shapes, stateops
 from agentlist.api.db import runs, threads
 from agentlist.api.deps import Resources, ResourcesDep, TenantDep
 from agentlist.api.errors import BadRequestError, ConflictError, NotFoundError
@@ -79,11 +79,11 @@ async def create_thread(
         existing = await threads.get(resources.pool, tenant, thread_id)
         if existing is None or body.if_exists != "do_nothing":
             raise ConflictError(f"Thread with ID {thread_id} already exists")
-        return JsonResponse(threads.to_json(existing))
+        return JsonResponse(shapes.thread(existing))
     if body.supersteps:
         await _apply_supersteps(resources, row, body)
         row = await require_thread(resources, tenant, str(thread_id))
-    return JsonResponse(threads.to_json(row))
+    return JsonResponse(shapes.thread(row))
 
 
 @router.post("/search")
@@ -105,7 +105,7 @@ async def search_threads(
     )
     items = []
     for row in rows:
-        item = threads.to_json(row)
+        item = shapes.thread(row)
         if paths:
             item["extracted"] = {
                 alias: extract.extract(item, path) for alias, path in paths.items()
@@ -136,7 +136,7 @@ async def prune_threads(
 
 @router.get("/{thread_id}")
 async def get_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
-    return JsonResponse(threads.to_json(await require_thread(resources, tenant, thread_id)))
+    return JsonResponse(shapes.thread(await require_thread(resources, tenant, thread_id)))
 
 
 @router.patch("/{thread_id}")
@@ -155,7 +155,7 @@ async def patch_thread(
         raise NotFoundError(f"Thread with ID {thread_id} not found")
     if "return=minimal" in request.headers.get("prefer", ""):
         return Response(status_code=204)
-    return JsonResponse(threads.to_json(row))
+    return JsonResponse(shapes.thread(row))
 
 
 async def delete_thread_and_runs(resources: Resources, tenant: str, thread_id: UUID) -> bool:
@@ -185,4 +185,4 @@ async def copy_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep
         if row is None:
             raise NotFoundError(f"Thread with ID {source} not found")
         await copy_thread_checkpoints(conn, str(source), str(target))
-    return JsonResponse(threads.to_json(row))
+    return JsonResponse(shapes.thread(row))

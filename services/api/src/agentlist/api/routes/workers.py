@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter
 from nats.errors import Error as NatsError
 
+from agentlist.api import shapes
 from agentlist.api.db import workers
 from agentlist.api.deps import ResourcesDep
 from agentlist.api.errors import NotFoundError
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/workers", tags=["Workers"])
 @router.get("")
 async def list_workers(resources: ResourcesDep) -> JsonResponse:
     """Every worker the registry knows: state, capacity, runs in flight, last heartbeat."""
-    return JsonResponse([workers.to_json(row) for row in await workers.list_all(resources.pool)])
+    return JsonResponse([shapes.worker(row) for row in await workers.list_all(resources.pool)])
 
 
 @router.post("/{worker_id}/drain", status_code=202)
