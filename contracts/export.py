@@ -8,7 +8,11 @@
 * ``storage.json``: agreements on shared Postgres storage (advisory lock keys);
 * ``postgres-migrations.json``: the migrations of LangGraph's Postgres store, read from the
   installed ``langgraph`` (the JS worker applies them to the same ``store`` table), so that a
-  LangGraph upgrade which changes them shows as drift.
+  LangGraph upgrade which changes them shows as drift;
+* ``rollback-sql.json``: the statements both workers run on LangGraph's checkpoint tables to
+  roll a run back (``$n`` placeholders, one text for psycopg and pg), beside the checkpoint
+  migrations of the installed ``langgraph-checkpoint-postgres`` they are written against: an
+  upgrade which changes those tables shows as drift, to be read against the statements.
 
 ``--check`` writes nothing and exits 1 when the committed files differ from the models.
 """
@@ -21,10 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from langgraph.store.postgres.base import MIGRATIONS as STORE_MIGRATIONS
 from pydantic import BaseModel
 
-from agentlist.contracts import storage, subjects
+from agentlist.contracts import rollback_sql, storage, subjects
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import AttemptStarted, RunEvent, RunOutcome
 from agentlist.contracts.runs import CheckpointRef, DispatchReply, RunCancel, RunDispatch, RunKwargs
@@ -101,6 +106,12 @@ def render() -> dict[str, str]:
     files["subjects.json"] = _dump(subjects.all_names())
     files["storage.json"] = _dump({"LANGGRAPH_SETUP_LOCK": storage.LANGGRAPH_SETUP_LOCK})
     files["postgres-migrations.json"] = _dump({"store": list(STORE_MIGRATIONS)})
+    files["rollback-sql.json"] = _dump(
+        {
+            "statements": rollback_sql.all_statements(),
+            "written_against": {"checkpoint_migrations": list(BasePostgresSaver.MIGRATIONS)},
+        }
+    )
     return files
 
 

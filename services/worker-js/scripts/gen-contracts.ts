@@ -2,8 +2,9 @@
  * Generates src/generated/ from contracts/schema/ (the Python contracts' JSON Schema export):
  * `contracts.ts` (wire types), `validators.js` with `validators.d.ts` (a run-time check of each
  * wire message, compiled here by ajv so the worker compiles no schema), `subjects.ts` (subject
- * templates, stream and queue names), `storage.ts` (shared Postgres agreements) and
- * `migrations.ts` (LangGraph's Postgres store migrations, as Python's `langgraph` has them).
+ * templates, stream and queue names), `storage.ts` (shared Postgres agreements),
+ * `migrations.ts` (LangGraph's Postgres store migrations, as Python's `langgraph` has them) and
+ * `rollbackSql.ts` (the statements that roll a run back, the Python worker's own text).
  *
  *   npm run gen:contracts            write into src/generated/
  *   tsx scripts/gen-contracts.ts DIR write into DIR (the drift test compares the two)
@@ -167,6 +168,21 @@ export async function renderMigrations(schemaDir: string = SCHEMA_DIR): Promise<
 export const STORE_MIGRATIONS: readonly string[] = [\n${items.join("\n")}\n];\n`;
 }
 
+/** The rollback statements, with `$n` placeholders as pg takes them; the checkpoint migrations
+ * they are written against stay in the JSON, for Python's drift check. */
+export async function renderRollbackSql(schemaDir: string = SCHEMA_DIR): Promise<string> {
+  const { statements } = JSON.parse(await readFile(path.join(schemaDir, "rollback-sql.json"), "utf8")) as {
+    statements: Record<string, string>;
+  };
+  const lines = Object.keys(statements)
+    .sort()
+    .map((name) => `export const ${name} = ${JSON.stringify(statements[name])} as const;`);
+  return `${BANNER}
+// \`agentlist.contracts.rollback_sql\`: each statement's leading \`--\` comment names its parameters.
+${lines.join("\n")}
+`;
+}
+
 export async function render(schemaDir: string = SCHEMA_DIR): Promise<Record<string, string>> {
   return {
     "contracts.ts": await renderContracts(schemaDir),
@@ -175,6 +191,7 @@ export async function render(schemaDir: string = SCHEMA_DIR): Promise<Record<str
     "subjects.ts": await renderSubjects(schemaDir),
     "storage.ts": await renderStorage(schemaDir),
     "migrations.ts": await renderMigrations(schemaDir),
+    "rollbackSql.ts": await renderRollbackSql(schemaDir),
   };
 }
 

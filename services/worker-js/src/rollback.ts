@@ -5,29 +5,10 @@
  * the Python worker does: the checkpoints whose metadata carries the run's id, their pending
  * writes, and the writes the run added to checkpoints it did not create (a resumed run writes
  * its resume value onto the interrupted checkpoint), told apart by a baseline taken first.
+ * The statements are the Python worker's own (`agentlist.contracts.rollback_sql`, generated).
  */
 import type pg from "pg";
-
-const LATEST_ROOT = `
-SELECT checkpoint_id FROM checkpoints
-WHERE thread_id = $1 AND checkpoint_ns = ''
-ORDER BY checkpoint_id DESC LIMIT 1`;
-// Checkpoint ids are time-ordered (uuid6), so writes a run can add to older checkpoints are on
-// the thread's latest root checkpoint or its subgraphs' (written after it).
-const WRITES_SINCE = `
-SELECT checkpoint_ns, checkpoint_id, task_id, idx FROM checkpoint_writes
-WHERE thread_id = $1 AND checkpoint_id >= $2`;
-const DELETE_RUN_CHECKPOINTS = `
-DELETE FROM checkpoints
-WHERE thread_id = $1 AND metadata->>'run_id' = $2
-RETURNING checkpoint_ns, checkpoint_id`;
-const DELETE_WRITES_OF = `
-DELETE FROM checkpoint_writes AS w
-USING unnest($1::text[], $2::text[]) AS gone(ns, id)
-WHERE w.thread_id = $3 AND w.checkpoint_ns = gone.ns AND w.checkpoint_id = gone.id`;
-const DELETE_WRITE = `
-DELETE FROM checkpoint_writes
-WHERE thread_id = $1 AND checkpoint_ns = $2 AND checkpoint_id = $3 AND task_id = $4 AND idx = $5`;
+import { BASELINE, DELETE_RUN_CHECKPOINTS, DELETE_WRITE, DELETE_WRITES_OF, WRITES_SINCE } from "./generated/rollbackSql.js";
 
 interface WriteRow {
   checkpoint_ns: string;
@@ -44,12 +25,22 @@ export interface WritesBaseline {
 
 const keyOf = (row: WriteRow): string => JSON.stringify([row.checkpoint_ns, row.checkpoint_id, row.task_id, row.idx]);
 
+/** One row per write since the latest root checkpoint; the write columns are null when none. */
+interface BaselineRow {
+  since: string;
+  checkpoint_ns: string | null;
+  checkpoint_id: string | null;
+  task_id: string | null;
+  idx: number | null;
+}
+
+const isWrite = (row: BaselineRow): row is BaselineRow & WriteRow => row.checkpoint_id !== null;
+
 export async function takeBaseline(pool: pg.Pool, threadId: string): Promise<WritesBaseline> {
-  const latest = await pool.query<{ checkpoint_id: string }>(LATEST_ROOT, [threadId]);
-  const since = latest.rows[0]?.checkpoint_id;
+  const { rows } = await pool.query<BaselineRow>(BASELINE, [threadId]);
+  const since = rows[0]?.since;
   if (since === undefined) return { sinceCheckpointId: null, keys: new Set() };
-  const writes = await pool.query<WriteRow>(WRITES_SINCE, [threadId, since]);
-  return { sinceCheckpointId: since, keys: new Set(writes.rows.map(keyOf)) };
+  return { sinceCheckpointId: since, keys: new Set(rows.filter(isWrite).map(keyOf)) };
 }
 
 /** Delete the run's checkpoints and writes in one transaction; returns checkpoints gone. */
