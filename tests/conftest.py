@@ -9,8 +9,6 @@ Set ``NATS_URL``, ``DATABASE_URL`` or ``REDIS_URL`` to run against servers of yo
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,19 +17,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from langgraph_sdk import get_client
-from serverkit import migrated_pool
+from serverkit import FAST_TIMINGS, migrated_pool, services_on
+from waitkit import run_reaches
 
 from agentlist.launcher import Stack, StackOptions
-
-TESTS = Path(__file__).parent
-GRAPHS_CONFIG = TESTS / "graphs" / "langgraph.json"
-
-# Short timings so that failover happens within a test's patience.
-FAST_TIMINGS = {
-    "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
-    "AGENTLIST_LEASE_SECONDS": "3",
-    "AGENTLIST_STREAM_RETENTION_SECONDS": "120",
-}
 
 
 @pytest.fixture(scope="session")
@@ -54,23 +43,6 @@ def servers(log_dir: Path) -> Iterator[Stack]:
 async def pg_pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
     async with migrated_pool(servers.database_url) as pool:
         yield pool
-
-
-def services_on(servers: Stack, data_dir: Path, log_dir: Path, **overrides: object) -> Stack:
-    """A stack of services that uses the session's servers instead of starting its own."""
-    options = StackOptions(
-        graphs_config=GRAPHS_CONFIG,
-        api_port=0,
-        data_dir=data_dir,
-        log_dir=log_dir,
-        env=FAST_TIMINGS,
-        nats_url=servers.nats_url,
-        database_url=servers.database_url,
-        redis_url=servers.redis_url,
-    )
-    for key, value in overrides.items():
-        setattr(options, key, value)
-    return Stack(options)
 
 
 @pytest.fixture(scope="session")
@@ -100,12 +72,6 @@ def wait_status(sdk: Any) -> WaitStatus:
     async def wait(
         thread_id: str, run_id: str, *statuses: str, within: float = 30
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        while True:
-            run: dict[str, Any] = await sdk.runs.get(thread_id, run_id)
-            if run["status"] in statuses:
-                return run
-            assert time.monotonic() < deadline, f"run is still {run['status']}, not {statuses}"
-            await asyncio.sleep(0.05)
+        return await run_reaches(sdk, thread_id, run_id, *statuses, within=within)
 
     return wait

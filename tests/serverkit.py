@@ -1,15 +1,45 @@
-"""Servers of a test module's own, apart from the session's (``tests/conftest.py``), and
-the pool every test on a database uses."""
+"""Servers for tests: the session's settings (``tests/conftest.py`` starts the session's
+servers and stack with them), servers and databases of a test module's own, and the pool
+every test on a database uses."""
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack, StackOptions
+
+GRAPHS_CONFIG = Path(__file__).parent / "graphs" / "langgraph.json"
+
+# Short timings so that failover happens within a test's patience.
+FAST_TIMINGS = {
+    "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
+    "AGENTLIST_LEASE_SECONDS": "3",
+    "AGENTLIST_STREAM_RETENTION_SECONDS": "120",
+}
+
+
+def services_on(servers: Stack, data_dir: Path, log_dir: Path, **overrides: object) -> Stack:
+    """A stack of services that uses ``servers``' servers instead of starting its own."""
+    options = StackOptions(
+        graphs_config=GRAPHS_CONFIG,
+        api_port=0,
+        data_dir=data_dir,
+        log_dir=log_dir,
+        env=FAST_TIMINGS,
+        nats_url=servers.nats_url,
+        database_url=servers.database_url,
+        redis_url=servers.redis_url,
+    )
+    for key, value in overrides.items():
+        setattr(options, key, value)
+    return Stack(options)
 
 
 @contextlib.contextmanager
@@ -21,6 +51,28 @@ def own_servers() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@contextlib.asynccontextmanager
+async def own_database(database_url: str, prefix: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database named ``<prefix>_<random>`` on the Postgres server
+    of ``database_url``, dropped on exit (whoever is still connected to it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _execute_once(database_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(database_url)._replace(path=f"/{name}").geturl()
+    finally:
+        await _execute_once(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+async def _execute_once(database_url: str, statement: str) -> None:
+    """On a connection of its own: a test may restart the server or cut its connections
+    while the database is in use."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 @contextlib.asynccontextmanager

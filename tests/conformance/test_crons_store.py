@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
 import pytest
 from langgraph_sdk.errors import BadRequestError
+from waitkit import eventually
 
 from agentlist.launcher import Stack
 
@@ -52,10 +52,9 @@ async def test_58_a_due_thread_cron_creates_one_run(stack: Stack, sdk: Any) -> N
         )
     finally:
         await pool.close()
-    deadline = time.monotonic() + 20
-    while not (runs := await sdk.runs.list(thread_id)):
-        assert time.monotonic() < deadline, "the cron did not fire"
-        await asyncio.sleep(0.1)
+    runs = await eventually(
+        lambda: sdk.runs.list(thread_id), within=20, every=0.1, what="the cron's run"
+    )
     await sdk.runs.join(thread_id, runs[0]["run_id"])
     await asyncio.sleep(1.5)
     assert len(await sdk.runs.list(thread_id)) == 1, "one tick, one run"

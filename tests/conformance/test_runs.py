@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from langgraph_sdk.errors import NotFoundError
+from waitkit import eventually
 
 from agentlist.launcher import Stack
 
@@ -191,13 +192,13 @@ async def test_39_stateless_runs_clean_up_unless_kept(stack: Stack, sdk: Any) ->
     # A stateless stream names only its run (Content-Location /runs/<id>): once the temporary
     # thread is deleted, so is the run, and joining it finds nothing.
     async with httpx.AsyncClient(base_url=stack.api_url) as http:
-        statuses = []
-        for _ in range(50):
-            statuses.append((await http.get(f"/runs/{created[0]['run_id']}/stream")).status_code)
-            if statuses[-1] == 404:
-                break
-            await asyncio.sleep(0.1)
-    assert statuses[-1] == 404
+
+        async def join_status() -> int:
+            return (await http.get(f"/runs/{created[0]['run_id']}/stream")).status_code
+
+        await eventually(
+            join_status, lambda status: status == 404, within=5, every=0.1, what="the run gone"
+        )
     kept: list[Any] = []
     await sdk.runs.wait(
         None, "agent", input=HELLO, on_completion="keep", on_run_created=kept.append

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest_asyncio
+from waitkit import eventually
 
 HELLO: Any = {"messages": [{"role": "user", "content": "hi"}]}
 
@@ -54,20 +54,13 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield receiver
 
 
-async def _until(predicate: Any, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "the webhook did not arrive"
-        await asyncio.sleep(0.05)
-
-
 async def test_54_one_post_per_finished_run(sdk: Any, receiver: Receiver) -> None:
     thread_id = (await sdk.threads.create())["thread_id"]
     created: list[Any] = []
     await sdk.runs.wait(
         thread_id, "agent", input=HELLO, webhook=receiver.url, on_run_created=created.append
     )
-    await _until(lambda: receiver.received)
+    await eventually(lambda: receiver.received, within=30, what="the webhook")
     await asyncio.sleep(1.5)  # nothing more arrives
     assert len(receiver.received) == 1
     posted = receiver.received[0]
@@ -83,7 +76,7 @@ async def test_webhook_retried_until_the_receiver_answers(sdk: Any, receiver: Re
     await sdk.runs.wait(
         None, "fails", input={"reason": "boom"}, webhook=receiver.url, raise_error=False
     )
-    await _until(lambda: receiver.received, within=30)
+    await eventually(lambda: receiver.received, within=30, what="the webhook")
     assert receiver.attempts == 3 and len(receiver.received) == 1
     assert receiver.received[0]["status"] == "error"
     assert receiver.received[0]["error"] == {

@@ -19,20 +19,20 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 import pytest
-from conftest import services_on
+import pytest_asyncio
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
+from serverkit import services_on
+from waitkit import eventually, run_reaches
 
 from agentlist.launcher import Stack
 from agentlist.launcher.jsworker import js_worker_problem
@@ -115,28 +115,23 @@ def difference(js: Any, py: Any, path: str = "") -> str:
 # -- fixtures and helpers -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mixed(
+@pytest_asyncio.fixture(scope="module")
+async def mixed(
     servers: Stack, log_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+) -> AsyncIterator[Stack]:
     """Python and JS graphs in one config: two workers of each language."""
     data_dir = tmp_path_factory.mktemp("js-stack")
     options: dict[str, object] = {"graphs_config": MIXED_CONFIG, "workers": 2}
     with services_on(servers, data_dir, log_dir / "js-stack", **options) as stack:
-        deadline = time.monotonic() + 60
-        while sorted(w["language"] for w in _healthy_workers(stack.api_url)) != [
-            "javascript",
-            "javascript",
-            "python",
-            "python",
-        ]:
-            assert time.monotonic() < deadline, "two workers of each language never registered"
-            time.sleep(0.1)
+        client = get_client(url=stack.api_url, timeout=HTTP_TIMEOUT)
+        await eventually(
+            lambda: our_languages(client),
+            lambda languages: languages == ["javascript", "javascript", "python", "python"],
+            within=60,
+            every=0.1,
+            what="two healthy workers of each language",
+        )
         yield stack
-
-
-def _healthy_workers(api_url: str) -> list[dict[str, Any]]:
-    return ours(httpx.get(f"{api_url}/workers", timeout=5).json())
 
 
 def ours(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,28 +164,27 @@ async def both(work: Any, name: str) -> tuple[Any, Any]:
     return python, javascript
 
 
-async def wait_run(
-    client: Any, thread_id: str, run_id: str, *statuses: str, within: float = 30
-) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    while True:
-        run: dict[str, Any] = await client.runs.get(thread_id, run_id)
-        if run["status"] in statuses:
-            return run
-        assert time.monotonic() < deadline, f"run is still {run['status']}, not {statuses}"
-        await asyncio.sleep(0.05)
-
-
 async def wait_steps(client: Any, thread_id: str, at_least: int, within: float = 30) -> None:
     """Until the thread's latest checkpoint holds ``at_least`` finished slow steps."""
-    deadline = time.monotonic() + within
-    while len((await client.threads.get_state(thread_id))["values"].get("steps") or []) < at_least:
-        assert time.monotonic() < deadline, f"fewer than {at_least} steps in {within}s"
-        await asyncio.sleep(0.1)
+
+    async def steps() -> list[Any]:
+        return (await client.threads.get_state(thread_id))["values"].get("steps") or []
+
+    await eventually(
+        steps,
+        lambda done: len(done) >= at_least,
+        within=within,
+        every=0.1,
+        what=f"{at_least} steps checkpointed",
+    )
 
 
 async def our_workers(client: Any) -> list[dict[str, Any]]:
     return ours(await client.http.get("/workers"))
+
+
+async def our_languages(client: Any) -> list[str]:
+    return sorted(worker["language"] for worker in await our_workers(client))
 
 
 # -- agentlist dev with a JS config ------------------------------------------------------------
@@ -258,13 +252,21 @@ async def test_agentlist_dev_serves_a_js_config(servers: Stack, log_dir: Path) -
         dev = subprocess.Popen(  # noqa: ASYNC220 - started once, then only polled
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def served_graphs() -> list[str]:
+        assert dev.poll() is None, f"agentlist dev exited:\n{log_path.read_text()[-3000:]}"
+        return _health_graphs(url)
+
     children: dict[int, str] = {}
     try:
-        deadline = time.monotonic() + 90
-        while "js_dev_agent" not in _health_graphs(url):
-            assert dev.poll() is None, f"agentlist dev exited:\n{log_path.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-            await asyncio.sleep(0.25)
+        await eventually(
+            served_graphs,
+            lambda graphs: "js_dev_agent" in graphs,
+            within=90,
+            every=0.25,
+            what="agentlist dev serving js_dev_agent",
+            context=lambda: log_path.read_text()[-3000:],
+        )
         client = get_client(url=url, timeout=HTTP_TIMEOUT)
         thread_id = await new_thread(client)
         async with asyncio.timeout(CALL_TIMEOUT):
@@ -315,7 +317,7 @@ async def test_a_python_and_a_js_graph_run_side_by_side(client: Any) -> None:
     async def run(graph_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         thread_id = await new_thread(client)
         run = await client.runs.create(thread_id, graph_id, input=HELLO)
-        finished = await wait_run(client, thread_id, run["run_id"], "success", "error")
+        finished = await run_reaches(client, thread_id, run["run_id"], "success", "error")
         return finished, await client.threads.get(thread_id), run
 
     (py_run, py_thread, _), (js_run, js_thread, _) = await both(run, "agent")
@@ -458,7 +460,7 @@ async def test_cancel_and_rollback_match_the_python_twin(client: Any) -> None:
         run = await client.runs.create(thread_id, graph_id, input=slow)
         await wait_steps(client, thread_id, 1)
         await client.runs.cancel(thread_id, run["run_id"], wait=True)
-        stopped = await wait_run(client, thread_id, run["run_id"], "interrupted", "success")
+        stopped = await run_reaches(client, thread_id, run["run_id"], "interrupted", "success")
         kept = await client.threads.get_state(thread_id)
 
         doomed = await client.runs.create(thread_id, graph_id, input=None)
@@ -529,7 +531,7 @@ async def test_kill_9_of_a_js_worker_mid_run_fails_over(
     assert victim.name.startswith("worker-js")
     victim.kill()
 
-    finished = await wait_run(client, thread_id, run_id, "success", "error", within=40)
+    finished = await run_reaches(client, thread_id, run_id, "success", "error", within=40)
     assert finished["status"] == "success"
     row = await pg_pool.fetchrow(
         "SELECT worker_id, attempt FROM runs WHERE run_id = $1::uuid", run_id

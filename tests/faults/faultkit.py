@@ -9,26 +9,23 @@ serve its graphs; so every process a test kills or freezes is its own.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import signal
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from conftest import FAST_TIMINGS, services_on
 from langgraph_sdk import get_client
+from serverkit import FAST_TIMINGS, services_on
+from waitkit import eventually
 
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
-
-T = TypeVar("T")
 
 FAULT_GRAPHS = Path(__file__).resolve().parents[1] / "graphs" / "faults.py"
 GRAPHS = ("steps", "bursts", "raises", "kills_worker", "sleepy")
@@ -110,29 +107,13 @@ def fault_stack(
 # -- waiting ----------------------------------------------------------------------------------
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    ok: Callable[[T], bool],
-    *,
-    within: float,
-    what: str,
-    every: float = 0.05,
-) -> T:
-    """Poll ``probe`` until ``ok`` holds of its value; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if ok(value):
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {within:g}s (last: {value!r})"
-        await asyncio.sleep(every)
-
-
 async def wait_exit(child: ChildProcess, within: float) -> int:
-    deadline = time.monotonic() + within
-    while child.alive():
-        assert time.monotonic() < deadline, f"{child.name} still running:\n{child.log_tail()}"
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: not child.alive(),
+        within=within,
+        what=f"{child.name} exited",
+        context=child.log_tail,
+    )
     code = child.popen.returncode
     assert code is not None
     return code

@@ -21,12 +21,12 @@ from faultkit import (
     assert_gap_free,
     attempts_of,
     collect,
-    eventually,
     fault_stack,
     replay,
 )
 from langgraph_sdk.errors import APIStatusError
 from serverkit import own_servers
+from waitkit import eventually
 
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess

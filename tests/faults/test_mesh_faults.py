@@ -14,7 +14,7 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,8 @@ import orjson
 import pytest
 from langgraph_sdk import get_client
 from redis.asyncio import Redis
+from serverkit import GRAPHS_CONFIG
+from waitkit import eventually
 
 from agentlist.contracts.streams import END_EVENT, StreamEnd, run_stream_key
 from agentlist.launcher import Stack, StackOptions
@@ -37,8 +39,6 @@ pytestmark = [
 ]
 
 T = TypeVar("T")
-
-GRAPHS_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "langgraph.json"
 
 FAULT_TIMINGS = {
     "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
@@ -89,12 +89,12 @@ def sdk_for(url: str) -> Any:
     return get_client(url=url, timeout=HTTP_TIMEOUT)
 
 
-def wait_logged(child: ChildProcess, text: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while text not in (child.log_path.read_text() if child.log_path else ""):
+async def wait_logged(child: ChildProcess, text: str, within: float = 30) -> None:
+    def logged() -> bool:
         assert child.alive(), f"{child.name} exited:\n{child.log_tail()}"
-        assert time.monotonic() < deadline, f"{child.name} never logged {text!r}"
-        time.sleep(0.05)
+        return text in (child.log_path.read_text() if child.log_path else "")
+
+    await eventually(logged, within=within, what=f"{child.name} logged {text!r}")
 
 
 def only(stack: Stack, prefix: str) -> ChildProcess:
@@ -131,14 +131,14 @@ async def wait_all_ended(
     dsn: str, run_ids: Collection[str], within: float
 ) -> dict[str, asyncpg.Record]:
     """Every run's row, once none is pending or running; fails after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        rows = await run_rows(dsn, run_ids)
-        active = Counter(row["status"] for row in rows.values() if row["status"] in ACTIVE)
-        if not active:
-            return rows
-        assert time.monotonic() < deadline, f"runs still active after {within:.0f}s: {active}"
-        await asyncio.sleep(0.25)
+    await eventually(
+        lambda: count_active(dsn, run_ids),
+        lambda active: not active,
+        within=within,
+        every=0.25,
+        what="no run pending or running",
+    )
+    return await run_rows(dsn, run_ids)
 
 
 @dataclass
@@ -330,21 +330,31 @@ async def load(
 
 async def served_again(sdk: Any, within: float) -> None:
     """Until a new run is created and answered, retrying through errors."""
-    deadline = time.monotonic() + within
     probe = History()
-    while not probe.joined:
-        assert time.monotonic() < deadline, f"no run served within {within:.0f}s: {probe.errors}"
+
+    async def served() -> bool:
         await create_and_join(sdk, probe)
         assert not probe.hangs, probe.hangs
+        return bool(probe.joined)
+
+    await eventually(
+        served,
+        within=within,
+        every=0,
+        what="a run served",
+        context=lambda: f"errors: {probe.errors}",
+    )
 
 
 async def completed_since(history: History, since: float, count: int, within: float) -> None:
-    deadline = time.monotonic() + within
-    while sum(1 for t in history.done_at if t > since) < count:
-        assert time.monotonic() < deadline, (
-            f"clients finished fewer than {count} runs in {within:.0f}s: {history.errors}"
-        )
-        await asyncio.sleep(0.1)
+    await eventually(
+        lambda: sum(1 for t in history.done_at if t > since),
+        lambda done: done >= count,
+        within=within,
+        every=0.1,
+        what=f"clients finished {count} runs",
+        context=lambda: f"errors clients retried: {history.errors}",
+    )
 
 
 async def create_runs(sdk: Any, count: int, graph: str, params: dict[str, Any]) -> dict[str, str]:
@@ -366,13 +376,6 @@ async def create_runs(sdk: Any, count: int, graph: str, params: dict[str, Any]) 
 async def count_active(dsn: str, run_ids: Collection[str]) -> Counter[str]:
     rows = await run_rows(dsn, run_ids)
     return Counter(row["status"] for row in rows.values() if row["status"] in ACTIVE)
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"{what}: not within {within:.0f}s"
-        await asyncio.sleep(0.05)
 
 
 async def all_runs(dsn: str) -> Counter[str]:
@@ -409,7 +412,7 @@ async def test_killed_scheduler_leaves_its_runs_to_the_other_one(tmp_path: Path)
     with private_stack(tmp_path / "logs", FOUR_SLOTS) as stack:
         doomed = only(stack, "scheduler")
         survivor = stack.start_service("scheduler")
-        wait_logged(survivor, "scheduler ready")
+        await wait_logged(survivor, "scheduler ready")
         sdk = sdk_for(stack.api_url)
 
         runs = await create_runs(sdk, 60, "slow", SLOW_RUN)
@@ -436,7 +439,7 @@ async def test_lone_scheduler_killed_then_restarted_finishes_every_run(tmp_path:
         async def settled() -> bool:
             return await live_leases(stack.database_url, runs) == 0
 
-        await until(settled, 30, "dispatched runs finishing without a scheduler")
+        await eventually(settled, within=30, what="dispatched runs finishing without a scheduler")
         meanwhile = await run_rows(stack.database_url, runs)
         assert set(meanwhile) == set(runs)
         statuses = Counter(row["status"] for row in meanwhile.values())
@@ -630,7 +633,7 @@ async def test_two_of_everything_serve_2000_runs_once_and_resume_streams_across_
         async def three_workers() -> bool:
             return await healthy_workers(stack.api_url) == 3
 
-        await until(three_workers, 60, "three healthy workers")
+        await eventually(three_workers, within=60, what="three healthy workers")
         sdks = [sdk_for(stack.api_url), sdk_for(other_api)]
         answers: dict[str, tuple[str, str]] = {}
 

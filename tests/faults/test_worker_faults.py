@@ -28,7 +28,6 @@ from faultkit import (
     attempts_of,
     collect,
     counts,
-    eventually,
     fault_stack,
     ledger,
     replay,
@@ -37,6 +36,7 @@ from faultkit import (
 )
 from langgraph_sdk import get_client
 from serverkit import own_servers
+from waitkit import eventually
 
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import nats
@@ -22,6 +21,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from serverkit import migrated_pool, own_servers
+from waitkit import eventually
 
 from agentlist.bridge import settle
 from agentlist.bridge.service import serve
@@ -33,7 +33,6 @@ from agentlist.core.nats import ensure_events_stream
 from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 
-T = TypeVar("T")
 RETENTION = 120
 Message = AttemptStarted | RunEvent | RunOutcome
 
@@ -181,33 +180,26 @@ async def publish(js: JetStreamContext, *messages: Message, msg_id_suffix: str =
         )
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 20
-) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not done after {within}s: {value!r}")
-        await asyncio.sleep(0.05)
-
-
 async def entries(redis: Redis, key: str) -> list[tuple[str, Any]]:
     raw: Any = await redis.xrange(key)
     return [(fields[b"event"].decode(), orjson.loads(fields[b"data"])) for _, fields in raw]
 
 
 async def until_entries(redis: Redis, key: str, count: int) -> list[tuple[str, Any]]:
-    return await eventually(lambda: entries(redis, key), lambda found: len(found) >= count)
+    return await eventually(
+        lambda: entries(redis, key),
+        lambda found: len(found) >= count,
+        within=20,
+        what=f"{count} entries in {key}",
+    )
 
 
 async def until_end(redis: Redis, run: Run, within: float = 20) -> list[tuple[str, Any]]:
     return await eventually(
         lambda: entries(redis, run.stream),
         lambda found: bool(found) and found[-1][0] == streams.END_EVENT,
-        within,
+        within=within,
+        what=f"the end of {run.stream}",
     )
 
 
@@ -218,7 +210,9 @@ async def drained(js: JetStreamContext, within: float = 30) -> None:
         info = await js.consumer_info(subjects.EVENTS_STREAM, subjects.BRIDGE_CONSUMER)
         return info.num_pending or 0, info.num_ack_pending or 0
 
-    await eventually(backlog, lambda counts: counts == (0, 0), within)
+    await eventually(
+        backlog, lambda counts: counts == (0, 0), within=within, what="nothing pending or unacked"
+    )
 
 
 def metadata(run: Run, attempt: int = 1) -> tuple[str, Any]:
@@ -463,7 +457,7 @@ async def test_a_stateless_run_deletes_its_thread_after_its_end(
             )
         )
 
-    await eventually(thread_left, lambda count: count == 0)
+    await eventually(thread_left, lambda count: count == 0, within=20, what="the thread deleted")
     assert await pg_pool.fetchval("SELECT count(*) FROM runs WHERE run_id = $1", run.run_id) == 0
 
 
@@ -571,7 +565,7 @@ async def test_a_bridge_killed_mid_stream_loses_and_repeats_nothing(
         async def written() -> int:
             return sum([int(await redis.xlen(run.stream)) for run in runs])
 
-        await eventually(written, lambda count: count >= 300)
+        await eventually(written, lambda count: count >= 300, within=20, what="300 events written")
         first.kill()
         assert await written() < 1000, "the kill must land mid-stream"
         second = servers.start_service("bridge", env=env)
@@ -625,7 +619,7 @@ async def test_restarted_servers_cost_nothing(servers: Stack) -> None:
 
             servers.servers["nats"].stop()
             servers.servers["nats"].start()
-            await eventually(connected, bool, within=15)
+            await eventually(connected, within=15, what="this test's client reconnected")
             for _ in range(20):  # JetStream takes a moment to recover its streams
                 try:
                     await publish(js, runs[1].outcome(41, values={"n": 40}))

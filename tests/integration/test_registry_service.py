@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -20,6 +19,8 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from serverkit import migrated_pool, own_database
+from waitkit import eventually
 
 from agentlist.contracts import subjects
 from agentlist.contracts.ids import SYSTEM_TENANT, system_assistant_id
@@ -35,7 +36,6 @@ from agentlist.contracts.workers import (
     WorkerLanguage,
     WorkerRegister,
 )
-from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.launcher.servers import NatsServer
 from agentlist.registry.service import serve
@@ -52,20 +52,14 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest_asyncio.fixture(scope="module")
 async def dsn(servers: Stack) -> AsyncIterator[str]:
-    name = f"registry_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(servers.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{servers.database_url.rsplit('/', 1)[0]}/{name}"
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with own_database(servers.database_url, "registry") as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="module")
 async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(dsn, max_size=4)
-    await migrate(pool)
-    yield pool
-    await pool.close()
+    async with migrated_pool(dsn, max_size=4) as pool:
+        yield pool
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -148,13 +142,6 @@ async def state_of(pool: asyncpg.Pool, worker: str) -> str | None:
         "SELECT state FROM workers WHERE worker_id = $1", worker
     )
     return state
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_register_records_worker_graphs_and_system_assistants(
@@ -275,14 +262,18 @@ async def test_silent_worker_becomes_unhealthy_then_dead(nc: Client, pool: async
     silent = worker_id()  # subscribes to nothing: pings go unanswered
     await register(nc, silent, [graph_id()])
 
-    def state_is(expected: str) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return await state_of(pool, silent) == expected
-
-        return check
-
-    await eventually(state_is("unhealthy"), within=5)
-    await eventually(state_is("dead"), within=5)
+    await eventually(
+        lambda: state_of(pool, silent),
+        lambda state: state == "unhealthy",
+        within=5,
+        what="a silent worker unhealthy",
+    )
+    await eventually(
+        lambda: state_of(pool, silent),
+        lambda state: state == "dead",
+        within=5,
+        what="a silent worker dead",
+    )
     assert (await heartbeat(nc, silent)).known is False
     assert (await register(nc, silent, [graph_id()])).accepted
     assert await state_of(pool, silent) == "healthy"

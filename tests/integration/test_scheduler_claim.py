@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from serverkit import migrated_pool, own_database
 
 from agentlist.contracts.runs import RunKwargs
-from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.scheduler.claim import claim, next_due_in
 from agentlist.scheduler.settings import SchedulerSettings
@@ -28,15 +28,11 @@ KWARGS = RunKwargs(input={"messages": []}).model_dump(mode="json")
 
 @pytest_asyncio.fixture(scope="module")
 async def pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
-    name = f"claim_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(servers.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await create_pool(f"{servers.database_url.rsplit('/', 1)[0]}/{name}", max_size=6)
-    await migrate(pool)
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with (
+        own_database(servers.database_url, "claim") as dsn,
+        migrated_pool(dsn, max_size=6) as pool,
+    ):
+        yield pool
 
 
 @pytest_asyncio.fixture(autouse=True)

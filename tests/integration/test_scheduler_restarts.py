@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -14,6 +13,8 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.msg import Msg
+from serverkit import own_database
+from waitkit import eventually
 
 from agentlist.contracts import subjects
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
@@ -36,12 +37,8 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 
 @pytest_asyncio.fixture(scope="module")
 async def dsn(servers: Stack) -> AsyncIterator[str]:
-    name = f"sched_rs_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(servers.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{servers.database_url.rsplit('/', 1)[0]}/{name}"
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with own_database(servers.database_url, "sched_rs") as url:
+        yield url
 
 
 async def test_dispatches_resume_after_nats_restart_and_lost_connections(
@@ -75,13 +72,15 @@ async def test_dispatches_resume_after_nats_restart_and_lost_connections(
         await worker.subscribe(subjects.worker_dispatch(worker_id), cb=on_dispatch)
         await worker.flush()
         first = await _add_run(pool)
-        await _until(lambda: first in received)
+        await eventually(lambda: first in received, within=10, what="the first run dispatched")
 
         nats_server.stop()
         second = await _add_run(pool)
         await asyncio.sleep(1.0)  # claims fail or are undone while NATS is away
         nats_server.start()
-        await _until(lambda: second in received, within=20)
+        await eventually(
+            lambda: second in received, within=20, what="a run dispatched after NATS restarted"
+        )
         assert await _status(pool, second) == ("running", 1)
 
         await pool.execute(
@@ -89,7 +88,11 @@ async def test_dispatches_resume_after_nats_restart_and_lost_connections(
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
         third = await _add_run(pool)
-        await _until(lambda: third in received, within=20)
+        await eventually(
+            lambda: third in received,
+            within=20,
+            what="a run dispatched after its connections were cut",
+        )
         assert not task.done()
     finally:
         stop.set()
@@ -125,10 +128,3 @@ async def _status(pool: asyncpg.Pool, run_id: str) -> tuple[str, int]:
     )
     assert row is not None
     return row["status"], row["attempt"]
-
-
-async def _until(check: Any, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)

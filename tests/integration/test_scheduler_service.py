@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
@@ -18,11 +17,12 @@ import nats
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from serverkit import migrated_pool, own_database
+from waitkit import eventually
 
 from agentlist.contracts import subjects
 from agentlist.contracts.events import RUN_MESSAGE, AttemptStarted, RunEvent, RunOutcome
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
-from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
 from agentlist.scheduler.leases import FINISHER_ID
 from agentlist.scheduler.service import serve
@@ -33,20 +33,14 @@ KWARGS = RunKwargs(input={"messages": [{"role": "user", "content": "hi"}]})
 
 @pytest_asyncio.fixture(scope="module")
 async def dsn(servers: Stack) -> AsyncIterator[str]:
-    name = f"sched_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(servers.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{servers.database_url.rsplit('/', 1)[0]}/{name}"
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with own_database(servers.database_url, "sched") as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="module")
 async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(dsn, max_size=4)
-    await migrate(pool)
-    yield pool
-    await pool.close()
+    async with migrated_pool(dsn, max_size=4) as pool:
+        yield pool
 
 
 @pytest_asyncio.fixture(autouse=True)
@@ -152,13 +146,6 @@ async def add_run(pool: asyncpg.Pool, kwargs: dict[str, Any] | None = None) -> u
     return run_id
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def run_messages(
     nc: Client, run_id: uuid.UUID, count: int
 ) -> list[tuple[AttemptStarted | RunEvent | RunOutcome, str]]:
@@ -188,7 +175,7 @@ async def test_dispatch_after_fence_and_wake_up(
         await asyncio.sleep(0.5)  # let the scheduler subscribe
         run_id = await add_run(pool)
         await nc.publish(subjects.RUNS_REQUESTED, b"")
-        await eventually(lambda: _dispatched(worker, 1), within=3)
+        await eventually(lambda: _dispatched(worker, 1), within=3, what="one dispatch")
     dispatch = worker.dispatches[0]
     assert dispatch.run_id == str(run_id) and dispatch.attempt == 1
     assert dispatch.params == KWARGS and not dispatch.resume_from_checkpoint
@@ -211,7 +198,11 @@ async def test_rejected_dispatch_undoes_the_attempt(
     worker = FakeWorker(nc, pool, lambda _: len(worker.dispatches) > rejections)
     async with scheduler(settings(servers, dsn)), worker.running():
         run_id = await add_run(pool)
-        await eventually(lambda: _dispatched(worker, rejections + 1))
+        await eventually(
+            lambda: _dispatched(worker, rejections + 1),
+            within=10,
+            what=f"{rejections + 1} dispatches",
+        )
         await asyncio.sleep(0.3)
     assert [d.attempt for d in worker.dispatches] == [1] * (rejections + 1)
     record = await row(pool, run_id)
@@ -233,7 +224,7 @@ async def test_lost_worker_retries_then_the_run_ends_in_error(
         async def finished() -> bool:
             return bool((await row(pool, run_id))["worker_id"] == FINISHER_ID)
 
-        await eventually(finished, within=15)
+        await eventually(finished, within=15, what="the finisher ended the run")
     assert [(d.attempt, d.resume_from_checkpoint) for d in worker.dispatches] == [
         (1, False),
         (2, True),

@@ -13,6 +13,8 @@ import asyncpg
 import nats
 import pytest_asyncio
 from nats.aio.msg import Msg
+from serverkit import own_database
+from waitkit import eventually
 
 from agentlist.contracts import subjects
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
@@ -25,12 +27,8 @@ ACCEPT = DispatchReply(accepted=True).model_dump_json().encode()
 
 @pytest_asyncio.fixture(scope="module")
 async def dsn(servers: Stack) -> AsyncIterator[str]:
-    name = f"sched_tp_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(servers.database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{servers.database_url.rsplit('/', 1)[0]}/{name}"
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with own_database(servers.database_url, "sched_tp") as url:
+        yield url
 
 
 async def test_a_burst_is_dispatched_once_each(servers: Stack, dsn: str) -> None:
@@ -59,19 +57,24 @@ async def test_a_burst_is_dispatched_once_each(servers: Stack, dsn: str) -> None
 
     try:
         await nc.subscribe(subjects.worker_dispatch(worker_id), cb=on_dispatch)
-        for _ in range(100):  # the scheduler process applies the migrations
-            if await _migrated(pool):
-                break
-            await asyncio.sleep(0.2)
+        await eventually(
+            lambda: _migrated(pool),
+            within=20,
+            every=0.2,
+            what="the scheduler process applied the migrations",
+        )
         await pool.execute(
             "INSERT INTO workers (worker_id, language, version, host, capacity, graphs)"
             " VALUES ($1, 'python', '1', 'h', 100000, ARRAY['g'])",
             worker_id,
         )
         await _insert_runs(pool, 1)  # warm-up: the scheduler is serving once this one arrives
-        while not received:
+
+        async def beat_then_received() -> list[str]:
             await _beat(pool, worker_id)
-            await asyncio.sleep(0.1)
+            return received
+
+        await eventually(beat_then_received, within=60, every=0.1, what="the warm-up run")
         await _insert_runs(pool, RUNS)
         started = time.perf_counter()
         await nc.publish(subjects.RUNS_REQUESTED, b"")

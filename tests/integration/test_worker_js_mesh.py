@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from serverkit import own_servers
+from waitkit import eventually
 from workerkit import (
     FakeRegistry,
     assert_well_formed,
@@ -32,7 +33,7 @@ from workerkit import (
     read_run,
     send,
     state_request,
-    until,
+    unless_exited,
 )
 
 from agentlist.contracts import (
@@ -131,7 +132,12 @@ async def worker(
     }
     child = start_js_worker(servers, graphs_config, env=env, log_path=log_dir / "worker-js.log")
     try:
-        await until(lambda: bool(registry.registrations), 60, child)
+        await eventually(
+            unless_exited(child, lambda: registry.registrations),
+            within=60,
+            what="the worker registered",
+            context=child.log_tail,
+        )
         yield child
     finally:
         child.stop()
@@ -158,7 +164,12 @@ async def test_registers_its_graphs_with_schemas(
     assert set(echo.schemas.state_schema["properties"]) == {"messages", "reply"}
     nodes = [node["id"] for node in echo.drawable["0"]["nodes"]]
     assert nodes == ["__start__", "prepare", "respond", "__end__"]
-    await until(lambda: len(registry.heartbeats) >= 2, 5, worker)
+    await eventually(
+        unless_exited(worker, lambda: len(registry.heartbeats) >= 2),
+        within=5,
+        what="two heartbeats",
+        context=worker.log_tail,
+    )
 
 
 async def test_run_streams_numbered_events_then_one_success(
@@ -305,15 +316,24 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
     await idle(nc, WORKER_ID)
     first = new_dispatch(SLOW, input={"delay_ms": 300, "steps": 6}, stream_mode=["values"])
     assert (await send(nc, first, WORKER_ID)).accepted
-    await until(
-        lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats),
-        5,
-        worker,
+    await eventually(
+        unless_exited(
+            worker,
+            lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats),
+        ),
+        within=5,
+        what="a heartbeat holding the run",
+        context=worker.log_tail,
     )
     await asyncio.sleep(0.8)
     held = HeldRun(run_id=first.run_id, attempt=1)
     registry.scripted.append(HeartbeatReply(known=True, revoked=[held]))
-    await until(lambda: not registry.scripted, 5, worker)
+    await eventually(
+        unless_exited(worker, lambda: not registry.scripted),
+        within=5,
+        what="the worker heard the revocation",
+        context=worker.log_tail,
+    )
     await asyncio.sleep(2 * HEARTBEAT_INTERVAL)
     assert (await read_run(nc, first.run_id, until_outcome=False, seconds=0.5)).outcomes == []
 
@@ -332,7 +352,12 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
 async def test_unknown_worker_registers_again(worker: ChildProcess, registry: FakeRegistry) -> None:
     count = len(registry.registrations)
     registry.scripted.append(HeartbeatReply(known=False))
-    await until(lambda: len(registry.registrations) > count, 5, worker)
+    await eventually(
+        unless_exited(worker, lambda: len(registry.registrations) > count),
+        within=5,
+        what="the worker registered again",
+        context=worker.log_tail,
+    )
 
 
 async def test_a_run_whose_postgres_stops_is_handed_back(
@@ -351,7 +376,11 @@ async def test_a_run_whose_postgres_stops_is_handed_back(
             servers, graphs_config, name="worker-js-pg", env=env, log_path=log_dir / "pg.log"
         )
         try:
-            await until(lambda: any(r.worker_id == worker_id for r in registry.registrations), 60)
+            await eventually(
+                lambda: any(r.worker_id == worker_id for r in registry.registrations),
+                within=60,
+                what=f"{worker_id} registered",
+            )
             first = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 15})
             assert (await send(nc, first, worker_id)).accepted
             await first_event(nc, first.run_id)
@@ -366,12 +395,14 @@ async def test_a_run_whose_postgres_stops_is_handed_back(
                 {**first.model_dump(), "attempt": 2, "resume_from_checkpoint": True}
             )
             assert (await send(nc, retry, worker_id)).accepted
-            deadline = asyncio.get_running_loop().time() + 20
-            while (
-                len((reader := await read_run(nc, first.run_id, until_outcome=False)).outcomes) < 2
-            ):
-                assert asyncio.get_running_loop().time() < deadline, child.log_tail()
-                await asyncio.sleep(0.2)
+            reader = await eventually(
+                lambda: read_run(nc, first.run_id, until_outcome=False),
+                lambda found: len(found.outcomes) >= 2,
+                within=20,
+                every=0.2,
+                what="the retry's outcome",
+                context=child.log_tail,
+            )
             second = [m for m in reader.messages if m.attempt == 2]
             assert second[-1].status == "success", child.log_tail()
             assert second[-1].values["count"] == 15
@@ -390,10 +421,14 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     assert (await send(nc, dispatch, WORKER_ID)).accepted
     await first_event(nc, dispatch.run_id)
     worker.signal(signal.SIGTERM)
-    await until(
-        lambda: any(h.draining and h.worker_id == WORKER_ID for h in registry.heartbeats),
-        5,
-        worker,
+    await eventually(
+        unless_exited(
+            worker,
+            lambda: any(h.draining and h.worker_id == WORKER_ID for h in registry.heartbeats),
+        ),
+        within=5,
+        what="a draining heartbeat",
+        context=worker.log_tail,
     )
     refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}), WORKER_ID)
     assert not refused.accepted and refused.reason and "draining" in refused.reason

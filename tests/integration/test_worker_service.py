@@ -20,17 +20,19 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
+from waitkit import eventually
 from workerkit import (
     FakeRegistry,
     assert_well_formed,
     cancel,
     first_event,
+    idle,
     inflight,
     new_dispatch,
     read_run,
     send,
     state_request,
-    until,
+    unless_exited,
 )
 
 from agentlist.contracts import (
@@ -111,7 +113,12 @@ async def worker(
     }
     child = servers.start_worker(graphs_config, env=env)
     try:
-        await until(lambda: bool(registry.registrations), 60, child)
+        await eventually(
+            unless_exited(child, lambda: registry.registrations),
+            within=60,
+            what="the worker registered",
+            context=child.log_tail,
+        )
         yield child
     finally:
         child.stop()
@@ -128,7 +135,12 @@ async def test_registers_its_graphs_with_schemas(
     agent = graphs[AGENT]
     assert agent.schemas.input_schema is not None and agent.schemas.state_schema is not None
     assert "0" in agent.drawable and agent.drawable["0"]["nodes"]
-    await until(lambda: len(registry.heartbeats) >= 2, 5, worker)
+    await eventually(
+        unless_exited(worker, lambda: len(registry.heartbeats) >= 2),
+        within=5,
+        what="two heartbeats",
+        context=worker.log_tail,
+    )
 
 
 async def test_run_streams_numbered_events_then_one_success(
@@ -232,10 +244,7 @@ async def test_cancel_rollback_deletes_what_the_run_wrote(
 
 
 async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Client) -> None:
-    for _ in range(50):  # runs of earlier tests leave the table just after their outcome
-        if await inflight(nc, WORKER_ID) == 0:
-            break
-        await asyncio.sleep(0.05)
+    await idle(nc, WORKER_ID)
     runs = [new_dispatch(SLOW, input={"delay": 0.2, "total": 100}) for _ in range(CAPACITY)]
     for dispatch in runs:
         assert (await send(nc, dispatch, WORKER_ID)).accepted
@@ -256,13 +265,20 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
 ) -> None:
     first = new_dispatch(SLOW, input={"delay": 0.3, "total": 6}, stream_mode=["values"])
     assert (await send(nc, first, WORKER_ID)).accepted
-    await until(
-        lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats), 5
+    await eventually(
+        lambda: any(first.run_id in {r.run_id for r in h.runs} for h in registry.heartbeats),
+        within=5,
+        what="a heartbeat holding the run",
     )
     await asyncio.sleep(0.8)
     held = HeldRun(run_id=first.run_id, attempt=1)
     registry.scripted.append(HeartbeatReply(known=True, revoked=[held]))
-    await until(lambda: not registry.scripted, 5, worker)
+    await eventually(
+        unless_exited(worker, lambda: not registry.scripted),
+        within=5,
+        what="the worker heard the revocation",
+        context=worker.log_tail,
+    )
     await asyncio.sleep(2 * HEARTBEAT_INTERVAL)
     assert (await read_run(nc, first.run_id, until_outcome=False, seconds=0.5)).outcomes == []
 
@@ -281,7 +297,12 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
 async def test_unknown_worker_registers_again(worker: ChildProcess, registry: FakeRegistry) -> None:
     count = len(registry.registrations)
     registry.scripted.append(HeartbeatReply(known=False))
-    await until(lambda: len(registry.registrations) > count, 5, worker)
+    await eventually(
+        unless_exited(worker, lambda: len(registry.registrations) > count),
+        within=5,
+        what="the worker registered again",
+        context=worker.log_tail,
+    )
 
 
 async def test_events_wait_for_the_events_stream(nc: Client) -> None:
@@ -314,13 +335,15 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     assert (await send(nc, slow, WORKER_ID)).accepted
     await first_event(nc, slow.run_id)
     worker.signal(signal.SIGTERM)
-    await until(lambda: any(h.draining for h in registry.heartbeats), 5, None)
+    await eventually(
+        lambda: any(h.draining for h in registry.heartbeats), within=5, what="a draining heartbeat"
+    )
     refused = await send(nc, new_dispatch(AGENT, input={}), WORKER_ID)
     assert not refused.accepted and refused.reason == "worker is draining"
     reader = await read_run(nc, slow.run_id, seconds=15)
     assert_well_formed(reader, slow.run_id)
     assert reader.outcomes[0].status == "released"
     assert reader.outcomes[0].values["steps"]
-    await until(lambda: not worker.alive(), 15, None)
+    await eventually(lambda: not worker.alive(), within=15, what="the worker exited")
     assert worker.popen.returncode == 0
     assert registry.heartbeats[-1].runs == [] and registry.heartbeats[-1].draining

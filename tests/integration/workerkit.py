@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from waitkit import eventually
 
 from agentlist.contracts import (
     RUN_MESSAGE,
@@ -29,6 +31,8 @@ from agentlist.contracts import (
     subjects,
 )
 from agentlist.launcher.process import ChildProcess
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,15 +55,16 @@ class FakeRegistry:
         await msg.respond(reply.model_dump_json().encode())
 
 
-async def until(ready: Any, seconds: float, child: ChildProcess | None = None) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not ready():
-        if child is not None and not child.alive():
+def unless_exited(child: ChildProcess, ready: Callable[[], T]) -> Callable[[], T]:
+    """``ready``, as a check for :func:`eventually` that fails at once if ``child`` exited:
+    a worker that is gone will not get ready."""
+
+    def check() -> T:
+        if not child.alive():
             raise AssertionError(f"worker exited:\n{child.log_tail()}")
-        if asyncio.get_running_loop().time() > deadline:
-            tail = child.log_tail() if child is not None else ""
-            raise AssertionError(f"condition not met in {seconds}s\n{tail}")
-        await asyncio.sleep(0.05)
+        return ready()
+
+    return check
 
 
 def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> RunDispatch:
@@ -164,8 +169,9 @@ def assert_well_formed(reader: RunReader, run_id: str, attempt: int = 1) -> None
 async def idle(nc: Client, worker_id: str) -> None:
     """Until the worker holds no run: it forgets one just after JetStream stored its outcome,
     which a test may have read already."""
-    for _ in range(100):
-        if await inflight(nc, worker_id) == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the worker still holds runs")
+    await eventually(
+        lambda: inflight(nc, worker_id),
+        lambda held: held == 0,
+        within=5,
+        what=f"{worker_id} holding no run",
+    )

@@ -8,6 +8,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any, Final, NamedTuple
 
 import asyncpg
@@ -64,9 +65,12 @@ class Migration(NamedTuple):
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def migrations() -> list[Migration]:
-    """The schema's history, oldest first. It is append-only: a change is a new file."""
-    folder = resources.files("agentlist.db") / "migrations"
+def migrations(folder: Traversable | None = None) -> list[Migration]:
+    """The schema's history, oldest first. It is append-only: a change is a new file.
+
+    ``folder`` defaults to the package's own migrations."""
+    if folder is None:
+        folder = resources.files("agentlist.db") / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -93,23 +97,26 @@ _BACKFILL_CHECKSUM: Final = (
 )
 
 
-async def migrate(pool: asyncpg.Pool) -> list[str]:
+async def migrate(pool: asyncpg.Pool, folder: Traversable | None = None) -> list[str]:
     """Apply the migrations this database lacks, each in its own transaction, under an
     advisory lock so that services starting together do not race. Returns what was applied.
 
-    Raises :class:`FatalError` when a file already applied has changed since: the database
-    no longer matches its history, and no retry can fix that.
+    Raises :class:`FatalError`, before applying anything, when a file already applied has
+    changed since: the database no longer matches its history, and no retry can fix that.
     """
+    history = migrations(folder)
     applied: list[str] = []
     async with pool.acquire() as conn:
         await conn.execute(_LOCK, MIGRATION_LOCK_KEY)
         try:
             await conn.execute(_BOOKKEEPING)
             done = {r["version"]: r for r in await conn.fetch(_APPLIED)}
-            for migration in migrations():
+            for migration in history:
                 record = done.get(migration.version)
                 if record is not None:
                     await _check_unchanged(conn, migration, record)
+            for migration in history:
+                if migration.version in done:
                     continue
                 async with conn.transaction():
                     await conn.execute(migration.sql)
