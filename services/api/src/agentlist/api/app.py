@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from agentlist.api.deps import Resources
+from agentlist.api.auth.gate import Gate
+from agentlist.api.deps import Resources, get_caller
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
 from agentlist.api.limits import BodySizeLimit
@@ -38,7 +39,9 @@ EXPOSED_HEADERS = ["X-Pagination-Total", "X-Pagination-Next", "Content-Location"
 
 
 @asynccontextmanager
-async def _open_resources(settings: ApiSettings, server: ServerConfig) -> AsyncIterator[Resources]:
+async def _open_resources(
+    settings: ApiSettings, server: ServerConfig, gate: Gate
+) -> AsyncIterator[Resources]:
     async with AsyncExitStack() as stack:
         pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_size)
         stack.push_async_callback(pool.close)
@@ -69,6 +72,7 @@ async def _open_resources(settings: ApiSettings, server: ServerConfig) -> AsyncI
             langgraph=langgraph,
             server=server,
             limits=limits,
+            gate=gate,
         )
 
 
@@ -87,10 +91,15 @@ def _cors(server: ServerConfig) -> dict[str, Any]:
 
 def create_app(settings: ApiSettings) -> FastAPI:
     server = server_config.load(settings.graphs_config)
+    gate = Gate.configure(
+        server,
+        default_tenant=settings.default_tenant,
+        trust_tenant_header=settings.trust_tenant_header,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with _open_resources(settings, server) as resources:
+        async with _open_resources(settings, server, gate) as resources:
             yield {"resources": resources}
 
     app = FastAPI(
@@ -102,17 +111,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, **_cors(server))
     install_error_handlers(app)
-    for module in (
-        meta,
-        assistants,
-        threads,
-        thread_state,
-        thread_stream,
-        crons,
-        runs,
-        store,
-        workers,
-        ui,
-    ):
+    # Open, as in langgraph-api: liveness and version, the Studio's files (/docs and
+    # /openapi.json are FastAPI's own routes, outside the routers).
+    for module in (meta, ui):
         app.include_router(module.router)
+    guarded = [Depends(get_caller)]
+    for module in (assistants, threads, thread_state, thread_stream, crons, runs, store, workers):
+        app.include_router(module.router, dependencies=guarded)
     return app

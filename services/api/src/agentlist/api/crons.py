@@ -40,7 +40,9 @@ def run_template(
     stateless: bool,
     thread_config: dict[str, Any] | None = None,
     thread_metadata: dict[str, Any] | None = None,
+    caller: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``caller``: who the cron's runs run as (``langgraph_auth_*``), as its creator did."""
     body = RunCreate.model_validate(
         {key: value for key, value in payload.items() if key in RUN_FIELDS}
         | {"assistant_id": str(assistant.assistant_id)}
@@ -56,6 +58,7 @@ def run_template(
         thread_metadata=thread_metadata,
         headers={},
         stateless=stateless,
+        caller=caller,
     )
     return {
         "assistant_id": str(assistant.assistant_id),

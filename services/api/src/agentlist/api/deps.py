@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -12,11 +11,10 @@ from fastapi import Depends, Request
 from nats.aio.client import Client as Nats
 from redis.asyncio import Redis
 
-from agentlist.api.errors import UnprocessableError
+from agentlist.api.auth.gate import Caller, Gate
 from agentlist.api.langgraph_storage import LangGraphStorage
 from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.settings import ApiSettings
-from agentlist.contracts.ids import SYSTEM_TENANT
 from agentlist.core.langgraph_json import ServerConfig
 
 
@@ -29,6 +27,7 @@ class Resources:
     langgraph: LangGraphStorage
     server: ServerConfig
     limits: TenantLimits
+    gate: Gate
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that outlives the request that started it (a cancel after a client left)."""
 
@@ -47,21 +46,22 @@ async def get_resources(request: Request) -> Resources:
     return _resources(request)
 
 
-_TENANT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+async def get_caller(request: Request) -> Caller:
+    """The request's caller, authenticated once per request (every guarded router depends on
+    this, and so do the routes that read the caller)."""
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None:
+        caller = await _resources(request).gate.caller(request)
+        request.state.caller = caller
+    return caller
 
 
 async def get_tenant(request: Request) -> str:
-    """The caller's tenant: the default one, or the ``X-Tenant-Id`` header on a server that
-    trusts it (``AGENTLIST_API_TRUST_TENANT_HEADER``, for a gateway that authenticates callers
-    and sets it; never for clients reaching the API directly)."""
-    settings = _resources(request).settings
-    header = request.headers.get("x-tenant-id") if settings.trust_tenant_header else None
-    if header is None:
-        return settings.default_tenant
-    if not _TENANT.fullmatch(header) or header == SYSTEM_TENANT:
-        raise UnprocessableError("X-Tenant-Id must be 1-64 letters, digits, '_', '-', '.' or ':'")
-    return header
+    """The caller's tenant: only ever from its verified identity (or, on an open server, from
+    ``X-Tenant-Id`` where a gateway is trusted to set it)."""
+    return (await get_caller(request)).tenant
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 TenantDep = Annotated[str, Depends(get_tenant)]
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -11,6 +11,9 @@ from typing import Any
 import asyncpg
 
 from agentlist.api import cancel, runprep
+from agentlist.api.auth import filters
+from agentlist.api.auth.filters import Filter
+from agentlist.api.auth.gate import Caller
 from agentlist.api.db import assistants, runs, threads
 from agentlist.api.deps import Resources
 from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
@@ -131,17 +134,37 @@ async def _thread_for_run(
     return inserted
 
 
+async def _authorize_run(
+    caller: Caller, body: RunCreate, thread_id: uuid.UUID | None
+) -> tuple[Filter | None, RunCreate]:
+    """``threads.create_run``: the filter the run's thread must match, and the request as the
+    handler left it (it may stamp the run's metadata)."""
+    value: dict[str, Any] = {
+        "thread_id": thread_id,
+        "assistant_id": body.assistant_id,
+        "metadata": dict(body.metadata or {}),
+        "multitask_strategy": body.multitask_strategy,
+        "if_not_exists": body.if_not_exists,
+        "after_seconds": body.after_seconds,
+        "kwargs": {"input": body.input, "command": body.command, "config": body.config},
+    }
+    only = await caller.authorize("threads", "create_run", value)
+    return only, body.model_copy(update={"metadata": value["metadata"]})
+
+
 async def enqueue_run(
     resources: Resources,
-    tenant: str,
+    caller: Caller,
     body: RunCreate,
     *,
     thread_id: uuid.UUID | None,
     headers: Mapping[str, str],
 ) -> Enqueued:
+    tenant = caller.tenant
     stateless = thread_id is None
     await resources.limits.admit(tenant)
     runprep.validate(body, stateless=stateless)
+    only, body = await _authorize_run(caller, body, thread_id)
     if body.webhook:
         try:
             await webhooks.validate(body.webhook, resources.server.webhooks)
@@ -153,6 +176,9 @@ async def enqueue_run(
         assistant, thread = await _assistant_and_thread(
             conn, resources.pool, tenant, target, body, stateless=stateless
         )
+        if filters.excludes(only, thread["metadata"]):
+            # The thread is locked: what was checked is what the run will use.
+            raise NotFoundError("Thread or assistant not found.")
         prepared = runprep.prepare(
             body,
             run_id=run_id,
@@ -163,6 +189,7 @@ async def enqueue_run(
             headers=headers,
             stateless=stateless,
             header_rules=resources.server.headers,
+            caller=caller.run_configurable(),
         )
         queued = await runs.queue(
             conn,

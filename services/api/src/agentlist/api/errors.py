@@ -30,6 +30,14 @@ class BadRequestError(ApiError):
     status_code = 400
 
 
+class UnauthorizedError(ApiError):
+    status_code = 401
+
+
+class ForbiddenError(ApiError):
+    status_code = 403
+
+
 class NotFoundError(ApiError):
     status_code = 404
 

@@ -93,6 +93,14 @@ def validate(body: RunCreate, *, stateless: bool) -> None:
         raise BadRequestError("Cannot specify both input and command.")
 
 
+AUTH_KEY_PREFIX = "langgraph_auth_"
+"""Keys of ``configurable`` only the server writes: a caller's identity, never a client's claim."""
+
+
+def _without_auth_keys(configurable: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in configurable.items() if not k.startswith(AUTH_KEY_PREFIX)}
+
+
 def prepare(
     body: RunCreate,
     *,
@@ -104,7 +112,9 @@ def prepare(
     headers: Mapping[str, str],
     stateless: bool,
     header_rules: HeaderRules | None = None,
+    caller: Mapping[str, Any] | None = None,
 ) -> PreparedRun:
+    """``caller``: what the graph sees of the authenticated caller (``langgraph_auth_*``)."""
     validate(body, stateless=stateless)
     identity = {
         "run_id": str(run_id),
@@ -115,8 +125,9 @@ def prepare(
     request_config = body.config.model_dump(exclude_none=True) if body.config else {}
     config = merge_config(assistant.config, thread_config, request_config)
     config["configurable"] = {
-        **config.get("configurable", {}),
+        **_without_auth_keys(config.get("configurable", {})),
         **forwarded_headers(headers, header_rules or HeaderRules()),
+        **(caller or {}),
         **identity,
     }
     run_metadata = dict(body.metadata or {})

@@ -1,6 +1,7 @@
 """The server sections of ``langgraph.json`` that the API honours, as langgraph-api does:
-``http.cors``, ``http.configurable_headers``, ``webhooks`` (URL policy and headers), ``store.ttl``
-and ``checkpointer.ttl`` (default thread TTL). Unknown keys are ignored."""
+``http.cors``, ``http.configurable_headers``, ``webhooks`` (URL policy and headers), ``store.ttl``,
+``checkpointer.ttl`` (default thread TTL) and ``auth`` (custom authentication). Unknown keys are
+ignored."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from typing import Any
 
 _TEMPLATE = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 DEFAULT_HEADER_EXCLUDES = ("x-api-key", "x-tenant-id", "x-service-key")
+
+
+class ServerConfigError(ValueError):
+    """A server section of ``langgraph.json`` that cannot be used as written."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,22 @@ class WebhookPolicy:
 
 
 @dataclass(frozen=True)
+class AuthSection:
+    """``"auth": {"path": "./auth.py:auth"}``: a langgraph_sdk ``Auth`` object, its path
+    relative to ``folder`` (the config's own folder)."""
+
+    path: str
+    folder: Path
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     cors: dict[str, Any] = field(default_factory=dict)
     headers: HeaderRules = field(default_factory=HeaderRules)
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     store_ttl: dict[str, Any] | None = None
     thread_ttl: dict[str, Any] | None = None
+    auth: AuthSection | None = None
 
 
 def _resolve_headers(templates: dict[str, str], env_prefix: str) -> dict[str, str]:
@@ -87,7 +102,16 @@ def _header_rules(section: dict[str, Any] | None) -> HeaderRules:
     )
 
 
-def parse(document: dict[str, Any]) -> ServerConfig:
+def _auth_section(section: object, folder: Path) -> AuthSection | None:
+    if not section:
+        return None
+    path = section.get("path") if isinstance(section, dict) else None
+    if not isinstance(path, str) or not path:
+        raise ServerConfigError('langgraph.json: "auth" needs "path": "./auth.py:auth"')
+    return AuthSection(path=path, folder=folder)
+
+
+def parse(document: dict[str, Any], folder: Path = Path()) -> ServerConfig:
     http = document.get("http") or {}
     return ServerConfig(
         cors=http.get("cors") or {},
@@ -95,10 +119,12 @@ def parse(document: dict[str, Any]) -> ServerConfig:
         webhooks=_webhook_policy(document.get("webhooks") or {}),
         store_ttl=(document.get("store") or {}).get("ttl"),
         thread_ttl=(document.get("checkpointer") or {}).get("ttl"),
+        auth=_auth_section(document.get("auth"), folder),
     )
 
 
 def load(path: str | None) -> ServerConfig:
     if not path:
         return ServerConfig()
-    return parse(json.loads(Path(path).read_text()))
+    config = Path(path)
+    return parse(json.loads(config.read_text()), config.resolve().parent)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from agentlist.api.auth.filters import Filter, to_sql
 from agentlist.contracts.ids import SYSTEM_TENANT
 from agentlist.db.sql import Executor, Where, order_by
 
@@ -35,9 +36,15 @@ async def get(conn: Executor, tenant: str, assistant_id: UUID) -> asyncpg.Record
 
 
 def _filters(
-    tenant: str, metadata: dict[str, Any] | None, graph_id: str | None, name: str | None
+    tenant: str,
+    metadata: dict[str, Any] | None,
+    graph_id: str | None,
+    name: str | None,
+    only: Filter | None = None,
 ) -> Where:
     where = _visible(Where(), tenant)
+    if only is not None:
+        where.conditions.append(to_sql(only, where, "metadata"))
     if metadata:
         where.add("metadata @> {}::jsonb", metadata)
     if graph_id:
@@ -58,9 +65,11 @@ async def search(
     offset: int,
     sort_by: str | None,
     sort_order: str | None,
+    only: Filter | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
-    """One page of matching assistants, and how many match in all."""
-    where = _filters(tenant, metadata, graph_id, name)
+    """One page of matching assistants, and how many match in all (``only``: the caller's
+    authorization filter)."""
+    where = _filters(tenant, metadata, graph_id, name, only)
     order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
     total: int = await pool.fetchval(
         f"SELECT count(*) FROM assistants WHERE {where.sql}", *where.args
@@ -81,8 +90,9 @@ async def count(
     metadata: dict[str, Any] | None,
     graph_id: str | None,
     name: str | None,
+    only: Filter | None = None,
 ) -> int:
-    where = _filters(tenant, metadata, graph_id, name)
+    where = _filters(tenant, metadata, graph_id, name, only)
     total: int = await pool.fetchval(
         f"SELECT count(*) FROM assistants WHERE {where.sql}", *where.args
     )

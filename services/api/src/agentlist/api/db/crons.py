@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from agentlist.api.auth.filters import Filter, to_sql
 from agentlist.db.sql import Executor, Where, order_by
 
 _COLUMNS: Final = (
@@ -142,8 +143,11 @@ def _filters(
     thread_id: UUID | None,
     enabled: bool | None,
     metadata: dict[str, Any] | None,
+    only: Filter | None = None,
 ) -> Where:
     where = Where().add("tenant_id = {}", tenant)
+    if only is not None:
+        where.conditions.append(to_sql(only, where, "metadata"))
     if assistant_id is not None:
         where.add("assistant_id = {}", assistant_id)
     if thread_id is not None:
@@ -167,9 +171,15 @@ async def search(
     offset: int,
     sort_by: str | None,
     sort_order: str | None,
+    only: Filter | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
     where = _filters(
-        tenant, assistant_id=assistant_id, thread_id=thread_id, enabled=enabled, metadata=metadata
+        tenant,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        enabled=enabled,
+        metadata=metadata,
+        only=only,
     )
     order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
     total: int = await pool.fetchval(f"SELECT count(*) FROM crons WHERE {where.sql}", *where.args)
@@ -189,9 +199,15 @@ async def count(
     assistant_id: UUID | None,
     thread_id: UUID | None,
     metadata: dict[str, Any] | None,
+    only: Filter | None = None,
 ) -> int:
     where = _filters(
-        tenant, assistant_id=assistant_id, thread_id=thread_id, enabled=None, metadata=metadata
+        tenant,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        enabled=None,
+        metadata=metadata,
+        only=only,
     )
     total: int = await pool.fetchval(f"SELECT count(*) FROM crons WHERE {where.sql}", *where.args)
     return total

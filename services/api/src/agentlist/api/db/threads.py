@@ -7,6 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
+from agentlist.api.auth.filters import Filter, to_sql
 from agentlist.contracts.ids import SYSTEM_TENANT
 from agentlist.contracts.storage import ThreadStatus
 from agentlist.db.sql import Executor, Where, order_by
@@ -21,9 +22,26 @@ GET_LOCKED: Final = GET + " FOR UPDATE"
 
 
 async def get(
-    conn: Executor, tenant: str, thread_id: UUID, *, lock: bool = False
+    conn: Executor,
+    tenant: str,
+    thread_id: UUID,
+    *,
+    lock: bool = False,
+    only: Filter | None = None,
 ) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(GET_LOCKED if lock else GET, thread_id, tenant)
+    """The thread, if the caller may see it: ``only`` is the authorization filter its metadata
+    must match (a thread that does not is, to the caller, a thread that does not exist)."""
+    if only is None:
+        found: asyncpg.Record | None = await conn.fetchrow(
+            GET_LOCKED if lock else GET, thread_id, tenant
+        )
+        return found
+    where = Where().add("thread_id = {}", thread_id).add("tenant_id = {}", tenant)
+    where.conditions.append(to_sql(only, where, "metadata"))
+    lock_clause = " FOR UPDATE" if lock else ""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM threads WHERE {where.sql}{lock_clause}", *where.args
+    )
     return row
 
 
@@ -91,9 +109,17 @@ DELETE_BY_METADATA: Final = (
 )
 
 
-async def delete_by_metadata(conn: Executor, tenant: str, metadata: dict[str, Any]) -> list[UUID]:
-    """Delete the tenant's threads whose metadata contains ``metadata`` (runs cascade)."""
-    rows = await conn.fetch(DELETE_BY_METADATA, tenant, metadata)
+async def delete_by_metadata(
+    conn: Executor, tenant: str, metadata: dict[str, Any], *, only: Filter | None = None
+) -> list[UUID]:
+    """Delete the tenant's threads whose metadata contains ``metadata`` (runs cascade), of
+    those ``only`` lets the caller reach."""
+    if only is None:
+        rows = await conn.fetch(DELETE_BY_METADATA, tenant, metadata)
+    else:
+        where = _filters(tenant, metadata=metadata, only=only)
+        statement = f"DELETE FROM threads WHERE {where.sql} RETURNING thread_id"
+        rows = await conn.fetch(statement, *where.args)
     return [row["thread_id"] for row in rows]
 
 
@@ -107,8 +133,11 @@ def _filters(
     values: dict[str, Any] | None = None,
     ids: list[UUID] | None = None,
     status: str | None = None,
+    only: Filter | None = None,
 ) -> Where:
     where = Where().add("tenant_id = {}", tenant)
+    if only is not None:
+        where.conditions.append(to_sql(only, where, "metadata"))
     if metadata:
         where.add("metadata @> {}::jsonb", metadata)
     if values:
@@ -132,8 +161,9 @@ async def search(
     offset: int,
     sort_by: str | None,
     sort_order: str | None,
+    only: Filter | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
-    where = _filters(tenant, metadata=metadata, values=values, ids=ids, status=status)
+    where = _filters(tenant, metadata=metadata, values=values, ids=ids, status=status, only=only)
     order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
     total: int = await pool.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
     limit_param, offset_param = where.param(limit), where.param(offset)
@@ -152,8 +182,9 @@ async def count(
     metadata: dict[str, Any] | None,
     values: dict[str, Any] | None,
     status: str | None,
+    only: Filter | None = None,
 ) -> int:
-    where = _filters(tenant, metadata=metadata, values=values, status=status)
+    where = _filters(tenant, metadata=metadata, values=values, status=status, only=only)
     total: int = await pool.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
     return total
 
@@ -223,8 +254,16 @@ EXISTING_IDS: Final = (
 )
 
 
-async def existing_ids(conn: Executor, tenant: str, thread_ids: list[UUID]) -> list[UUID]:
-    rows = await conn.fetch(EXISTING_IDS, tenant, thread_ids)
+async def existing_ids(
+    conn: Executor, tenant: str, thread_ids: list[UUID], *, only: Filter | None = None
+) -> list[UUID]:
+    if not thread_ids:
+        return []
+    if only is None:
+        rows = await conn.fetch(EXISTING_IDS, tenant, thread_ids)
+    else:
+        where = _filters(tenant, ids=thread_ids, only=only)
+        rows = await conn.fetch(f"SELECT thread_id FROM threads WHERE {where.sql}", *where.args)
     return [row["thread_id"] for row in rows]
 
 

@@ -9,8 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from agentlist.api import shapes
+from agentlist.api.auth import filters
+from agentlist.api.auth.custom import Action, search_value
+from agentlist.api.auth.gate import Caller
 from agentlist.api.db import assistants, threads
-from agentlist.api.deps import Resources, ResourcesDep, TenantDep
+from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.enqueue import parse_assistant_ref
 from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
 from agentlist.api.params import pagination_headers, select_fields, truthy
@@ -34,10 +37,21 @@ async def _require_graph(resources: Resources, graph_id: str) -> None:
         raise NotFoundError(f"Graph '{graph_id}' not found. Expected one of: {known}")
 
 
-async def _graph_of(resources: Resources, tenant: str, assistant_ref: str) -> Any:
-    row = await assistants.get(resources.pool, tenant, parse_assistant_ref(assistant_ref))
-    if row is None:
+async def require_assistant(
+    resources: Resources, caller: Caller, assistant_ref: str, action: Action = "read"
+) -> Any:
+    """The assistant, once the caller's ``assistants`` handler allows ``action`` on it; one its
+    filter excludes is not found, as if it did not exist."""
+    assistant_id = parse_assistant_ref(assistant_ref)
+    only = await caller.authorize("assistants", action, {"assistant_id": assistant_id})
+    row = await assistants.get(resources.pool, caller.tenant, assistant_id)
+    if row is None or filters.excludes(only, row["metadata"]):
         raise NotFoundError(f"Assistant {assistant_ref} not found")
+    return row
+
+
+async def _graph_of(resources: Resources, caller: Caller, assistant_ref: str) -> Any:
+    row = await require_assistant(resources, caller, assistant_ref)
     graph = await assistants.graph(resources.pool, row["graph_id"])
     if graph is None:
         raise NotFoundError(f"Graph '{row['graph_id']}' is not registered by any worker")
@@ -46,24 +60,39 @@ async def _graph_of(resources: Resources, tenant: str, assistant_ref: str) -> An
 
 @router.post("")
 async def create_assistant(
-    body: AssistantCreate, resources: ResourcesDep, tenant: TenantDep
+    body: AssistantCreate, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
     await _require_graph(resources, body.graph_id)
     assistant_id = body.assistant_id or uuid7()
+    value: dict[str, Any] = {
+        "assistant_id": assistant_id,
+        "graph_id": body.graph_id,
+        "config": body.config or {},
+        "context": body.context or {},
+        "metadata": dict(body.metadata or {}),
+        "if_exists": body.if_exists,
+        "name": body.name or "Untitled",
+        "description": body.description,
+    }
+    only = await caller.authorize("assistants", "create", value)
     row = await assistants.insert(
         resources.pool,
-        tenant,
+        caller.tenant,
         assistant_id,
         graph_id=body.graph_id,
-        name=body.name or "Untitled",
-        description=body.description,
-        config=body.config or {},
-        context=body.context or {},
-        metadata=body.metadata or {},
+        name=value["name"],
+        description=value["description"],
+        config=value["config"],
+        context=value["context"],
+        metadata=value["metadata"],
     )
     if row is None:
-        existing = await assistants.get(resources.pool, tenant, assistant_id)
-        if existing is None or body.if_exists != "do_nothing":
+        existing = await assistants.get(resources.pool, caller.tenant, assistant_id)
+        if (
+            existing is None
+            or filters.excludes(only, existing["metadata"])
+            or body.if_exists != "do_nothing"
+        ):
             raise ConflictError(f"Assistant {assistant_id} already exists")
         row = existing
     return JsonResponse(shapes.assistant(row))
@@ -71,44 +100,55 @@ async def create_assistant(
 
 @router.post("/search")
 async def search_assistants(
-    body: AssistantSearch, resources: ResourcesDep, tenant: TenantDep
+    body: AssistantSearch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
+    value = search_value(
+        body.metadata, limit=body.limit, offset=body.offset, graph_id=body.graph_id
+    )
+    only = await caller.authorize("assistants", "search", value)
     rows, total = await assistants.search(
         resources.pool,
-        tenant,
-        metadata=body.metadata,
+        caller.tenant,
+        metadata=value["metadata"],
         graph_id=body.graph_id,
         name=body.name,
         limit=body.limit,
         offset=body.offset,
         sort_by=body.sort_by,
         sort_order=body.sort_order,
+        only=only,
     )
     items = [select_fields(shapes.assistant(row), body.select) for row in rows]
     return JsonResponse(items, headers=pagination_headers(total, body.offset, len(items)))
 
 
 @router.post("/count")
-async def count_assistants(body: AssistantCount, resources: ResourcesDep, tenant: TenantDep) -> int:
+async def count_assistants(body: AssistantCount, resources: ResourcesDep, caller: CallerDep) -> int:
+    value = search_value(body.metadata, limit=None, offset=None, graph_id=body.graph_id)
+    only = await caller.authorize("assistants", "search", value)
     return await assistants.count(
-        resources.pool, tenant, metadata=body.metadata, graph_id=body.graph_id, name=body.name
+        resources.pool,
+        caller.tenant,
+        metadata=value["metadata"],
+        graph_id=body.graph_id,
+        name=body.name,
+        only=only,
     )
 
 
 @router.get("/{assistant_id}")
 async def get_assistant(
-    assistant_id: str, resources: ResourcesDep, tenant: TenantDep
+    assistant_id: str, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    row = await assistants.get(resources.pool, tenant, parse_assistant_ref(assistant_id))
-    if row is None:
-        raise NotFoundError(f"Assistant {assistant_id} not found")
-    return JsonResponse(shapes.assistant(row))
+    return JsonResponse(shapes.assistant(await require_assistant(resources, caller, assistant_id)))
 
 
 @router.patch("/{assistant_id}")
 async def patch_assistant(
-    assistant_id: str, body: AssistantPatch, resources: ResourcesDep, tenant: TenantDep
+    assistant_id: str, body: AssistantPatch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
+    tenant = caller.tenant
+    await require_assistant(resources, caller, assistant_id, "update")
     if body.graph_id is not None:
         await _require_graph(resources, body.graph_id)
     async with resources.pool.acquire() as conn, conn.transaction():
@@ -130,21 +170,31 @@ async def patch_assistant(
 
 @router.delete("/{assistant_id}", status_code=204)
 async def delete_assistant(
-    assistant_id: str, resources: ResourcesDep, tenant: TenantDep, delete_threads: str | None = None
+    assistant_id: str,
+    resources: ResourcesDep,
+    caller: CallerDep,
+    delete_threads: str | None = None,
 ) -> Response:
+    tenant = caller.tenant
+    await require_assistant(resources, caller, assistant_id, "delete")
     target = parse_assistant_ref(assistant_id)
     async with resources.pool.acquire() as conn, conn.transaction():
         if not await assistants.delete(conn, tenant, target):
             raise NotFoundError(f"Assistant {assistant_id} not found")
         if truthy(delete_threads):
-            await threads.delete_by_metadata(conn, tenant, {"assistant_id": str(target)})
+            # Only the threads the caller could delete one by one.
+            value = {"metadata": {"assistant_id": str(target)}}
+            only = await caller.authorize("threads", "delete", value)
+            await threads.delete_by_metadata(conn, tenant, value["metadata"], only=only)
     return Response(status_code=204)
 
 
 @router.post("/{assistant_id}/versions")
 async def assistant_versions(
-    assistant_id: str, body: AssistantVersionsSearch, resources: ResourcesDep, tenant: TenantDep
+    assistant_id: str, body: AssistantVersionsSearch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
+    tenant = caller.tenant
+    await require_assistant(resources, caller, assistant_id)
     rows = await assistants.versions(
         resources.pool,
         tenant,
@@ -160,8 +210,10 @@ async def assistant_versions(
 
 @router.post("/{assistant_id}/latest")
 async def set_latest_version(
-    assistant_id: str, body: AssistantLatest, resources: ResourcesDep, tenant: TenantDep
+    assistant_id: str, body: AssistantLatest, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
+    tenant = caller.tenant
+    await require_assistant(resources, caller, assistant_id, "update")
     row = await assistants.set_latest(
         resources.pool, tenant, parse_assistant_ref(assistant_id), body.version
     )
@@ -172,9 +224,9 @@ async def set_latest_version(
 
 @router.get("/{assistant_id}/schemas")
 async def assistant_schemas(
-    assistant_id: str, resources: ResourcesDep, tenant: TenantDep
+    assistant_id: str, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    graph = await _graph_of(resources, tenant, assistant_id)
+    graph = await _graph_of(resources, caller, assistant_id)
     schemas = graph["schemas"] or {}
     return JsonResponse(
         {
@@ -209,9 +261,9 @@ def _xray_depth(xray: str | None, available: list[int]) -> int:
 
 @router.get("/{assistant_id}/graph")
 async def assistant_graph(
-    assistant_id: str, resources: ResourcesDep, tenant: TenantDep, xray: str | None = None
+    assistant_id: str, resources: ResourcesDep, caller: CallerDep, xray: str | None = None
 ) -> JsonResponse:
-    graph = await _graph_of(resources, tenant, assistant_id)
+    graph = await _graph_of(resources, caller, assistant_id)
     drawable: dict[str, Any] = graph["drawable"] or {}
     available = sorted(int(depth) for depth in drawable if depth.isdigit())
     if not available:
@@ -232,9 +284,9 @@ def _subgraphs(graph: Any, namespace: str | None, recurse: bool) -> dict[str, An
 
 @router.get("/{assistant_id}/subgraphs")
 async def assistant_subgraphs(
-    assistant_id: str, resources: ResourcesDep, tenant: TenantDep, recurse: str | None = None
+    assistant_id: str, resources: ResourcesDep, caller: CallerDep, recurse: str | None = None
 ) -> JsonResponse:
-    graph = await _graph_of(resources, tenant, assistant_id)
+    graph = await _graph_of(resources, caller, assistant_id)
     return JsonResponse(_subgraphs(graph, None, truthy(recurse)))
 
 
@@ -243,8 +295,8 @@ async def assistant_subgraphs_in(
     assistant_id: str,
     namespace: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     recurse: str | None = None,
 ) -> JsonResponse:
-    graph = await _graph_of(resources, tenant, assistant_id)
+    graph = await _graph_of(resources, caller, assistant_id)
     return JsonResponse(_subgraphs(graph, namespace, truthy(recurse)))

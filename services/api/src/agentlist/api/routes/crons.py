@@ -10,8 +10,11 @@ from fastapi.responses import Response
 
 from agentlist.api import crons as cron_rules
 from agentlist.api import shapes
+from agentlist.api.auth import filters
+from agentlist.api.auth.custom import Action, search_value
+from agentlist.api.auth.gate import Caller
 from agentlist.api.db import crons
-from agentlist.api.deps import Resources, ResourcesDep, TenantDep
+from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.enqueue import parse_assistant_ref, resolve_assistant
 from agentlist.api.errors import BadRequestError, NotFoundError
 from agentlist.api.params import pagination_headers, parse_uuid, select_fields
@@ -19,14 +22,24 @@ from agentlist.api.responses import JsonResponse
 from agentlist.api.routes.threads import require_thread
 from agentlist.api.schemas import CronCount, CronCreate, CronPatch, CronSearch
 from agentlist.contracts.ids import uuid7
+from agentlist.db.sql import Executor
 
 router = APIRouter(tags=["Crons"])
 
 
 async def _create(
-    resources: Resources, tenant: str, body: CronCreate, thread: Any | None
+    resources: Resources, caller: Caller, body: CronCreate, thread: Any | None
 ) -> JsonResponse:
-    assistant = await resolve_assistant(resources.pool, tenant, body.assistant_id)
+    value: dict[str, Any] = {
+        "thread_id": thread["thread_id"] if thread is not None else None,
+        "assistant_id": body.assistant_id,
+        "schedule": body.schedule,
+        "metadata": dict(body.metadata or {}),
+        "end_time": body.end_time,
+        "payload": body.model_dump(mode="json", exclude_none=True),
+    }
+    await caller.authorize("crons", "create", value)
+    assistant = await resolve_assistant(resources.pool, caller.tenant, body.assistant_id)
     timezone = body.timezone or "UTC"
     payload = cron_rules.payload_of(body)
     template = cron_rules.run_template(
@@ -35,18 +48,19 @@ async def _create(
         stateless=thread is None,
         thread_config=thread["config"] if thread is not None else None,
         thread_metadata=thread["metadata"] if thread is not None else None,
+        caller=caller.run_configurable(),
     )
     row = await crons.insert(
         resources.pool,
         cron_id=uuid7(),
-        tenant=tenant,
+        tenant=caller.tenant,
         assistant_id=assistant.assistant_id,
         thread_id=thread["thread_id"] if thread is not None else None,
         schedule=body.schedule,
         timezone=timezone,
         payload=payload,
         run_template=template,
-        metadata=body.metadata or {},
+        metadata=value["metadata"],
         enabled=body.enabled,
         on_run_completed=body.on_run_completed or "delete",
         end_time=body.end_time,
@@ -56,44 +70,56 @@ async def _create(
 
 
 @router.post("/runs/crons")
-async def create_cron(body: CronCreate, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
-    return await _create(resources, tenant, body, None)
+async def create_cron(body: CronCreate, resources: ResourcesDep, caller: CallerDep) -> JsonResponse:
+    return await _create(resources, caller, body, None)
 
 
 @router.post("/threads/{thread_id}/runs/crons")
 async def create_thread_cron(
-    thread_id: str, body: CronCreate, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: CronCreate, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    return await _create(
-        resources, tenant, body, await require_thread(resources, tenant, thread_id)
-    )
+    thread = await require_thread(resources, caller, thread_id, "create_run")
+    return await _create(resources, caller, body, thread)
+
+
+async def _require_cron(
+    conn: Executor, caller: Caller, cron_id: str, action: Action, *, lock: bool = False
+) -> Any:
+    """The cron, once the caller's ``crons`` handler allows ``action`` on it."""
+    cid = parse_uuid(cron_id, "cron")
+    only = await caller.authorize("crons", action, {"cron_id": cid})
+    row = await crons.get(conn, caller.tenant, cid, lock=lock)
+    if row is None or filters.excludes(only, row["metadata"]):
+        raise NotFoundError("Cron not found")
+    return row
 
 
 @router.get("/runs/crons/{cron_id}")
-async def get_cron(cron_id: str, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
-    row = await crons.get(resources.pool, tenant, parse_uuid(cron_id, "cron"))
-    if row is None:
-        raise NotFoundError("Cron not found")
-    return JsonResponse(shapes.cron(row))
+async def get_cron(cron_id: str, resources: ResourcesDep, caller: CallerDep) -> JsonResponse:
+    return JsonResponse(shapes.cron(await _require_cron(resources.pool, caller, cron_id, "read")))
 
 
 @router.patch("/runs/crons/{cron_id}")
 async def patch_cron(
-    cron_id: str, body: CronPatch, resources: ResourcesDep, tenant: TenantDep
+    cron_id: str, body: CronPatch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
+    tenant = caller.tenant
     changes = body.model_dump(mode="json", exclude_unset=True)
     if not changes:
         raise BadRequestError("Request body cannot be empty")
     async with resources.pool.acquire() as conn, conn.transaction():
-        row = await crons.get(conn, tenant, parse_uuid(cron_id, "cron"), lock=True)
-        if row is None:
-            raise NotFoundError("Cron not found")
+        row = await _require_cron(conn, caller, cron_id, "update", lock=True)
         scheduling = {"schedule", "timezone", "end_time", "enabled"}
         payload = {**row["payload"], **{k: v for k, v in changes.items() if k not in scheduling}}
         schedule = changes.get("schedule") or row["schedule"]
         timezone = changes.get("timezone") or row["timezone"]
         assistant = await resolve_assistant(resources.pool, tenant, str(row["assistant_id"]))
-        template = cron_rules.run_template(payload, assistant, stateless=row["thread_id"] is None)
+        template = cron_rules.run_template(
+            payload,
+            assistant,
+            stateless=row["thread_id"] is None,
+            caller=caller.run_configurable(),
+        )
         updated = await crons.update(
             conn,
             row["cron_id"],
@@ -111,9 +137,10 @@ async def patch_cron(
 
 
 @router.delete("/runs/crons/{cron_id}", status_code=204)
-async def delete_cron(cron_id: str, resources: ResourcesDep, tenant: TenantDep) -> Response:
-    if not await crons.delete(resources.pool, tenant, parse_uuid(cron_id, "cron")):
-        raise NotFoundError("Cron not found")
+async def delete_cron(cron_id: str, resources: ResourcesDep, caller: CallerDep) -> Response:
+    async with resources.pool.acquire() as conn, conn.transaction():
+        row = await _require_cron(conn, caller, cron_id, "delete", lock=True)
+        await crons.delete(conn, caller.tenant, row["cron_id"])
     return Response(status_code=204)
 
 
@@ -123,15 +150,24 @@ def _assistant(ref: str | None) -> UUID | None:
 
 @router.post("/runs/crons/search")
 async def search_crons(
-    body: CronSearch, resources: ResourcesDep, tenant: TenantDep
+    body: CronSearch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
+    value = search_value(
+        body.metadata,
+        limit=body.limit,
+        offset=body.offset,
+        assistant_id=body.assistant_id,
+        thread_id=body.thread_id,
+    )
+    only = await caller.authorize("crons", "search", value)
     rows, total = await crons.search(
         resources.pool,
-        tenant,
+        caller.tenant,
+        only=only,
         assistant_id=_assistant(body.assistant_id),
         thread_id=body.thread_id,
         enabled=body.enabled,
-        metadata=body.metadata,
+        metadata=value["metadata"],
         limit=body.limit,
         offset=body.offset,
         sort_by=body.sort_by,
@@ -142,11 +178,20 @@ async def search_crons(
 
 
 @router.post("/runs/crons/count")
-async def count_crons(body: CronCount, resources: ResourcesDep, tenant: TenantDep) -> int:
+async def count_crons(body: CronCount, resources: ResourcesDep, caller: CallerDep) -> int:
+    value = search_value(
+        body.metadata,
+        limit=None,
+        offset=None,
+        assistant_id=body.assistant_id,
+        thread_id=body.thread_id,
+    )
+    only = await caller.authorize("crons", "search", value)
     return await crons.count(
         resources.pool,
-        tenant,
+        caller.tenant,
+        only=only,
         assistant_id=_assistant(body.assistant_id),
         thread_id=body.thread_id,
-        metadata=body.metadata,
+        metadata=value["metadata"],
     )

@@ -11,10 +11,17 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from agentlist.api import cancel, eventlog, shapes
+from agentlist.api.auth.custom import Action
+from agentlist.api.auth.gate import Caller
 from agentlist.api.db import runs
-from agentlist.api.deps import Resources, ResourcesDep, TenantDep
+from agentlist.api.deps import CallerDep, Resources, ResourcesDep, TenantDep, get_caller
 from agentlist.api.enqueue import Enqueued, enqueue_run
-from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
+from agentlist.api.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+)
 from agentlist.api.params import parse_uuid, select_fields, truthy
 from agentlist.api.responses import JsonResponse
 from agentlist.api.routes.threads import require_thread
@@ -38,10 +45,11 @@ def _ref(enqueued: Enqueued, stateless: bool) -> RunRef:
 
 
 async def _create(
-    resources: Resources, tenant: str, body: RunCreate, request: Request, thread_id: str | None
+    resources: Resources, body: RunCreate, request: Request, thread_id: str | None
 ) -> Enqueued:
     tid = parse_uuid(thread_id, "thread") if thread_id is not None else None
-    return await enqueue_run(resources, tenant, body, thread_id=tid, headers=request.headers)
+    caller = await get_caller(request)
+    return await enqueue_run(resources, caller, body, thread_id=tid, headers=request.headers)
 
 
 def _created(enqueued: Enqueued, stateless: bool) -> JsonResponse:
@@ -64,16 +72,16 @@ def _streamed(
 
 @router.post("/threads/{thread_id}/runs")
 async def create_run(
-    thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep
 ) -> JsonResponse:
-    return _created(await _create(resources, tenant, body, request, thread_id), stateless=False)
+    return _created(await _create(resources, body, request, thread_id), stateless=False)
 
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(
-    thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep
 ) -> StreamingResponse:
-    enqueued = await _create(resources, tenant, body, request, thread_id)
+    enqueued = await _create(resources, body, request, thread_id)
     return _streamed(resources, enqueued, body, stateless=False)
 
 
@@ -81,7 +89,7 @@ async def stream_run(
 async def wait_run(
     thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> StreamingResponse:
-    enqueued = await _create(resources, tenant, body, request, thread_id)
+    enqueued = await _create(resources, body, request, thread_id)
     return join_response(
         resources,
         tenant,
@@ -92,16 +100,16 @@ async def wait_run(
 
 @router.post("/runs")
 async def create_stateless_run(
-    body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
+    body: RunCreate, request: Request, resources: ResourcesDep
 ) -> JsonResponse:
-    return _created(await _create(resources, tenant, body, request, None), stateless=True)
+    return _created(await _create(resources, body, request, None), stateless=True)
 
 
 @router.post("/runs/stream")
 async def stream_stateless_run(
-    body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
+    body: RunCreate, request: Request, resources: ResourcesDep
 ) -> StreamingResponse:
-    enqueued = await _create(resources, tenant, body, request, None)
+    enqueued = await _create(resources, body, request, None)
     return _streamed(resources, enqueued, body, stateless=True)
 
 
@@ -109,7 +117,7 @@ async def stream_stateless_run(
 async def wait_stateless_run(
     body: RunCreate, request: Request, resources: ResourcesDep, tenant: TenantDep
 ) -> StreamingResponse:
-    enqueued = await _create(resources, tenant, body, request, None)
+    enqueued = await _create(resources, body, request, None)
     return join_response(
         resources,
         tenant,
@@ -120,11 +128,11 @@ async def wait_stateless_run(
 
 @router.post("/runs/batch")
 async def create_batch(
-    bodies: list[RunCreate], request: Request, resources: ResourcesDep, tenant: TenantDep
+    bodies: list[RunCreate], request: Request, resources: ResourcesDep
 ) -> JsonResponse:
     if not bodies:
         raise UnprocessableError("A batch needs at least one run")
-    created = [await _create(resources, tenant, body, request, None) for body in bodies]
+    created = [await _create(resources, body, request, None) for body in bodies]
     return JsonResponse([shapes.run(item.run) for item in created])
 
 
@@ -132,22 +140,34 @@ async def create_batch(
 async def list_runs(
     thread_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: str | None = None,
     select: Annotated[list[str] | None, Query()] = None,
 ) -> JsonResponse:
-    thread = await require_thread(resources, tenant, thread_id)
+    thread = await require_thread(resources, caller, thread_id)
     rows = await runs.list_for_thread(
         resources.pool, thread["thread_id"], limit=limit, offset=offset, status=status or None
     )
     return JsonResponse([select_fields(shapes.run(row), select) for row in rows])
 
 
-async def _require_run(resources: Resources, tenant: str, thread_id: str, run_id: str) -> Any:
+async def authorize_thread(
+    resources: Resources, caller: Caller, thread_id: str, action: Action
+) -> None:
+    """A thread's runs follow the thread's handlers. Without handlers the run's own query,
+    scoped to the tenant, is the whole check: no extra round trip."""
+    if caller.custom is not None:
+        await require_thread(resources, caller, thread_id, action)
+
+
+async def _require_run(
+    resources: Resources, caller: Caller, thread_id: str, run_id: str, action: Action = "read"
+) -> Any:
+    await authorize_thread(resources, caller, thread_id, action)
     row = await runs.get(
-        resources.pool, tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
+        resources.pool, caller.tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
     )
     if row is None:
         raise NotFoundError("Run not found")
@@ -163,17 +183,18 @@ async def _require_stateless_run(resources: Resources, tenant: str, run_id: str)
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(
-    thread_id: str, run_id: str, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, run_id: str, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    return JsonResponse(shapes.run(await _require_run(resources, tenant, thread_id, run_id)))
+    return JsonResponse(shapes.run(await _require_run(resources, caller, thread_id, run_id)))
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}", status_code=204)
 async def delete_run(
-    thread_id: str, run_id: str, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, run_id: str, resources: ResourcesDep, caller: CallerDep
 ) -> Response:
+    await authorize_thread(resources, caller, thread_id, "delete")
     status = await runs.delete_finished(
-        resources.pool, tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
+        resources.pool, caller.tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
     )
     if status is None:
         raise NotFoundError("Run not found")
@@ -187,14 +208,14 @@ async def join_run(
     thread_id: str,
     run_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     cancel_on_disconnect: str | None = None,
 ) -> StreamingResponse:
-    row = await _require_run(resources, tenant, thread_id, run_id)
+    row = await _require_run(resources, caller, thread_id, run_id)
     ref = RunRef(row["thread_id"], row["run_id"])
     return join_response(
         resources,
-        tenant,
+        caller.tenant,
         ref,
         cancel_on_disconnect=truthy(cancel_on_disconnect),
         expired=await stream_expired(resources, ref),
@@ -251,12 +272,12 @@ async def join_run_stream(
     thread_id: str,
     run_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
     cancel_on_disconnect: str | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    row = await _require_run(resources, tenant, thread_id, run_id)
+    row = await _require_run(resources, caller, thread_id, run_id)
     return await _join_stream(
         resources,
         row,
@@ -300,35 +321,41 @@ async def cancel_run(
     thread_id: str,
     run_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     wait: str | None = None,
     action: str | None = None,
 ) -> Response | StreamingResponse:
-    row = await _require_run(resources, tenant, thread_id, run_id)
+    row = await _require_run(resources, caller, thread_id, run_id, "update")
     chosen = _action(action)
     if row["status"] not in ACTIVE_RUN_STATUSES:
         raise ConflictError(f"Run {run_id} has already finished ({row['status']})")
     await cancel.cancel(resources, [row["run_id"]], chosen)
     if truthy(wait):
         ref = RunRef(row["thread_id"], row["run_id"])
-        return join_response(resources, tenant, ref, expired=await stream_expired(resources, ref))
+        expired = await stream_expired(resources, ref)
+        return join_response(resources, caller.tenant, ref, expired=expired)
     return Response(status_code=202)
 
 
 @router.post("/runs/cancel", status_code=204)
 async def cancel_many(
-    body: CancelMany, resources: ResourcesDep, tenant: TenantDep, action: str | None = None
+    body: CancelMany, resources: ResourcesDep, caller: CallerDep, action: str | None = None
 ) -> Response:
+    tenant = caller.tenant
     chosen = _action(action)
     by_status = body.status is not None
     by_ids = body.thread_id is not None or body.run_ids is not None
     if by_status == by_ids:
         raise UnprocessableError("Give either status, or thread_id with run_ids — not both")
     if body.status is not None:
+        if caller.custom is not None:
+            # Every active run of the tenant, whoever's thread it is on: only without handlers.
+            raise ForbiddenError("Cancelling runs by status needs a server without auth handlers")
         targets: list[UUID] = await runs.active_ids(resources.pool, tenant, body.status)
     else:
         if body.thread_id is None or not body.run_ids:
             raise UnprocessableError("thread_id and run_ids go together")
+        await authorize_thread(resources, caller, str(body.thread_id), "update")
         targets = await runs.active_among(resources.pool, tenant, body.thread_id, body.run_ids)
         if not targets:
             raise NotFoundError("No matching runs to cancel")

@@ -1,13 +1,24 @@
 """The long-term memory store: the same rows graphs read and write through LangGraph's
-``get_store()`` (LangGraph's Postgres store, shared with the workers)."""
+``get_store()`` (LangGraph's Postgres store, shared with the workers).
+
+Custom auth's ``store`` handlers see ``namespace`` (a tuple they may replace, to put a caller's
+items under a prefix of their own), ``key`` and, for puts, ``value``. A filter they return
+narrows a search (AND-ed into its ``filter``) and hides a ``get`` whose value does not match;
+the store can apply no filter to a put, a delete or a namespace listing, so there it is a 403.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from agentlist.api.deps import ResourcesDep
-from agentlist.api.errors import BadRequestError, UnprocessableError
+from agentlist.api.auth import filters
+from agentlist.api.auth.custom import Action
+from agentlist.api.auth.gate import Caller
+from agentlist.api.deps import CallerDep, ResourcesDep
+from agentlist.api.errors import BadRequestError, ForbiddenError, UnprocessableError
 from agentlist.api.params import truthy
 from agentlist.api.responses import JsonResponse
 from agentlist.api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
@@ -24,13 +35,37 @@ def _namespace(labels: list[str]) -> tuple[str, ...]:
     return tuple(labels)
 
 
+async def _authorized(caller: Caller, action: Action, value: dict[str, Any]) -> Any:
+    """The handler's decision on ``value`` (whose ``namespace`` it may have rewritten): its
+    filter where the action can apply one, else a filter is refused."""
+    only = await caller.authorize("store", action, value)
+    value["namespace"] = _namespace(list(value["namespace"] or ()))
+    if only is not None and action not in ("search", "get"):
+        raise ForbiddenError(f"A store {action} cannot be narrowed by a filter")
+    return only
+
+
+def _store_filter(only: filters.Filter) -> dict[str, Any]:
+    """An authorization filter as LangGraph's store filter: exact matches only."""
+    parts = only.parts if isinstance(only, filters.AllOf) else (only,)
+    if not all(isinstance(part, filters.Equals) for part in parts):
+        raise ForbiddenError("The store can apply only exact-match filters")
+    return {part.key: part.value for part in parts if isinstance(part, filters.Equals)}
+
+
 @router.put("/items", status_code=204)
-async def put_item(body: StorePut, resources: ResourcesDep) -> Response:
-    namespace = _namespace(body.namespace)
-    if not namespace:
+async def put_item(body: StorePut, resources: ResourcesDep, caller: CallerDep) -> Response:
+    value: dict[str, Any] = {
+        "namespace": tuple(body.namespace),
+        "key": body.key,
+        "value": body.value,
+        "index": body.index,
+    }
+    await _authorized(caller, "put", value)
+    if not value["namespace"]:
         raise UnprocessableError("An item needs a namespace of at least one label")
     await resources.langgraph.store.aput(
-        namespace, body.key, body.value, index=body.index, ttl=body.ttl
+        value["namespace"], body.key, value["value"], index=value["index"], ttl=body.ttl
     )
     return Response(status_code=204)
 
@@ -38,6 +73,7 @@ async def put_item(body: StorePut, resources: ResourcesDep) -> Response:
 @router.get("/items")
 async def get_item(
     resources: ResourcesDep,
+    caller: CallerDep,
     namespace: str | None = None,
     key: str | None = None,
     refresh_ttl: str | None = None,
@@ -45,27 +81,44 @@ async def get_item(
     if not key:
         raise BadRequestError("Key is required")
     labels = namespace.split(".") if namespace else []
+    value: dict[str, Any] = {"namespace": _namespace(labels), "key": key}
+    only = await _authorized(caller, "get", value)
     item = await resources.langgraph.store.aget(
-        _namespace(labels), key, refresh_ttl=truthy(refresh_ttl) if refresh_ttl else None
+        value["namespace"], key, refresh_ttl=truthy(refresh_ttl) if refresh_ttl else None
     )
+    if item is not None and filters.excludes(only, item.value):
+        item = None
     return JsonResponse(item.dict() if item is not None else None)
 
 
 @router.delete("/items", status_code=204)
-async def delete_item(body: StoreDelete, resources: ResourcesDep) -> Response:
-    await resources.langgraph.store.adelete(_namespace(body.namespace), body.key)
+async def delete_item(body: StoreDelete, resources: ResourcesDep, caller: CallerDep) -> Response:
+    value: dict[str, Any] = {"namespace": _namespace(body.namespace), "key": body.key}
+    await _authorized(caller, "delete", value)
+    await resources.langgraph.store.adelete(value["namespace"], body.key)
     return Response(status_code=204)
 
 
 @router.post("/items/search")
-async def search_items(body: StoreSearch, resources: ResourcesDep) -> JsonResponse:
+async def search_items(
+    body: StoreSearch, resources: ResourcesDep, caller: CallerDep
+) -> JsonResponse:
     if body.query:
         raise UnprocessableError(
             "Semantic search needs an embedding index, which this server has not configured"
         )
+    value: dict[str, Any] = {
+        "namespace": _namespace(body.namespace_prefix),
+        "filter": body.filter,
+        "limit": body.limit,
+        "offset": body.offset,
+        "query": body.query,
+    }
+    only = await _authorized(caller, "search", value)
+    wanted = {**(value["filter"] or {}), **(_store_filter(only) if only is not None else {})}
     items = await resources.langgraph.store.asearch(
-        _namespace(body.namespace_prefix),
-        filter=body.filter,
+        value["namespace"],
+        filter=wanted or None,
         limit=body.limit,
         offset=body.offset,
         refresh_ttl=body.refresh_ttl,
@@ -74,9 +127,19 @@ async def search_items(body: StoreSearch, resources: ResourcesDep) -> JsonRespon
 
 
 @router.post("/namespaces")
-async def list_namespaces(body: StoreNamespaces, resources: ResourcesDep) -> JsonResponse:
+async def list_namespaces(
+    body: StoreNamespaces, resources: ResourcesDep, caller: CallerDep
+) -> JsonResponse:
+    value: dict[str, Any] = {
+        "namespace": _namespace(body.prefix or []),
+        "suffix": body.suffix,
+        "max_depth": body.max_depth,
+        "limit": body.limit,
+        "offset": body.offset,
+    }
+    await _authorized(caller, "list_namespaces", value)
     found = await resources.langgraph.store.alist_namespaces(
-        prefix=_namespace(body.prefix) if body.prefix else None,
+        prefix=value["namespace"] or None,
         suffix=_namespace(body.suffix) if body.suffix else None,
         max_depth=body.max_depth,
         limit=body.limit,

@@ -8,8 +8,9 @@ import orjson
 from fastapi import APIRouter
 
 from agentlist.api import eventlog, stateops
+from agentlist.api.auth.gate import Caller
 from agentlist.api.db import runs
-from agentlist.api.deps import Resources, ResourcesDep, TenantDep
+from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.errors import BadRequestError, ConflictError
 from agentlist.api.params import truthy
 from agentlist.api.responses import JsonResponse
@@ -37,12 +38,12 @@ def _checkpoint(
 
 async def _state(
     resources: Resources,
-    tenant: str,
+    caller: Caller,
     thread_id: str,
     checkpoint: CheckpointRef | None,
     subgraphs: bool,
 ) -> JsonResponse:
-    thread = await require_thread(resources, tenant, thread_id)
+    thread = await require_thread(resources, caller, thread_id)
     if thread["graph_id"] is None:
         return JsonResponse(EMPTY_THREAD_STATE)
     tid = str(thread["thread_id"])
@@ -60,9 +61,9 @@ async def _state(
 
 @router.get("/{thread_id}/state")
 async def get_state(
-    thread_id: str, resources: ResourcesDep, tenant: TenantDep, subgraphs: str | None = None
+    thread_id: str, resources: ResourcesDep, caller: CallerDep, subgraphs: str | None = None
 ) -> JsonResponse:
-    return await _state(resources, tenant, thread_id, None, truthy(subgraphs))
+    return await _state(resources, caller, thread_id, None, truthy(subgraphs))
 
 
 @router.get("/{thread_id}/state/{checkpoint_id}")
@@ -70,26 +71,26 @@ async def get_state_at_id(
     thread_id: str,
     checkpoint_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     subgraphs: str | None = None,
 ) -> JsonResponse:
     return await _state(
-        resources, tenant, thread_id, CheckpointRef(checkpoint_id=checkpoint_id), truthy(subgraphs)
+        resources, caller, thread_id, CheckpointRef(checkpoint_id=checkpoint_id), truthy(subgraphs)
     )
 
 
 @router.post("/{thread_id}/state/checkpoint")
 async def get_state_at(
-    thread_id: str, body: ThreadStateAt, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: ThreadStateAt, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    return await _state(resources, tenant, thread_id, _checkpoint(body.checkpoint), body.subgraphs)
+    return await _state(resources, caller, thread_id, _checkpoint(body.checkpoint), body.subgraphs)
 
 
 @router.post("/{thread_id}/state")
 async def update_state(
-    thread_id: str, body: ThreadStateUpdate, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: ThreadStateUpdate, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    thread = await require_thread(resources, tenant, thread_id)
+    thread = await require_thread(resources, caller, thread_id, "update")
     graph_id = thread["graph_id"]
     if graph_id is None:
         raise BadRequestError(
@@ -123,9 +124,9 @@ async def update_state(
 
 
 async def _history(
-    resources: Resources, tenant: str, thread_id: str, body: ThreadHistory
+    resources: Resources, caller: Caller, thread_id: str, body: ThreadHistory
 ) -> JsonResponse:
-    thread = await require_thread(resources, tenant, thread_id)
+    thread = await require_thread(resources, caller, thread_id)
     if thread["graph_id"] is None:
         return JsonResponse([])
     tid = str(thread["thread_id"])
@@ -145,17 +146,17 @@ async def _history(
 
 @router.post("/{thread_id}/history")
 async def post_history(
-    thread_id: str, body: ThreadHistory, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: ThreadHistory, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    return await _history(resources, tenant, thread_id, body)
+    return await _history(resources, caller, thread_id, body)
 
 
 @router.get("/{thread_id}/history")
 async def get_history(
     thread_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     limit: int = 10,
     before: str | None = None,
 ) -> JsonResponse:
-    return await _history(resources, tenant, thread_id, ThreadHistory(limit=limit, before=before))
+    return await _history(resources, caller, thread_id, ThreadHistory(limit=limit, before=before))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from agentlist.api import eventlog, sse
-from agentlist.api.deps import ResourcesDep, TenantDep
+from agentlist.api.deps import CallerDep, ResourcesDep
 from agentlist.api.errors import UnprocessableError
 from agentlist.api.routes.threads import require_thread
 from agentlist.contracts.streams import thread_stream_key
@@ -30,11 +30,11 @@ def _modes(values: list[str] | None) -> set[str]:
 async def join_thread_stream(
     thread_id: str,
     resources: ResourcesDep,
-    tenant: TenantDep,
+    caller: CallerDep,
     stream_modes: Annotated[list[str] | None, Query()] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    thread = await require_thread(resources, tenant, thread_id)
+    thread = await require_thread(resources, caller, thread_id)
     key = thread_stream_key(str(thread["thread_id"]))
     if last_event_id is None:
         last = await eventlog.last_entry(resources.redis, key)

@@ -9,8 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from agentlist.api import cancel, extract, shapes, stateops
+from agentlist.api.auth.custom import Action, search_value
+from agentlist.api.auth.filters import Filter
+from agentlist.api.auth.gate import Caller
 from agentlist.api.db import runs, threads
-from agentlist.api.deps import Resources, ResourcesDep, TenantDep
+from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.errors import BadRequestError, ConflictError, NotFoundError
 from agentlist.api.params import pagination_headers, parse_uuid, select_fields
 from agentlist.api.responses import JsonResponse
@@ -25,13 +28,25 @@ from agentlist.api.schemas import (
 from agentlist.contracts.ids import uuid7
 from agentlist.contracts.state import BulkUpdateState
 from agentlist.db.checkpoints import copy_thread_checkpoints, delete_thread_checkpoints
+from agentlist.db.sql import Executor
 
 router = APIRouter(prefix="/threads", tags=["Threads"])
 
 
-async def require_thread(resources: Resources, tenant: str, thread_id: str) -> Any:
+async def require_thread(
+    resources: Resources,
+    caller: Caller,
+    thread_id: str,
+    action: Action = "read",
+    *,
+    conn: Executor | None = None,
+    lock: bool = False,
+) -> Any:
+    """The thread, once the caller's ``threads`` handler allows ``action`` on it; one its
+    filter excludes is not found, exactly as if it did not exist."""
     tid = parse_uuid(thread_id, "thread")
-    row = await threads.get(resources.pool, tenant, tid)
+    only = await caller.authorize("threads", action, {"thread_id": tid})
+    row = await threads.get(conn or resources.pool, caller.tenant, tid, lock=lock, only=only)
     if row is None:
         raise NotFoundError(f"Thread with ID {tid} not found")
     return row
@@ -61,40 +76,52 @@ def default_ttl(resources: Resources) -> ThreadTTL | None:
 
 @router.post("")
 async def create_thread(
-    body: ThreadCreate, resources: ResourcesDep, tenant: TenantDep
+    body: ThreadCreate, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
     thread_id = body.thread_id or uuid7()
-    graph_id = (body.metadata or {}).get("graph_id")
     ttl = body.ttl or default_ttl(resources)
+    value: dict[str, Any] = {
+        "thread_id": thread_id,
+        "metadata": dict(body.metadata or {}),
+        "if_exists": body.if_exists,
+        "ttl": ttl.model_dump() if ttl else None,
+    }
+    only = await caller.authorize("threads", "create", value)
+    metadata = value["metadata"]  # as the handler left it (an owner stamped, say)
+    graph_id = metadata.get("graph_id")
     row = await threads.insert(
         resources.pool,
-        tenant,
+        caller.tenant,
         thread_id,
-        metadata=body.metadata or {},
+        metadata=metadata,
         graph_id=graph_id if isinstance(graph_id, str) else None,
         ttl_minutes=ttl.ttl if ttl else None,
         ttl_strategy=ttl.strategy if ttl else None,
     )
     if row is None:
-        existing = await threads.get(resources.pool, tenant, thread_id)
+        existing = await threads.get(resources.pool, caller.tenant, thread_id, only=only)
         if existing is None or body.if_exists != "do_nothing":
             raise ConflictError(f"Thread with ID {thread_id} already exists")
         return JsonResponse(shapes.thread(existing))
     if body.supersteps:
         await _apply_supersteps(resources, row, body)
-        row = await require_thread(resources, tenant, str(thread_id))
+        row = await require_thread(resources, caller, str(thread_id))
     return JsonResponse(shapes.thread(row))
 
 
 @router.post("/search")
 async def search_threads(
-    body: ThreadSearch, resources: ResourcesDep, tenant: TenantDep
+    body: ThreadSearch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
     paths = {alias: extract.parse(path) for alias, path in (body.extract or {}).items()}
+    value = search_value(
+        body.metadata, limit=body.limit, offset=body.offset, values=body.values, status=body.status
+    )
+    only = await caller.authorize("threads", "search", value)
     rows, total = await threads.search(
         resources.pool,
-        tenant,
-        metadata=body.metadata,
+        caller.tenant,
+        metadata=value["metadata"],
         values=body.values,
         ids=body.ids,
         status=body.status,
@@ -102,6 +129,7 @@ async def search_threads(
         offset=body.offset,
         sort_by=body.sort_by,
         sort_order=body.sort_order,
+        only=only,
     )
     items = []
     for row in rows:
@@ -115,47 +143,69 @@ async def search_threads(
 
 
 @router.post("/count")
-async def count_threads(body: ThreadCount, resources: ResourcesDep, tenant: TenantDep) -> int:
+async def count_threads(body: ThreadCount, resources: ResourcesDep, caller: CallerDep) -> int:
+    value = search_value(
+        body.metadata, limit=None, offset=None, values=body.values, status=body.status
+    )
+    only = await caller.authorize("threads", "search", value)
     return await threads.count(
-        resources.pool, tenant, metadata=body.metadata, values=body.values, status=body.status
+        resources.pool,
+        caller.tenant,
+        metadata=value["metadata"],
+        values=body.values,
+        status=body.status,
+        only=only,
     )
 
 
 @router.post("/prune")
 async def prune_threads(
-    body: ThreadPrune, resources: ResourcesDep, tenant: TenantDep
+    body: ThreadPrune, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    found = await threads.existing_ids(resources.pool, tenant, body.thread_ids)
+    only = await caller.authorize("threads", "delete", {"thread_ids": list(body.thread_ids)})
+    found = await threads.existing_ids(resources.pool, caller.tenant, body.thread_ids, only=only)
     if body.strategy == "delete":
         for thread_id in found:
-            await delete_thread_and_runs(resources, tenant, thread_id)
+            await delete_thread_and_runs(resources, caller.tenant, thread_id)
     else:
         await stateops.prune_checkpoints(resources, found)
     return JsonResponse({"pruned_count": len(found)})
 
 
 @router.get("/{thread_id}")
-async def get_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
-    return JsonResponse(shapes.thread(await require_thread(resources, tenant, thread_id)))
+async def get_thread(thread_id: str, resources: ResourcesDep, caller: CallerDep) -> JsonResponse:
+    return JsonResponse(shapes.thread(await require_thread(resources, caller, thread_id)))
 
 
 @router.patch("/{thread_id}")
 async def patch_thread(
-    thread_id: str, body: ThreadPatch, request: Request, resources: ResourcesDep, tenant: TenantDep
+    thread_id: str, body: ThreadPatch, request: Request, resources: ResourcesDep, caller: CallerDep
 ) -> Response:
-    row = await threads.patch(
-        resources.pool,
-        tenant,
-        parse_uuid(thread_id, "thread"),
-        metadata=body.metadata,
-        ttl_minutes=body.ttl.ttl if body.ttl else None,
-        ttl_strategy=body.ttl.strategy if body.ttl else None,
-    )
+    tid = parse_uuid(thread_id, "thread")
+    value: dict[str, Any] = {"thread_id": tid, "metadata": body.metadata}
+    only = await caller.authorize("threads", "update", value)
+    async with resources.pool.acquire() as conn, conn.transaction():
+        if only is not None:
+            await require_visible(conn, caller.tenant, tid, only)
+        row = await threads.patch(
+            conn,
+            caller.tenant,
+            tid,
+            metadata=value["metadata"],
+            ttl_minutes=body.ttl.ttl if body.ttl else None,
+            ttl_strategy=body.ttl.strategy if body.ttl else None,
+        )
     if row is None:
         raise NotFoundError(f"Thread with ID {thread_id} not found")
     if "return=minimal" in request.headers.get("prefer", ""):
         return Response(status_code=204)
     return JsonResponse(shapes.thread(row))
+
+
+async def require_visible(conn: Executor, tenant: str, thread_id: UUID, only: Filter) -> None:
+    """Lock the thread if ``only`` lets the caller reach it, before changing it; else 404."""
+    if await threads.get(conn, tenant, thread_id, lock=True, only=only) is None:
+        raise NotFoundError(f"Thread with ID {thread_id} not found")
 
 
 async def delete_thread_and_runs(resources: Resources, tenant: str, thread_id: UUID) -> bool:
@@ -170,18 +220,25 @@ async def delete_thread_and_runs(resources: Resources, tenant: str, thread_id: U
 
 
 @router.delete("/{thread_id}", status_code=204)
-async def delete_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> Response:
-    if not await delete_thread_and_runs(resources, tenant, parse_uuid(thread_id, "thread")):
+async def delete_thread(thread_id: str, resources: ResourcesDep, caller: CallerDep) -> Response:
+    tid = parse_uuid(thread_id, "thread")
+    only = await caller.authorize("threads", "delete", {"thread_id": tid})
+    if only is not None:
+        await require_visible(resources.pool, caller.tenant, tid, only)
+    if not await delete_thread_and_runs(resources, caller.tenant, tid):
         raise NotFoundError(f"Thread with ID {thread_id} not found")
     return Response(status_code=204)
 
 
 @router.post("/{thread_id}/copy")
-async def copy_thread(thread_id: str, resources: ResourcesDep, tenant: TenantDep) -> JsonResponse:
+async def copy_thread(thread_id: str, resources: ResourcesDep, caller: CallerDep) -> JsonResponse:
     source = parse_uuid(thread_id, "thread")
     target = uuid7()
+    only = await caller.authorize("threads", "read", {"thread_id": source})
     async with resources.pool.acquire() as conn, conn.transaction():
-        row = await threads.copy(conn, tenant, source, target)
+        if only is not None:
+            await require_visible(conn, caller.tenant, source, only)
+        row = await threads.copy(conn, caller.tenant, source, target)
         if row is None:
             raise NotFoundError(f"Thread with ID {source} not found")
         await copy_thread_checkpoints(conn, str(source), str(target))

@@ -1,0 +1,163 @@
+"""Custom auth from ``langgraph.json`` (``tests/graphs/owner_auth.py``), through the official SDK:
+who may call, what each caller reaches, and what a graph learns of its caller."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+from serverkit import services_on
+
+from agentlist.launcher import Stack
+
+AUTH_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "auth_langgraph.json"
+OPEN_PATHS = {"/ok", "/info", "/health", "/metrics"}
+"""Routes langgraph-api also leaves open (liveness, version; ours: health and metrics)."""
+
+
+@pytest.fixture(scope="module")
+def auth_stack(
+    tmp_path_factory: pytest.TempPathFactory, servers: Stack, log_dir: Path
+) -> Iterator[Stack]:
+    data = tmp_path_factory.mktemp("auth-stack")
+    with services_on(servers, data, log_dir / "auth-stack", graphs_config=AUTH_CONFIG) as stack:
+        yield stack
+
+
+def client(stack: Stack, token: str) -> Any:
+    return get_client(url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
+
+
+async def status_of(call: Any) -> int:
+    with pytest.raises(httpx.HTTPStatusError) as raised:
+        await call
+    return raised.value.response.status_code
+
+
+def guarded_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every route of the served OpenAPI document, its path ids filled in, but the open ones."""
+    operations = []
+    for path, methods in openapi["paths"].items():
+        if path in OPEN_PATHS:
+            continue
+        concrete = path
+        for name in ("thread_id", "run_id", "assistant_id", "cron_id", "worker_id"):
+            concrete = concrete.replace("{" + name + "}", str(uuid.uuid4()))
+        for method in methods:
+            operations.append((method.upper(), concrete))
+    return operations
+
+
+async def test_every_guarded_route_refuses_a_caller_without_a_token(auth_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=auth_stack.api_url) as http:
+        for path in ("/ok", "/info", "/docs", "/openapi.json", "/ui/"):
+            assert (await http.get(path)).status_code == 200, path
+        operations = guarded_operations((await http.get("/openapi.json")).json())
+        assert len(operations) > 40
+        for method, path in operations:
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+            response = await http.request(method, path, json=body)
+            assert response.status_code == 401, (method, path, response.text)
+            assert response.json() == {"detail": "Missing bearer token"}
+
+
+async def test_a_failing_authenticator_denies_without_saying_why(auth_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=auth_stack.api_url) as http:
+        unknown = await http.post("/threads/search", json={}, headers=bearer("token-nobody"))
+        broken = await http.post("/threads/search", json={}, headers=bearer("token-broken"))
+    assert (unknown.status_code, unknown.json()) == (401, {"detail": "Unknown token"})
+    assert (broken.status_code, broken.json()) == (403, {"detail": "Forbidden"})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_another_owners_thread_does_not_exist_for_a_caller(auth_stack: Stack) -> None:
+    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    thread = await alice.threads.create(metadata={"topic": "plans"})
+    assert thread["metadata"] == {"topic": "plans", "owner": "alice"}
+    tid = thread["thread_id"]
+    await alice.runs.wait(tid, "agent", input={"messages": [{"role": "user", "content": "hi"}]})
+
+    assert await status_of(bob.threads.get(tid)) == 404
+    assert await status_of(bob.threads.update(tid, metadata={"owner": "bob"})) == 404
+    assert await status_of(bob.threads.copy(tid)) == 404
+    assert await status_of(bob.threads.get_state(tid)) == 404
+    assert await status_of(bob.threads.get_history(tid)) == 404
+    assert await status_of(bob.threads.update_state(tid, {"messages": []})) == 404
+    assert await status_of(bob.runs.list(tid)) == 404
+    assert await status_of(bob.runs.create(tid, "agent", input={"messages": []})) == 404
+    runs = await alice.runs.list(tid)
+    assert await status_of(bob.runs.get(tid, runs[0]["run_id"])) == 404
+    assert await status_of(bob.runs.join(tid, runs[0]["run_id"])) == 404
+
+    mine = await bob.threads.create()
+    bobs_view = {t["thread_id"] for t in await bob.threads.search(limit=100)}
+    alices_view = {t["thread_id"] for t in await alice.threads.search(limit=100)}
+    assert mine["thread_id"] in bobs_view and tid not in bobs_view
+    assert tid in alices_view and mine["thread_id"] not in alices_view
+    assert await bob.threads.count() == len(bobs_view)
+    assert (await alice.threads.get(tid))["metadata"]["owner"] == "alice"
+
+
+async def test_a_handler_returning_false_is_403(auth_stack: Stack) -> None:
+    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    bobs = await bob.threads.create()
+    assert await status_of(bob.threads.delete(bobs["thread_id"])) == 403
+    assert (await bob.threads.get(bobs["thread_id"]))["thread_id"] == bobs["thread_id"]
+    alices = await alice.threads.create()
+    await alice.threads.delete(alices["thread_id"])
+    assert await status_of(alice.threads.get(alices["thread_id"])) == 404
+
+
+async def test_the_graph_sees_the_authenticated_caller_and_not_a_claimed_one(
+    auth_stack: Stack,
+) -> None:
+    alice = client(auth_stack, "token-alice")
+    thread = await alice.threads.create()
+    forged = {"langgraph_auth_user_id": "mallory", "langgraph_auth_permissions": ["admin"]}
+    state = await alice.runs.wait(
+        thread["thread_id"], "whoami", input={}, config={"configurable": forged}
+    )
+    assert state["user_id"] == "alice"
+    assert state["permissions"] == ["threads:delete"]
+    assert state["user"]["identity"] == "alice" and state["user"]["team"] == "red"
+
+
+async def test_assistants_and_crons_follow_their_handlers(auth_stack: Stack) -> None:
+    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    assistant = await alice.assistants.create("agent", name="alice's", metadata={"k": "v"})
+    assert assistant["metadata"] == {"k": "v", "owner": "alice"}
+    aid = assistant["assistant_id"]
+    assert await status_of(bob.assistants.get(aid)) == 404
+    assert await status_of(bob.assistants.update(aid, name="bob's now")) == 404
+    assert await status_of(bob.assistants.get_graph(aid)) == 404
+    assert await status_of(bob.assistants.delete(aid)) == 404
+    assert aid not in {a["assistant_id"] for a in await bob.assistants.search(limit=100)}
+    assert aid in {a["assistant_id"] for a in await alice.assistants.search(limit=100)}
+
+    thread = await alice.threads.create()
+    cron = await alice.crons.create_for_thread(thread["thread_id"], "agent", schedule="0 0 1 1 *")
+    cid = cron["cron_id"]
+    assert await status_of(bob.crons.delete(cid)) == 404
+    assert cid not in {c["cron_id"] for c in await bob.crons.search(limit=100)}
+    assert cid in {c["cron_id"] for c in await alice.crons.search(limit=100)}
+    await alice.crons.delete(cid)
+
+
+async def test_a_store_handler_keeps_each_callers_items_under_its_own_prefix(
+    auth_stack: Stack,
+) -> None:
+    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    await alice.store.put_item(["notes"], "plan", {"text": "alice's"})
+    assert await bob.store.get_item(["notes"], "plan") is None
+    item = await alice.store.get_item(["notes"], "plan")
+    assert item["namespace"] == ["alice", "notes"] and item["value"] == {"text": "alice's"}
+    found = await bob.store.search_items(["notes"])
+    assert found["items"] == []

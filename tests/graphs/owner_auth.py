@@ -1,0 +1,52 @@
+"""A custom ``Auth`` as a langgraph-api user writes it: bearer tokens, the owner pattern (stamp
+the owner on create, filter every other action by it), and a permission for deletes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph_sdk import Auth
+
+auth = Auth()
+
+USERS: dict[str, dict[str, Any]] = {
+    "token-alice": {"identity": "alice", "permissions": ["threads:delete"], "team": "red"},
+    "token-bob": {"identity": "bob", "permissions": []},
+}
+BROKEN = "token-broken"
+"""Makes the authenticator fail with an error of its own: the server must deny, not allow."""
+
+
+@auth.authenticate
+async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
+    if authorization is None or not authorization.startswith("Bearer "):
+        raise Auth.exceptions.HTTPException(status_code=401, detail="Missing bearer token")
+    token = authorization.removeprefix("Bearer ")
+    if token == BROKEN:
+        raise RuntimeError(f"the user store is down (token {token})")
+    user = USERS.get(token)
+    if user is None:
+        raise Auth.exceptions.HTTPException(status_code=401, detail="Unknown token")
+    return user  # type: ignore[return-value]
+
+
+@auth.on
+async def owner_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, str]:
+    metadata = value.get("metadata")
+    if isinstance(metadata, dict):
+        metadata["owner"] = ctx.user.identity
+    return {"owner": ctx.user.identity}
+
+
+@auth.on.threads.delete
+async def delete_needs_permission(
+    ctx: Auth.types.AuthContext, value: Auth.types.ThreadsDelete
+) -> Auth.types.FilterType | bool:
+    if "threads:delete" not in ctx.permissions:
+        return False
+    return {"owner": ctx.user.identity}
+
+
+@auth.on.store
+async def own_namespace(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
+    value["namespace"] = (ctx.user.identity, *value["namespace"])
