@@ -25,6 +25,16 @@ FAST_TIMINGS = {
 }
 
 
+GATEWAY_SECRET = "gateway-secret-for-tests"
+GATEWAY_ENV = {"AGENTLIST_API_GATEWAY_SECRET": GATEWAY_SECRET}
+"""A stack in gateway mode: callers name their tenant, proving they come through the gateway."""
+
+
+def tenant_headers(tenant: str) -> dict[str, str]:
+    """What the gateway sends for a caller of ``tenant`` (on a stack with :data:`GATEWAY_ENV`)."""
+    return {"X-Gateway-Secret": GATEWAY_SECRET, "X-Tenant-Id": tenant}
+
+
 def services_on(servers: Stack, data_dir: Path, log_dir: Path, **overrides: object) -> Stack:
     """A stack of services that uses ``servers``' servers instead of starting its own."""
     options = StackOptions(

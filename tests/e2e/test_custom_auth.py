@@ -3,21 +3,19 @@ who may call, what each caller reaches, and what a graph learns of its caller.""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from authkit import bearer, guarded_operations, status_of
 from langgraph_sdk import get_client
 from serverkit import services_on
 
 from agentlist.launcher import Stack
 
 AUTH_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "auth_langgraph.json"
-OPEN_PATHS = {"/ok", "/info", "/health", "/metrics"}
-"""Routes langgraph-api also leaves open (liveness, version; ours: health and metrics)."""
 
 
 @pytest.fixture(scope="module")
@@ -31,26 +29,6 @@ def auth_stack(
 
 def client(stack: Stack, token: str) -> Any:
     return get_client(url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
-
-
-async def status_of(call: Any) -> int:
-    with pytest.raises(httpx.HTTPStatusError) as raised:
-        await call
-    return raised.value.response.status_code
-
-
-def guarded_operations(openapi: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every route of the served OpenAPI document, its path ids filled in, but the open ones."""
-    operations = []
-    for path, methods in openapi["paths"].items():
-        if path in OPEN_PATHS:
-            continue
-        concrete = path
-        for name in ("thread_id", "run_id", "assistant_id", "cron_id", "worker_id"):
-            concrete = concrete.replace("{" + name + "}", str(uuid.uuid4()))
-        for method in methods:
-            operations.append((method.upper(), concrete))
-    return operations
 
 
 async def test_every_guarded_route_refuses_a_caller_without_a_token(auth_stack: Stack) -> None:
@@ -72,10 +50,6 @@ async def test_a_failing_authenticator_denies_without_saying_why(auth_stack: Sta
         broken = await http.post("/threads/search", json={}, headers=bearer("token-broken"))
     assert (unknown.status_code, unknown.json()) == (401, {"detail": "Unknown token"})
     assert (broken.status_code, broken.json()) == (403, {"detail": "Forbidden"})
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_another_owners_thread_does_not_exist_for_a_caller(auth_stack: Stack) -> None:

@@ -35,7 +35,7 @@ from faultkit import (
     wait_recorded,
 )
 from langgraph_sdk import get_client
-from serverkit import own_servers
+from serverkit import GATEWAY_ENV, own_servers, tenant_headers
 from waitkit import eventually
 
 from agentlist.launcher import Stack
@@ -370,14 +370,14 @@ async def timed_runs(sdk: Any, graph_id: str, count: int) -> list[float]:
 async def test_a_flooding_tenant_does_not_delay_another(
     servers: Stack, tmp_path: Path, log_dir: Path
 ) -> None:
-    env = {"AGENTLIST_API_TRUST_TENANT_HEADER": "true", "AGENTLIST_WORKER_CAPACITY": "2"}
+    env = {**GATEWAY_ENV, "AGENTLIST_WORKER_CAPACITY": "2"}
     with fault_stack(servers, tmp_path, log_dir / tmp_path.name, workers=2, env=env) as mesh:
         suffix = uuid.uuid4().hex[:8]
         tenant_a = get_client(
-            url=mesh.api_url, timeout=HTTP_TIMEOUT, headers={"X-Tenant-Id": f"flood-{suffix}"}
+            url=mesh.api_url, timeout=HTTP_TIMEOUT, headers=tenant_headers(f"flood-{suffix}")
         )
         tenant_b = get_client(
-            url=mesh.api_url, timeout=HTTP_TIMEOUT, headers={"X-Tenant-Id": f"quiet-{suffix}"}
+            url=mesh.api_url, timeout=HTTP_TIMEOUT, headers=tenant_headers(f"quiet-{suffix}")
         )
         sleepy, raises = mesh.graphs["sleepy"], mesh.graphs["raises"]
         await timed_runs(tenant_b, sleepy, 1)  # warm-up

@@ -24,6 +24,9 @@ SERVICES = {
 """Each runs as its own distribution's entry point (``agentlist-<name>``); the CLI only
 forwards to it, so ``agentlist worker --help`` is ``agentlist-worker --help``."""
 
+TOOLS = {"keys": ("agentlist.api.keys_command", "create, list and revoke API keys")}
+"""Operators' commands, forwarded like the services."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agentlist", description=__doc__)
@@ -38,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, summary in SERVICES.items():
         commands.add_parser(name, help=summary, add_help=False)
+    for name, (_module, summary) in TOOLS.items():
+        commands.add_parser(name, help=summary, add_help=False)
     return parser
 
 
@@ -45,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SERVICES:
         importlib.import_module(f"agentlist.{argv[0]}.__main__").main(argv[1:])
+        return 0
+    if argv and argv[0] in TOOLS:
+        importlib.import_module(TOOLS[argv[0]][0]).main(argv[1:])
         return 0
     args = _parser().parse_args(argv)
     return _dev(args)
@@ -88,6 +96,7 @@ def _print_banner(stack: object, seconds: float) -> None:
     lines = [
         "",
         f"AgentList is ready in {seconds:.1f}s",
+        f"  Auth:    {AUTH_LINES.get(str(stack.info().get('auth')), 'unknown')}",
         f"  API:     {stack.api_url}",
         f"  Docs:    {stack.api_url}/docs",
         f"  Studio:  {stack.api_url}/ui",
@@ -103,6 +112,14 @@ def _print_banner(stack: object, seconds: float) -> None:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+AUTH_LINES = {
+    "open": "open (no authentication: this machine only; see AUTH_ENABLED in the README)",
+    "custom": "custom (langgraph.json's auth handlers)",
+    "builtin": "built-in (JWT bearer tokens, and API keys from `agentlist keys create`)",
+    "gateway": "gateway (callers come through the gateway that holds the secret)",
+}
 
 
 if __name__ == "__main__":

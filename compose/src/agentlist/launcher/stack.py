@@ -97,6 +97,10 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    def info(self) -> dict[str, object]:
+        """The serving API's ``/info`` (empty if it does not answer)."""
+        return _http_json(f"{self.api_url}/info") or {}
+
     # -- servers ---------------------------------------------------------------------------
 
     def start_servers(self) -> None:

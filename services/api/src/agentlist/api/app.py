@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from agentlist.api.auth.gate import Gate
+from agentlist.api.auth.gate import Gate, refuse_open_exposure
 from agentlist.api.deps import Resources, get_caller
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
@@ -72,7 +72,7 @@ async def _open_resources(
             langgraph=langgraph,
             server=server,
             limits=limits,
-            gate=gate,
+            gate=gate.with_pool(pool),
         )
 
 
@@ -91,11 +91,8 @@ def _cors(server: ServerConfig) -> dict[str, Any]:
 
 def create_app(settings: ApiSettings) -> FastAPI:
     server = server_config.load(settings.graphs_config)
-    gate = Gate.configure(
-        server,
-        default_tenant=settings.default_tenant,
-        trust_tenant_header=settings.trust_tenant_header,
-    )
+    gate = Gate.configure(settings, server)
+    refuse_open_exposure(gate, settings.host, settings.allow_open)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:

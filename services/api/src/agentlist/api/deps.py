@@ -12,6 +12,7 @@ from nats.aio.client import Client as Nats
 from redis.asyncio import Redis
 
 from agentlist.api.auth.gate import Caller, Gate
+from agentlist.api.errors import ForbiddenError
 from agentlist.api.langgraph_storage import LangGraphStorage
 from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.settings import ApiSettings
@@ -56,12 +57,22 @@ async def get_caller(request: Request) -> Caller:
     return caller
 
 
+async def get_operator(request: Request) -> Caller:
+    """The caller, if it may use the operators' routes (workers, drains); else 403."""
+    caller = await get_caller(request)
+    if not caller.operator:
+        scope = _resources(request).gate.operator_scope
+        caller.audit("operator_denied", path=request.url.path)
+        raise ForbiddenError(f"This route needs the {scope!r} permission")
+    return caller
+
+
 async def get_tenant(request: Request) -> str:
-    """The caller's tenant: only ever from its verified identity (or, on an open server, from
-    ``X-Tenant-Id`` where a gateway is trusted to set it)."""
+    """The caller's tenant: only ever from what the server verified (``auth.gate``)."""
     return (await get_caller(request)).tenant
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
+OperatorDep = Annotated[Caller, Depends(get_operator)]

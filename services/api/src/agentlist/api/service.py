@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from agentlist.api.app import create_app
-from agentlist.api.auth.custom import AuthConfigError
+from agentlist.api.auth import AuthConfigError
 from agentlist.api.settings import ApiSettings
 from agentlist.core.langgraph_json import ServerConfigError
 from agentlist.core.logs import configure_logging

@@ -3,7 +3,7 @@ them), read once by ``main()``."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from agentlist.core.settings import MeshSettings
@@ -23,8 +23,31 @@ class ApiSettings(MeshSettings):
     """Run creations a tenant may make per second at one API instance (0: no limit)."""
     run_burst_per_tenant: int = Field(default=100, ge=1)
     """How many run creations a tenant may make at once before its rate applies."""
-    trust_tenant_header: bool = False
-    """Take the tenant from ``X-Tenant-Id`` (set by a trusted gateway in front of the API)."""
+    auth_enabled: bool = Field(default=False, validation_alias="AUTH_ENABLED")
+    """Built-in authentication: JWTs (``JWT_SECRET`` or a JWKS URL) and API keys."""
+    jwt_secret: SecretStr | None = Field(default=None, validation_alias="JWT_SECRET")
+    """The HS256 key of the JWTs callers present (at least 32 bytes)."""
+    jwks_url: str | None = None
+    """Where the public keys of RS256/ES256 JWTs are published (by ``kid``)."""
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    """How long fetched public keys are kept; an unknown ``kid`` refetches at most this often."""
+    jwt_algorithms: tuple[str, ...] = ()
+    """Accepted algorithms (default: HS256 with a secret, RS256 and ES256 with a JWKS)."""
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
+    jwt_tenant_claim: str = "tenant"
+    jwt_permissions_claim: str = "permissions"
+    """A list of permissions; the standard space-separated ``scope`` claim is read as well."""
+    operator_scope: str = "operator"
+    """The permission that opens the operators' routes (workers, drains, metrics detail)."""
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long an API key's lookup is reused: a revoked key stops working within this."""
+    gateway_secret: SecretStr | None = None
+    """A gateway in front of the API authenticates callers and sets ``X-Tenant-Id``: it proves
+    itself with ``X-Gateway-Secret`` set to this (compared in constant time)."""
+    allow_open: bool = False
+    """Serve without authentication on a non-loopback address (never the default)."""
     db_pool_size: int = Field(default=20, ge=2)
     redis_pool_size: int = Field(default=500, ge=2)
     """Each open SSE stream holds one Redis connection while it blocks on ``XREAD``."""

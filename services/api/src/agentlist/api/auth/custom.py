@@ -29,7 +29,7 @@ from langgraph_sdk.auth.exceptions import HTTPException
 from langgraph_sdk.auth.types import AuthContext
 from starlette.requests import Request
 
-from agentlist.api.auth import filters
+from agentlist.api.auth import AuthConfigError, filters
 from agentlist.api.auth.user import ANONYMOUS, User, to_user
 from agentlist.api.errors import ApiError, ForbiddenError
 from agentlist.core.targets import TargetError, load_target
@@ -43,10 +43,6 @@ Action = Literal[
 Handler = Callable[..., Awaitable[Any]]
 
 ANY: Final = "*"
-
-
-class AuthConfigError(ValueError):
-    """The ``auth`` section names something that is not a usable ``Auth`` object."""
 
 
 class HandlerRejectionError(ApiError):

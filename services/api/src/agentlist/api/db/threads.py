@@ -21,6 +21,16 @@ GET: Final = f"SELECT {_COLUMNS} FROM threads WHERE thread_id = $1 AND tenant_id
 GET_LOCKED: Final = GET + " FOR UPDATE"
 
 
+EXISTS_ANYWHERE: Final = "SELECT EXISTS (SELECT 1 FROM threads WHERE thread_id = $1)"
+
+
+async def exists_anywhere(conn: Executor, thread_id: UUID) -> bool:
+    """Whether the thread exists for some tenant or owner: asked only after a caller was told
+    it does not, to tell a denial (audited) from a typo."""
+    found: bool = await conn.fetchval(EXISTS_ANYWHERE, thread_id)
+    return found
+
+
 async def get(
     conn: Executor,
     tenant: str,

@@ -29,11 +29,13 @@ async def ok() -> dict[str, bool]:
 
 
 @router.get("/info")
-async def info() -> dict[str, Any]:
+async def info(resources: ResourcesDep) -> dict[str, Any]:
+    """Versions, and how the server authenticates (``open``: anyone who reaches it)."""
     import langgraph.version  # the API never runs graphs, but clients ask which LangGraph
 
     return {
         "version": __version__,
+        "auth": resources.gate.mode,
         "langgraph_py_version": langgraph.version.__version__,
         "flags": {"assistants": True, "crons": True, "langsmith": False},
         "host": {"kind": "agentlist", "project_id": None, "revision_id": None, "tenant_id": None},

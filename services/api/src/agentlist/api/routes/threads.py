@@ -48,8 +48,16 @@ async def require_thread(
     only = await caller.authorize("threads", action, {"thread_id": tid})
     row = await threads.get(conn or resources.pool, caller.tenant, tid, lock=lock, only=only)
     if row is None:
+        await _audit_hidden(resources, caller, tid, action)
         raise NotFoundError(f"Thread with ID {tid} not found")
     return row
+
+
+async def _audit_hidden(resources: Resources, caller: Caller, thread_id: UUID, action: str) -> None:
+    """A thread that exists but is another tenant's or owner's: the caller got a 404, the audit
+    trail gets the truth."""
+    if await threads.exists_anywhere(resources.pool, thread_id):
+        caller.audit("denied_hidden", resource="thread", id=thread_id, action=action)
 
 
 async def _apply_supersteps(resources: Resources, row: Any, body: ThreadCreate) -> None:

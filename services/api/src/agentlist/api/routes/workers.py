@@ -1,4 +1,5 @@
-"""Operators' view of the mesh: workers with their state and load, and draining one."""
+"""Operators' view of the mesh: workers with their state and load, and draining one. With
+authentication on, only callers with the operator permission reach it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from nats.errors import Error as NatsError
 
 from agentlist.api import shapes
 from agentlist.api.db import workers
-from agentlist.api.deps import ResourcesDep
+from agentlist.api.deps import OperatorDep, ResourcesDep
 from agentlist.api.errors import NotFoundError
 from agentlist.api.responses import JsonResponse
 from agentlist.contracts import WorkerControl, subjects
@@ -20,16 +21,19 @@ router = APIRouter(prefix="/workers", tags=["Workers"])
 
 
 @router.get("")
-async def list_workers(resources: ResourcesDep) -> JsonResponse:
+async def list_workers(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
     """Every worker the registry knows: state, capacity, runs in flight, last heartbeat."""
     return JsonResponse([shapes.worker(row) for row in await workers.list_all(resources.pool)])
 
 
 @router.post("/{worker_id}/drain", status_code=202)
-async def drain_worker(worker_id: str, resources: ResourcesDep) -> JsonResponse:
+async def drain_worker(
+    worker_id: str, resources: ResourcesDep, operator: OperatorDep
+) -> JsonResponse:
     """The worker takes no new runs, finishes or hands back what it holds, then exits."""
     if not await workers.request_drain(resources.pool, worker_id):
         raise NotFoundError(f"No live worker {worker_id}")
+    operator.audit("worker_drain", worker=worker_id)
     try:  # at once if it answers; otherwise its next heartbeat reply carries the request
         await resources.nats.request(
             subjects.worker_control(subjects.token(worker_id)),
