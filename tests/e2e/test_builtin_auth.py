@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from waitkit import eventually
 from agentlist.launcher import Stack
 
 CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "builtin_auth_langgraph.json"
+JS_SMOKE = Path(__file__).resolve().parents[1] / "js" / "smoke.mjs"
 ISSUER = Issuer(secret="s" * 16 + uuid.uuid4().hex, issuer="https://id.test", audience="agentlist")
 
 
@@ -319,3 +321,29 @@ def test_an_open_api_refuses_a_public_address(servers: Stack) -> None:
     )
     assert completed.returncode == 1
     assert "refusing to serve without authentication on 0.0.0.0" in completed.stderr
+
+
+def run_js_smoke(stack: Stack, **credentials: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node is not None, "node is needed for the JS SDK test"
+    finished = subprocess.run(
+        [node, str(JS_SMOKE)],
+        env={**os.environ, "AGENTLIST_API_URL": stack.api_url, **credentials},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    summary: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def test_the_js_sdk_works_with_an_api_key_and_with_a_bearer_token(
+    jwt_stack: Stack, servers: Stack
+) -> None:
+    created = keys_command(servers, "create", "--tenant", f"js-{uuid.uuid4().hex[:6]}")
+    by_key = run_js_smoke(jwt_stack, AGENTLIST_API_KEY=created["api_key"])
+    assert by_key["ok"] is True and by_key["tokens"] == "echo: hi from js"
+    by_token = run_js_smoke(jwt_stack, AGENTLIST_BEARER=token("jo", "js-tenant"))
+    assert by_token["ok"] is True and by_token["tokens"] == "echo: hi from js"

@@ -1,10 +1,19 @@
 // The official JS SDK against AgentList, the way agent-chat-ui's useStream uses it: create a
 // thread, stream a run with messages-tuple (resumable), then join it again from the start with
 // lastEventId "-1" as useStream does when it mounts. Prints a JSON summary; exits 1 on failure.
+// AGENTLIST_API_KEY or AGENTLIST_BEARER authenticate it.
 import assert from "node:assert/strict";
 import { Client } from "@langchain/langgraph-sdk";
 
-const client = new Client({ apiUrl: process.env.AGENTLIST_API_URL });
+// On an authenticated server: an API key (sent as x-api-key, as agent-chat-ui sends its apiKey)
+// or a bearer token in the default headers.
+const client = new Client({
+  apiUrl: process.env.AGENTLIST_API_URL,
+  apiKey: process.env.AGENTLIST_API_KEY || undefined,
+  defaultHeaders: process.env.AGENTLIST_BEARER
+    ? { Authorization: `Bearer ${process.env.AGENTLIST_BEARER}` }
+    : undefined,
+});
 const assistants = await client.assistants.search({ metadata: { created_by: "system" } });
 assert.ok(assistants.some((a) => a.graph_id === "agent"), "the agent graph is registered");
 
