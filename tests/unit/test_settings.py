@@ -22,7 +22,16 @@ SERVICES: tuple[type[BaseSettings], ...] = (
     SchedulerSettings,
     WorkerSettings,
 )
-SEED_NAMES = {"NATS_URL", "DATABASE_URL", "REDIS_URL", "DEBUG", "PORT", "HOST"}
+SEED_NAMES = {
+    "NATS_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "DEBUG",
+    "PORT",
+    "HOST",
+    "JWT_SECRET",
+    "AUTH_ENABLED",
+}
 
 
 def variables(settings: type[BaseSettings]) -> set[str]:
