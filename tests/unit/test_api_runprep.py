@@ -40,6 +40,7 @@ def _prepare(
         thread_metadata={"topic": "t"},
         headers=headers or {},
         stateless=stateless,
+        max_recursion_limit=1000,
     )
 
 

@@ -7,6 +7,8 @@ Every entry has the fields ``event`` (the SSE event name) and ``data`` (one line
 Entries of a thread stream also carry ``run_id``. An entry whose event is :data:`END_EVENT` is
 a control entry: it closes the run's stream, holds a :class:`StreamEnd`, and is never sent to
 clients. Entry ids are Redis-generated (``<ms>-<n>``) and are the SSE ``id:`` values.
+
+The other keys the API instances share live here too: each tenant's token bucket.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ def run_cursor_key(thread_id: str, run_id: str) -> str:
 
 def thread_stream_key(thread_id: str) -> str:
     return f"{KEY_PREFIX}:{{{thread_id}}}:thread"
+
+
+def tenant_run_bucket_key(tenant: str) -> str:
+    """Hash ``{tokens, at}``: the tenant's token bucket for run creation, shared by every API
+    instance (``agentlist/api/token_bucket.lua``); absent when it is full."""
+    return f"{KEY_PREFIX}:tenant:{tenant}:run_bucket"
 
 
 class StreamEnd(WireModel):

@@ -63,7 +63,7 @@ async def _open_resources(
         langgraph = await stack.enter_async_context(
             open_storage(settings.database_url, 10, store_ttl=server.store_ttl)
         )
-        limits = TenantLimits(settings.runs_per_second_per_tenant, settings.run_burst_per_tenant)
+        limits = TenantLimits.from_settings(settings, redis)
         yield Resources(
             settings=settings,
             pool=pool,

@@ -40,9 +40,11 @@ def run_template(
     stateless: bool,
     thread_config: dict[str, Any] | None = None,
     thread_metadata: dict[str, Any] | None = None,
+    max_recursion_limit: int,
     caller: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``caller``: who the cron's runs run as (``langgraph_auth_*``), as its creator did."""
+    """``caller``: who the cron's runs run as (``langgraph_auth_*``), as its creator did;
+    ``max_recursion_limit``: the server's bound, as on any run."""
     body = RunCreate.model_validate(
         {key: value for key, value in payload.items() if key in RUN_FIELDS}
         | {"assistant_id": str(assistant.assistant_id)}
@@ -58,6 +60,7 @@ def run_template(
         thread_metadata=thread_metadata,
         headers={},
         stateless=stateless,
+        max_recursion_limit=max_recursion_limit,
         caller=caller,
     )
     return {

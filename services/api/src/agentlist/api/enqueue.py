@@ -190,6 +190,7 @@ async def enqueue_run(
             stateless=stateless,
             header_rules=resources.server.headers,
             caller=caller.run_configurable(),
+            max_recursion_limit=resources.settings.max_recursion_limit,
         )
         queued = await runs.queue(
             conn,
@@ -211,7 +212,10 @@ async def enqueue_run(
                 "graph_id": assistant.graph_id,
                 "assistant_id": str(assistant.assistant_id),
             },
+            tenant_cap=resources.limits.runs_in_flight,
         )
+        if queued.tenant_full:
+            raise resources.limits.in_flight_refusal(tenant)
         if queued.row is None:
             raise ConflictError(BUSY_DETAIL)
     row, active = queued.row, queued.active

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from agentlist.api.errors import BadRequestError
+from agentlist.api.errors import BadRequestError, UnprocessableError
 from agentlist.api.schemas import RunCreate
 from agentlist.contracts.runs import CheckpointRef, Durability, RunKwargs
 from agentlist.core.langgraph_json import HeaderRules
@@ -93,6 +93,20 @@ def validate(body: RunCreate, *, stateless: bool) -> None:
         raise BadRequestError("Cannot specify both input and command.")
 
 
+def check_recursion_limit(config: Mapping[str, Any], highest: int) -> None:
+    """``recursion_limit`` bounds a run's supersteps: a client may lower it, not lift it past
+    what the server allows (from the request, the thread or the assistant)."""
+    value = config.get("recursion_limit")
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UnprocessableError(f"config.recursion_limit must be a positive integer: {value!r}")
+    if value > highest:
+        raise UnprocessableError(
+            f"config.recursion_limit {value} is above this server's highest, {highest}"
+        )
+
+
 AUTH_KEY_PREFIX = "langgraph_auth_"
 """Keys of ``configurable`` only the server writes: a caller's identity, never a client's claim."""
 
@@ -112,9 +126,11 @@ def prepare(
     headers: Mapping[str, str],
     stateless: bool,
     header_rules: HeaderRules | None = None,
+    max_recursion_limit: int,
     caller: Mapping[str, Any] | None = None,
 ) -> PreparedRun:
-    """``caller``: what the graph sees of the authenticated caller (``langgraph_auth_*``)."""
+    """``caller``: what the graph sees of the authenticated caller (``langgraph_auth_*``);
+    ``max_recursion_limit``: the highest ``recursion_limit`` the run's config may hold."""
     validate(body, stateless=stateless)
     identity = {
         "run_id": str(run_id),
@@ -124,6 +140,7 @@ def prepare(
     }
     request_config = body.config.model_dump(exclude_none=True) if body.config else {}
     config = merge_config(assistant.config, thread_config, request_config)
+    check_recursion_limit(config, max_recursion_limit)
     config["configurable"] = {
         **_without_auth_keys(config.get("configurable", {})),
         **forwarded_headers(headers, header_rules or HeaderRules()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -129,7 +129,9 @@ def sse_response(
     resumable: bool,
     modes: Collection[str] | None = None,
     cancel_on_disconnect: bool = False,
+    on_close: Callable[[], None] | None = None,
 ) -> StreamingResponse:
+    """``on_close``: called once the stream is over (it releases the tenant's stream slot)."""
     frames: AsyncIterator[bytes]
     if start is None:
         frames = _nothing()
@@ -143,10 +145,10 @@ def sse_response(
             modes=modes,
         )
         frames = sse.run_events(request, finished_check(resources, ref.run_id))
-    return StreamingResponse(
+    return sse.SseResponse(
         _cancel_if_abandoned(resources, frames, ref.run_id, cancel_on_disconnect),
-        media_type=sse.SSE_MEDIA_TYPE,
-        headers={**sse.SSE_HEADERS, "Location": f"{ref.path}/stream", "Content-Location": ref.path},
+        headers={"Location": f"{ref.path}/stream", "Content-Location": ref.path},
+        on_close=on_close,
     )
 
 

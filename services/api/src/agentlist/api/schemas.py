@@ -72,7 +72,8 @@ class CommandBody(Body):
 class RunConfig(Body):
     model_config = ConfigDict(extra="allow")
     tags: list[str] | None = None
-    recursion_limit: int | None = None
+    recursion_limit: int | None = Field(default=None, ge=1)
+    """At most the server's ``max_recursion_limit`` (checked with the assistant's config)."""
     configurable: dict[str, Any] | None = None
 
 

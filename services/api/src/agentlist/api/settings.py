@@ -20,7 +20,7 @@ class ApiSettings(MeshSettings):
     """How long a thread-state request waits for a worker serving the graph."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     runs_per_second_per_tenant: float = Field(default=0.0, ge=0)
-    """Run creations a tenant may make per second at one API instance (0: no limit)."""
+    """Run creations a tenant may make per second, over every API instance (0: no limit)."""
     run_burst_per_tenant: int = Field(default=100, ge=1)
     """How many run creations a tenant may make at once before its rate applies."""
     auth_enabled: bool = Field(default=False, validation_alias="AUTH_ENABLED")
@@ -55,3 +55,11 @@ class ApiSettings(MeshSettings):
     """How long an idle client connection stays open. Longer than clients keep theirs (httpx,
     under the SDKs: 5 s; load balancers: 60 s), so that the client always closes first: a
     server closing as a request arrives resets it."""
+    runs_in_flight_per_tenant: int = Field(default=0, ge=0)
+    """Runs a tenant may have pending or running at once, over all instances (0: no cap)."""
+    sse_streams_per_tenant: int = Field(default=0, ge=0)
+    """SSE streams a tenant may hold open at one API instance (0: no cap)."""
+    max_recursion_limit: int = Field(default=1000, ge=1)
+    """The highest ``config.recursion_limit`` a run may ask for."""
+    max_batch_runs: int = Field(default=100, ge=1)
+    """The most runs one ``POST /runs/batch`` may create."""

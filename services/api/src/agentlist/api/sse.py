@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from agentlist.api import eventlog
 from agentlist.contracts.streams import StreamEnd
@@ -24,6 +26,30 @@ SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 RunFinished = Callable[[], Awaitable[bool]]
 """Asks Postgres whether the run has ended (or is gone): the net under a lost end entry."""
+
+
+class SseResponse(StreamingResponse):
+    """An SSE stream that calls ``on_close`` once it is over, however it ends: finished, the
+    client gone (before or after the first frame) or failed."""
+
+    def __init__(
+        self,
+        frames: AsyncIterator[bytes],
+        *,
+        headers: Mapping[str, str] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(
+            frames, media_type=SSE_MEDIA_TYPE, headers={**SSE_HEADERS, **(headers or {})}
+        )
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._on_close is not None:
+                self._on_close()
 
 
 def frame(event: str, data: bytes, event_id: str | None = None) -> bytes:

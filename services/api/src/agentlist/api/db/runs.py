@@ -39,41 +39,62 @@ class NewRun:
 @dataclass(frozen=True)
 class Queued:
     row: asyncpg.Record | None
-    """The new run; ``None`` when it was refused because the thread has active runs."""
+    """The new run; ``None`` when it was refused (``tenant_full``, or the thread has active
+    runs and the request rejects that)."""
     active: list[UUID]
     """The thread's runs that were pending or running before it, oldest first."""
+    tenant_full: bool = False
+    """Refused because the tenant had as many runs in flight as it may."""
 
 
 # One statement, run under the thread's lock (taken by an earlier statement, so that its
 # snapshot holds every run committed before the lock was granted): the thread's active runs,
-# the new run unless $12 refuses it next to them, and the thread marked busy with the graph
-# and assistant that ran it last ($13).
+# the new run unless $12 refuses it next to them or the tenant already has $14 runs in flight
+# (0: no cap), and the thread marked busy with the graph and assistant that ran it last ($13).
+# The tenant's runs are counted up to the cap only, pending ones on ``runs_pending`` and
+# running ones on a partial index of running runs (no more than the workers have slots); a
+# cap of 0 counts nothing. Runs queued at the same moment on the tenant's other threads are
+# not in this snapshot: the cap may be passed by as many as arrive together.
 QUEUE: Final = f"""
 WITH active AS (
     SELECT run_id, created_at FROM runs
     WHERE thread_id = $2 AND status IN {ACTIVE_RUNS}
+), in_flight AS (
+    SELECT $14::int > 0 AND count(*) >= $14::int AS at_cap FROM (
+        (SELECT 1 FROM runs WHERE tenant_id = $3 AND status = 'pending' LIMIT $14::int)
+        UNION ALL
+        (SELECT 1 FROM runs WHERE tenant_id = $3 AND status = 'running' LIMIT $14::int)
+    ) AS counted
 ), inserted AS (
     INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, metadata, kwargs,
                       multitask_strategy, on_completion, webhook, created_at, updated_at)
     SELECT $1::uuid, $2::uuid, $3::text, $4::uuid, $5::text, $6::jsonb, $7::jsonb, $8::text,
            $9::text, $10::text, now() + make_interval(secs => $11::float8), now()
     WHERE NOT ($12::bool AND EXISTS (SELECT 1 FROM active))
+      AND NOT (SELECT at_cap FROM in_flight)
     RETURNING {_COLUMNS}
 ), busy AS (
     UPDATE threads
     SET status = 'busy', graph_id = $5, metadata = metadata || $13::jsonb, updated_at = now()
     WHERE thread_id = $2 AND EXISTS (SELECT 1 FROM inserted)
 )
-SELECT inserted.*, ARRAY(SELECT run_id FROM active ORDER BY created_at) AS active_runs
+SELECT inserted.*, ARRAY(SELECT run_id FROM active ORDER BY created_at) AS active_runs,
+       (SELECT at_cap FROM in_flight) AS tenant_full
 FROM (SELECT 1) AS one LEFT JOIN inserted ON TRUE
 """
 
 
 async def queue(
-    conn: Executor, run: NewRun, *, reject_if_active: bool, thread_stamp: dict[str, Any]
+    conn: Executor,
+    run: NewRun,
+    *,
+    reject_if_active: bool,
+    thread_stamp: dict[str, Any],
+    tenant_cap: int = 0,
 ) -> Queued:
     """Insert ``run`` as ``pending`` and mark its thread busy, in one round trip; the caller
-    holds the thread's row lock (see ``QUEUE``)."""
+    holds the thread's row lock (see ``QUEUE``). ``tenant_cap``: the runs in flight (pending
+    or running) the tenant may have; 0: no cap."""
     row = await conn.fetchrow(
         QUEUE,
         run.run_id,
@@ -89,9 +110,11 @@ async def queue(
         run.after_seconds,
         reject_if_active,
         thread_stamp,
+        tenant_cap,
     )
     assert row is not None  # the outer query always returns its one row
-    return Queued(row if row["run_id"] is not None else None, list(row["active_runs"]))
+    inserted = row if row["run_id"] is not None else None
+    return Queued(inserted, list(row["active_runs"]), tenant_full=row["tenant_full"])
 
 
 GET: Final = f"SELECT {_COLUMNS} FROM runs WHERE run_id = $1 AND thread_id = $2 AND tenant_id = $3"

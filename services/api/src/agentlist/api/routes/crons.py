@@ -48,6 +48,7 @@ async def _create(
         stateless=thread is None,
         thread_config=thread["config"] if thread is not None else None,
         thread_metadata=thread["metadata"] if thread is not None else None,
+        max_recursion_limit=resources.settings.max_recursion_limit,
         caller=caller.run_configurable(),
     )
     row = await crons.insert(
@@ -118,6 +119,7 @@ async def patch_cron(
             payload,
             assistant,
             stateless=row["thread_id"] is None,
+            max_recursion_limit=resources.settings.max_recursion_limit,
             caller=caller.run_configurable(),
         )
         updated = await crons.update(

@@ -58,16 +58,22 @@ def _created(enqueued: Enqueued, stateless: bool) -> JsonResponse:
     )
 
 
-def _streamed(
-    resources: Resources, enqueued: Enqueued, body: RunCreate, stateless: bool
+async def _create_streamed(
+    resources: Resources, body: RunCreate, request: Request, thread_id: str | None
 ) -> StreamingResponse:
-    return sse_response(
-        resources,
-        _ref(enqueued, stateless),
-        start=eventlog.FROM_START,
-        resumable=bool(body.stream_resumable),
-        cancel_on_disconnect=body.on_disconnect == "cancel",
-    )
+    """The run and its stream: the tenant's stream slot is taken first, so that a tenant with
+    every slot taken is refused before a run is created."""
+    caller = await get_caller(request)
+    with resources.limits.stream_slot(caller.tenant) as release:
+        enqueued = await _create(resources, body, request, thread_id)
+        return sse_response(
+            resources,
+            _ref(enqueued, stateless=thread_id is None),
+            start=eventlog.FROM_START,
+            resumable=bool(body.stream_resumable),
+            cancel_on_disconnect=body.on_disconnect == "cancel",
+            on_close=release,
+        )
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -81,8 +87,7 @@ async def create_run(
 async def stream_run(
     thread_id: str, body: RunCreate, request: Request, resources: ResourcesDep
 ) -> StreamingResponse:
-    enqueued = await _create(resources, body, request, thread_id)
-    return _streamed(resources, enqueued, body, stateless=False)
+    return await _create_streamed(resources, body, request, thread_id)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
@@ -109,8 +114,7 @@ async def create_stateless_run(
 async def stream_stateless_run(
     body: RunCreate, request: Request, resources: ResourcesDep
 ) -> StreamingResponse:
-    enqueued = await _create(resources, body, request, None)
-    return _streamed(resources, enqueued, body, stateless=True)
+    return await _create_streamed(resources, body, request, None)
 
 
 @router.post("/runs/wait")
@@ -132,6 +136,9 @@ async def create_batch(
 ) -> JsonResponse:
     if not bodies:
         raise UnprocessableError("A batch needs at least one run")
+    most = resources.settings.max_batch_runs
+    if len(bodies) > most:
+        raise UnprocessableError(f"A batch may hold at most {most} runs; got {len(bodies)}")
     created = [await _create(resources, body, request, None) for body in bodies]
     return JsonResponse([shapes.run(item.run) for item in created])
 
@@ -240,6 +247,7 @@ def _modes(stream_mode: list[str] | None) -> list[str] | None:
 
 async def _join_stream(
     resources: Resources,
+    tenant: str,
     row: Any,
     *,
     stateless: bool,
@@ -257,14 +265,16 @@ async def _join_stream(
                 "Last-Event-ID must be a stream entry id such as 1700000000000-0, or -1"
             )
         start = await replay_start(resources, ref, resume)
-    return sse_response(
-        resources,
-        ref,
-        start=start,
-        resumable=bool(row["kwargs"].get("resumable")),
-        modes=_modes(stream_mode),
-        cancel_on_disconnect=truthy(cancel_on_disconnect),
-    )
+    with resources.limits.stream_slot(tenant) as release:
+        return sse_response(
+            resources,
+            ref,
+            start=start,
+            resumable=bool(row["kwargs"].get("resumable")),
+            modes=_modes(stream_mode),
+            cancel_on_disconnect=truthy(cancel_on_disconnect),
+            on_close=release,
+        )
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream")
@@ -280,6 +290,7 @@ async def join_run_stream(
     row = await _require_run(resources, caller, thread_id, run_id)
     return await _join_stream(
         resources,
+        caller.tenant,
         row,
         stateless=False,
         last_event_id=last_event_id,
@@ -300,6 +311,7 @@ async def join_stateless_run_stream(
     row = await _require_stateless_run(resources, tenant, run_id)
     return await _join_stream(
         resources,
+        tenant,
         row,
         stateless=True,
         last_event_id=last_event_id,

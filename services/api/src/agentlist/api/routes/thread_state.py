@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from agentlist.api import eventlog, stateops
 from agentlist.api.auth.gate import Caller
@@ -156,7 +156,7 @@ async def get_history(
     thread_id: str,
     resources: ResourcesDep,
     caller: CallerDep,
-    limit: int = 10,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     before: str | None = None,
 ) -> JsonResponse:
     return await _history(resources, caller, thread_id, ThreadHistory(limit=limit, before=before))

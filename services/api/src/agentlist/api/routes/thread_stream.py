@@ -44,14 +44,14 @@ async def join_thread_stream(
         if resume is None:
             raise UnprocessableError("Last-Event-ID must be a stream entry id, or -1")
         start = resume
-    return StreamingResponse(
-        sse.thread_events(
-            resources.redis,
-            key,
-            start,
-            modes=_modes(stream_modes),
-            heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
-        ),
-        media_type=sse.SSE_MEDIA_TYPE,
-        headers=sse.SSE_HEADERS,
-    )
+    with resources.limits.stream_slot(caller.tenant) as release:
+        return sse.SseResponse(
+            sse.thread_events(
+                resources.redis,
+                key,
+                start,
+                modes=_modes(stream_modes),
+                heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
+            ),
+            on_close=release,
+        )
