@@ -89,5 +89,15 @@ async def test_store_refuses_bad_namespaces(stack: Stack) -> None:
         )
         empty = await http.put("/store/items", json={"namespace": [""], "key": "k", "value": {}})
         no_key = await http.get("/store/items", params={"namespace": "a"})
+        langgraph_root = await http.put(
+            "/store/items", json={"namespace": ["langgraph", "x"], "key": "k", "value": {}}
+        )
+        nul = await http.put("/store/items", json={"namespace": ["a\x00"], "key": "k", "value": {}})
+        reserved = await http.post(
+            "/store/items/search", json={"namespace_prefix": ["__tenant__x"]}
+        )
     assert dotted.status_code == 422 and empty.status_code == 422
     assert no_key.status_code == 400
+    for refused in (langgraph_root, nul, reserved):
+        assert refused.status_code == 422, refused.text
+        assert "detail" in refused.json()

@@ -12,6 +12,7 @@ import { EventPublisher, PublishingStopped, type OutcomeFields } from "./publish
 import { deleteRunWrites, takeBaseline, type WritesBaseline } from "./rollback.js";
 import { MeshPostgresSaver } from "./persistence.js";
 import { errorInfoOf } from "./serde.js";
+import { TenantStore } from "./store.js";
 import { isStoreLost, STORE_FAILURE_ATTEMPTS } from "./storeLoss.js";
 import { graphEvents, runConfig, runInput, withoutFork } from "./stream.js";
 import { checkpointOf, hasCheckpoint, interruptsByTask, isSnapshot } from "./threadState.js";
@@ -77,7 +78,7 @@ export async function executeRun(handle: RunHandle, source: GraphSource, deps: R
   try {
     baseline = await takeBaseline(deps.persistence.pool, dispatch.thread_id);
     let config = runConfig(dispatch);
-    const graph = await source.build(config, deps.persistence);
+    const graph = await source.build(config, runPersistence(deps.persistence, dispatch));
     let input = runInput(dispatch.params);
     if (dispatch.resume_from_checkpoint && (await lastCheckpointIsOurs(deps.persistence, dispatch))) {
       logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt}: resuming from its last checkpoint`);
@@ -131,6 +132,12 @@ async function failedOutcome(
 }
 
 const LATE_WRITE_GRACE_MS = 100;
+
+/** What the run's graph is given: the store of the run's tenant only. */
+function runPersistence(persistence: Persistence, dispatch: RunDispatch): Persistence {
+  const store = persistence.store && new TenantStore(persistence.store, dispatch.tenant_id);
+  return { checkpointer: persistence.checkpointer, store };
+}
 
 async function rollBack(deps: RunDeps, dispatch: RunDispatch, baseline: WritesBaseline): Promise<void> {
   const saver = deps.persistence.checkpointer;

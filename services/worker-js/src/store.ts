@@ -7,9 +7,13 @@
  * namespace joined with dots, `value` is jsonb), with Python's semantics for search filters,
  * namespace prefixes and namespace listing. No semantic search: like Python's store with no
  * embedding index, a search `query` is ignored.
+ *
+ * A run sees its tenant's part of it only (`TenantStore`), labelled as
+ * `agentlist.core.tenant_store` labels it for Python's runs and the API's `/store`.
  */
 import {
   BaseStore,
+  InvalidNamespaceError,
   type GetOperation,
   type Item,
   type ListNamespacesOperation,
@@ -127,6 +131,78 @@ export class MeshStore extends BaseStore {
       );
     }
   }
+}
+
+/** No namespace a client or graph names may start with a label that starts with this. */
+export const RESERVED_LABEL_PREFIX = "__tenant__";
+
+/** The first physical label of every item of `tenant`: its UTF-8 bytes other than letters,
+ * digits, `_` and `-` percent-encoded, so it has no `.` (the separator) and no `:` (which
+ * LangGraph.js refuses in labels). */
+export function tenantLabel(tenant: string): string {
+  const encoded = Array.from(new TextEncoder().encode(tenant), (byte) => {
+    const char = String.fromCharCode(byte);
+    return /^[A-Za-z0-9_-]$/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  });
+  return RESERVED_LABEL_PREFIX + encoded.join("");
+}
+
+/**
+ * `store` seen by one tenant: the physical namespace of every item is the tenant's label
+ * followed by the namespace the tenant wrote; the label goes in on the way in and comes off on
+ * the way out, so a run sees its namespaces as its tenant's clients wrote them, and nothing of
+ * any other tenant.
+ */
+export class TenantStore extends BaseStore {
+  private readonly label: string;
+
+  constructor(
+    private readonly store: BaseStore,
+    tenant: string,
+  ) {
+    super();
+    this.label = tenantLabel(tenant);
+  }
+
+  async batch<Op extends Operation[]>(operations: Op): Promise<OperationResults<Op>> {
+    const results: Result[] = await this.store.batch(operations.map((op) => this.inward(op)));
+    return operations.map((op, index) => outward(op, results[index])) as OperationResults<Op>;
+  }
+
+  private physical(namespace: string[]): string[] {
+    return [this.label, ...checked(namespace)];
+  }
+
+  private inward(op: Operation): Operation {
+    if ("key" in op) return { ...op, namespace: this.physical(op.namespace) };
+    if ("namespacePrefix" in op) return { ...op, namespacePrefix: this.physical(op.namespacePrefix) };
+    // Prefixes start at the tenant's label, and there is always one; suffixes are whole
+    // namespaces' ends either way; depths count the label.
+    const conditions = (op.matchConditions ?? []).map((condition) =>
+      condition.matchType === "prefix" ? { ...condition, path: this.physical(condition.path) } : { ...condition, path: checked(condition.path) },
+    );
+    if (!conditions.some((condition) => condition.matchType === "prefix")) conditions.push({ matchType: "prefix", path: [this.label] });
+    return { ...op, matchConditions: conditions, maxDepth: op.maxDepth === undefined ? undefined : op.maxDepth + 1 };
+  }
+}
+
+/** `result` of `op` with the tenant's label taken off its namespaces. */
+function outward(op: Operation, result: Result): Result {
+  if ("key" in op && "value" in op) return result;
+  if ("key" in op) return result && withoutLabel(result as Item);
+  if ("namespacePrefix" in op) return (result as SearchItem[]).map(withoutLabel);
+  return (result as string[][]).map((namespace) => namespace.slice(1));
+}
+
+function withoutLabel<T extends Item>(item: T): T {
+  return { ...item, namespace: item.namespace.slice(1) };
+}
+
+function checked(namespace: string[]): string[] {
+  if (namespace[0]?.startsWith(RESERVED_LABEL_PREFIX)) {
+    throw new InvalidNamespaceError(`A namespace cannot start with '${RESERVED_LABEL_PREFIX}', which the server reserves: ${namespace.join(".")}`);
+  }
+  return namespace;
 }
 
 function toItem(namespace: string[], row: Row): Item {

@@ -69,7 +69,8 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
         config = run_config(dispatch)
         persistence = deps.persistence
         source = deps.graphs[dispatch.graph_id]
-        graph = await source.build(config, persistence.checkpointer(), persistence.store)
+        store = persistence.store_for(dispatch.tenant_id)
+        graph = await source.build(config, persistence.checkpointer(), store)
         baseline = await take_baseline(persistence.pool, dispatch.thread_id)
         graph_input, config = await _starting_point(graph, dispatch, config)
         ending = await _drive(run, graph, graph_input, config, publisher, deps.run_timeout_seconds)

@@ -1,4 +1,5 @@
-"""LangGraph's Postgres checkpointer and store, shared by every run of this worker."""
+"""LangGraph's Postgres checkpointer and store, shared by every run of this worker: each run
+sees the store of its own tenant only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.postgres.aio import AsyncPostgresStore
 
 from agentlist.core.langgraph_tables import LangGraphPool, open_pool, setup_tables
+from agentlist.core.tenant_store import TenantStore
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,12 @@ _CHECK_SECONDS = 5.0
 class Persistence:
     pool: LangGraphPool
     store: AsyncPostgresStore
+    """Every tenant's items: a run is given ``store_for`` its tenant instead."""
+
+    def store_for(self, tenant: str) -> TenantStore:
+        """What a run of ``tenant`` sees through ``get_store()``: the part ``/store`` shows
+        that tenant's clients."""
+        return TenantStore(self.store, tenant)
 
     def checkpointer(self) -> AsyncPostgresSaver:
         """A saver for one run or request. Each saver serialises its own queries behind a

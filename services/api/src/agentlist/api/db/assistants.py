@@ -1,6 +1,7 @@
 """Assistants: every SQL statement on them, each with the function that runs it.
 
-A tenant sees its own assistants and the system tenant's (one per graph, made by the registry).
+A tenant sees its own assistants and the system tenant's (one per graph, made by the registry),
+but changes only its own: the system tenant's only an operator changes (``writable``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,26 @@ def _visible(where: Where, tenant: str) -> Where:
 
 
 # $1 tenant, $2 the system tenant, $3 assistant.
-GET: Final = f"SELECT {_COLUMNS} FROM assistants WHERE tenant_id IN ($1, $2) AND assistant_id = $3"
+GET: Final = (
+    f"SELECT {_COLUMNS}, tenant_id FROM assistants"
+    " WHERE tenant_id IN ($1, $2) AND assistant_id = $3"
+)
 
 
 async def get(conn: Executor, tenant: str, assistant_id: UUID) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(GET, tenant, SYSTEM_TENANT, assistant_id)
     return row
+
+
+def is_system(row: asyncpg.Record) -> bool:
+    """Whether ``row`` (from :func:`get`) is a graph's system assistant, shared by every tenant."""
+    return bool(row["tenant_id"] == SYSTEM_TENANT)
+
+
+def writable(tenant: str, *, operator: bool) -> list[str]:
+    """The tenants whose assistants a caller of ``tenant`` may change: an operator's include
+    the system tenant's."""
+    return [tenant, SYSTEM_TENANT] if operator else [tenant]
 
 
 def _filters(
@@ -166,16 +181,16 @@ async def insert(
     return row
 
 
-# $1 assistant, $2 tenant; $3 graph, $4 name, $5 description, $6 config, $7 context: NULL keeps
-# the current value; $8 metadata is merged into the current.
-# * current: the assistant as the tenant sees it, locked.
+# $1 assistant, $2 the tenants the caller may change; $3 graph, $4 name, $5 description,
+# $6 config, $7 context: NULL keeps the current value; $8 metadata is merged into the current.
+# * current: the assistant, if the caller may change it, locked.
 # * next: the number after its latest version.
 # * version: the new version, made from the current one.
 # The UPDATE makes the new version the assistant's current one.
 ADD_VERSION: Final = f"""
 WITH current AS (
     SELECT * FROM assistants
-    WHERE assistant_id = $1 AND tenant_id IN ($2, '{SYSTEM_TENANT}')
+    WHERE assistant_id = $1 AND tenant_id = ANY($2::text[])
     FOR UPDATE
 ), next AS (
     SELECT coalesce(max(v.version), 0) + 1 AS version
@@ -201,7 +216,7 @@ RETURNING {_A_COLUMNS}
 
 async def add_version(
     conn: Executor,
-    tenant: str,
+    writable: list[str],
     assistant_id: UUID,
     *,
     graph_id: str | None,
@@ -216,7 +231,7 @@ async def add_version(
     row: asyncpg.Record | None = await conn.fetchrow(
         ADD_VERSION,
         assistant_id,
-        tenant,
+        writable,
         graph_id,
         name,
         description,
@@ -227,23 +242,24 @@ async def add_version(
     return row
 
 
-# $1 assistant, $2 tenant, $3 the version that becomes the current one again.
+# $1 assistant, $2 the tenants the caller may change, $3 the version that becomes the current
+# one again.
 SET_LATEST: Final = f"""
 UPDATE assistants a
 SET graph_id = v.graph_id, name = v.name, description = v.description,
     config = v.config, context = v.context, metadata = v.metadata, version = v.version,
     updated_at = now()
 FROM assistant_versions v
-WHERE a.assistant_id = $1 AND a.tenant_id IN ($2, '{SYSTEM_TENANT}')
+WHERE a.assistant_id = $1 AND a.tenant_id = ANY($2::text[])
   AND v.assistant_id = a.assistant_id AND v.version = $3
 RETURNING {_A_COLUMNS}
 """
 
 
 async def set_latest(
-    conn: Executor, tenant: str, assistant_id: UUID, version: int
+    conn: Executor, writable: list[str], assistant_id: UUID, version: int
 ) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(SET_LATEST, assistant_id, tenant, version)
+    row: asyncpg.Record | None = await conn.fetchrow(SET_LATEST, assistant_id, writable, version)
     return row
 
 
@@ -269,15 +285,15 @@ async def versions(
     return rows
 
 
-# $1 assistant, $2 tenant (its versions go by cascade).
+# $1 assistant, $2 the tenants the caller may change (its versions go by cascade).
 DELETE: Final = (
-    f"DELETE FROM assistants WHERE assistant_id = $1 AND tenant_id IN ($2, '{SYSTEM_TENANT}')"
+    "DELETE FROM assistants WHERE assistant_id = $1 AND tenant_id = ANY($2::text[])"
     " RETURNING assistant_id"
 )
 
 
-async def delete(conn: Executor, tenant: str, assistant_id: UUID) -> bool:
-    return await conn.fetchval(DELETE, assistant_id, tenant) is not None
+async def delete(conn: Executor, writable: list[str], assistant_id: UUID) -> bool:
+    return await conn.fetchval(DELETE, assistant_id, writable) is not None
 
 
 GRAPH: Final = (

@@ -1,5 +1,7 @@
 """Assistants: a graph with a configuration, versioned. Every registered graph has a system
-assistant (created by the registry) whose id is ``uuid5(NAMESPACE, graph_id)``."""
+assistant (created by the registry) whose id is ``uuid5(NAMESPACE, graph_id)``: every tenant
+sees it and runs it, so only an operator changes or deletes it, and a tenant that wants another
+configuration creates an assistant of its own."""
 
 from __future__ import annotations
 
@@ -15,7 +17,12 @@ from agentlist.api.auth.gate import Caller
 from agentlist.api.db import assistants, threads
 from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.enqueue import parse_assistant_ref
-from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
+from agentlist.api.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+)
 from agentlist.api.params import pagination_headers, select_fields, truthy
 from agentlist.api.responses import JsonResponse
 from agentlist.api.schemas import (
@@ -48,6 +55,21 @@ async def require_assistant(
     if row is None or filters.excludes(only, row["metadata"]):
         raise NotFoundError(f"Assistant {assistant_ref} not found")
     return row
+
+
+async def _require_changeable(
+    resources: Resources, caller: Caller, assistant_ref: str, action: Action
+) -> list[str]:
+    """The tenants whose assistants the caller may change, once it may ``action`` this one: a
+    system assistant is what every tenant's runs use, so only an operator changes it."""
+    row = await require_assistant(resources, caller, assistant_ref, action)
+    if assistants.is_system(row) and not caller.operator:
+        raise ForbiddenError(
+            f"Assistant {assistant_ref} is the system assistant of graph '{row['graph_id']}',"
+            " shared by every tenant; create an assistant of your own for the graph"
+            " (POST /assistants) to change its configuration"
+        )
+    return assistants.writable(caller.tenant, operator=caller.operator)
 
 
 async def _graph_of(resources: Resources, caller: Caller, assistant_ref: str) -> Any:
@@ -147,14 +169,13 @@ async def get_assistant(
 async def patch_assistant(
     assistant_id: str, body: AssistantPatch, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    tenant = caller.tenant
-    await require_assistant(resources, caller, assistant_id, "update")
+    writable = await _require_changeable(resources, caller, assistant_id, "update")
     if body.graph_id is not None:
         await _require_graph(resources, body.graph_id)
     async with resources.pool.acquire() as conn, conn.transaction():
         row = await assistants.add_version(
             conn,
-            tenant,
+            writable,
             parse_assistant_ref(assistant_id),
             graph_id=body.graph_id,
             name=body.name,
@@ -175,17 +196,16 @@ async def delete_assistant(
     caller: CallerDep,
     delete_threads: str | None = None,
 ) -> Response:
-    tenant = caller.tenant
-    await require_assistant(resources, caller, assistant_id, "delete")
+    writable = await _require_changeable(resources, caller, assistant_id, "delete")
     target = parse_assistant_ref(assistant_id)
     async with resources.pool.acquire() as conn, conn.transaction():
-        if not await assistants.delete(conn, tenant, target):
+        if not await assistants.delete(conn, writable, target):
             raise NotFoundError(f"Assistant {assistant_id} not found")
         if truthy(delete_threads):
             # Only the threads the caller could delete one by one.
             value = {"metadata": {"assistant_id": str(target)}}
             only = await caller.authorize("threads", "delete", value)
-            await threads.delete_by_metadata(conn, tenant, value["metadata"], only=only)
+            await threads.delete_by_metadata(conn, caller.tenant, value["metadata"], only=only)
     return Response(status_code=204)
 
 
@@ -212,10 +232,9 @@ async def assistant_versions(
 async def set_latest_version(
     assistant_id: str, body: AssistantLatest, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
-    tenant = caller.tenant
-    await require_assistant(resources, caller, assistant_id, "update")
+    writable = await _require_changeable(resources, caller, assistant_id, "update")
     row = await assistants.set_latest(
-        resources.pool, tenant, parse_assistant_ref(assistant_id), body.version
+        resources.pool, writable, parse_assistant_ref(assistant_id), body.version
     )
     if row is None:
         raise NotFoundError(f"Version {body.version} of assistant {assistant_id} not found")

@@ -1,10 +1,12 @@
 """The long-term memory store: the same rows graphs read and write through LangGraph's
-``get_store()`` (LangGraph's Postgres store, shared with the workers).
+``get_store()`` (LangGraph's Postgres store, shared with the workers), each tenant's under a
+label of its own (:mod:`agentlist.core.tenant_store`) that its clients and graphs never see.
 
 Custom auth's ``store`` handlers see ``namespace`` (a tuple they may replace, to put a caller's
 items under a prefix of their own), ``key`` and, for puts, ``value``. A filter they return
 narrows a search (AND-ed into its ``filter``) and hides a ``get`` whose value does not match;
 the store can apply no filter to a put, a delete or a namespace listing, so there it is a 403.
+The namespace they return is still in the tenant's own view: the tenant's label goes in front.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from langgraph.store.base import InvalidNamespaceError
 
 from agentlist.api.auth import filters
 from agentlist.api.auth.custom import Action
 from agentlist.api.auth.gate import Caller
-from agentlist.api.deps import CallerDep, ResourcesDep
+from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.errors import BadRequestError, ForbiddenError, UnprocessableError
 from agentlist.api.params import truthy
 from agentlist.api.responses import JsonResponse
 from agentlist.api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from agentlist.core.tenant_store import RESERVED_LABEL_PREFIX, TenantStore, is_reserved
 
 router = APIRouter(prefix="/store", tags=["Store"])
 
@@ -32,7 +36,19 @@ def _namespace(labels: list[str]) -> tuple[str, ...]:
             raise UnprocessableError("Namespace labels cannot be empty strings")
         if "." in label:
             raise UnprocessableError(f"Namespace labels cannot contain periods ('.'): {label!r}")
-    return tuple(labels)
+        if "\x00" in label:
+            raise UnprocessableError(f"Namespace labels cannot contain NUL bytes: {label!r}")
+    namespace = tuple(labels)
+    if is_reserved(namespace):
+        raise UnprocessableError(
+            f"A namespace cannot start with {RESERVED_LABEL_PREFIX!r}: the server reserves it"
+        )
+    return namespace
+
+
+def _store(resources: Resources, caller: Caller) -> TenantStore:
+    """The caller's tenant's part of the store, the part its graphs see."""
+    return TenantStore(resources.langgraph.store, caller.tenant)
 
 
 async def _authorized(caller: Caller, action: Action, value: dict[str, Any]) -> Any:
@@ -64,9 +80,12 @@ async def put_item(body: StorePut, resources: ResourcesDep, caller: CallerDep) -
     await _authorized(caller, "put", value)
     if not value["namespace"]:
         raise UnprocessableError("An item needs a namespace of at least one label")
-    await resources.langgraph.store.aput(
-        value["namespace"], body.key, value["value"], index=value["index"], ttl=body.ttl
-    )
+    try:
+        await _store(resources, caller).aput(
+            value["namespace"], body.key, value["value"], index=value["index"], ttl=body.ttl
+        )
+    except InvalidNamespaceError as exc:  # a namespace LangGraph reserves, like ("langgraph", ...)
+        raise UnprocessableError(str(exc)) from None
     return Response(status_code=204)
 
 
@@ -83,7 +102,7 @@ async def get_item(
     labels = namespace.split(".") if namespace else []
     value: dict[str, Any] = {"namespace": _namespace(labels), "key": key}
     only = await _authorized(caller, "get", value)
-    item = await resources.langgraph.store.aget(
+    item = await _store(resources, caller).aget(
         value["namespace"], key, refresh_ttl=truthy(refresh_ttl) if refresh_ttl else None
     )
     if item is not None and filters.excludes(only, item.value):
@@ -95,7 +114,7 @@ async def get_item(
 async def delete_item(body: StoreDelete, resources: ResourcesDep, caller: CallerDep) -> Response:
     value: dict[str, Any] = {"namespace": _namespace(body.namespace), "key": body.key}
     await _authorized(caller, "delete", value)
-    await resources.langgraph.store.adelete(value["namespace"], body.key)
+    await _store(resources, caller).adelete(value["namespace"], body.key)
     return Response(status_code=204)
 
 
@@ -116,7 +135,7 @@ async def search_items(
     }
     only = await _authorized(caller, "search", value)
     wanted = {**(value["filter"] or {}), **(_store_filter(only) if only is not None else {})}
-    items = await resources.langgraph.store.asearch(
+    items = await _store(resources, caller).asearch(
         value["namespace"],
         filter=wanted or None,
         limit=body.limit,
@@ -138,7 +157,7 @@ async def list_namespaces(
         "offset": body.offset,
     }
     await _authorized(caller, "list_namespaces", value)
-    found = await resources.langgraph.store.alist_namespaces(
+    found = await _store(resources, caller).alist_namespaces(
         prefix=value["namespace"] or None,
         suffix=_namespace(body.suffix) if body.suffix else None,
         max_depth=body.max_depth,
