@@ -115,8 +115,9 @@ class Gate:
         if settings.auth_enabled:
             secret = settings.jwt_secret
             tokens = TokenVerifier.configure(
-                secret=secret.get_secret_value() if secret is not None else None,
-                jwks_url=settings.jwks_url,
+                # Empty is unset: Compose passes ${JWT_SECRET:-} as "".
+                secret=(secret.get_secret_value() or None) if secret is not None else None,
+                jwks_url=settings.jwks_url or None,
                 algorithms=settings.jwt_algorithms,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
