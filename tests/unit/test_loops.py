@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from agentlist.core.retry import Backoff, retry, supervise
+from agentlist.db import connections
 
 
 def test_backoff_doubles_up_to_its_most_jittered_down_by_at_most_a_half() -> None:
@@ -61,3 +63,23 @@ async def test_supervise_survives_outages_and_ends_on_stop_or_a_bug() -> None:
 
     with pytest.raises(KeyError):
         await supervise("sweep", bug, asyncio.Event(), transient=(OSError,), most=0.01)
+
+
+async def test_a_connection_left_stuck_by_a_killed_postgres_is_an_outage_not_a_bug() -> None:
+    # What a control-plane loop meets when Postgres is killed under it: asyncpg's pool fails
+    # to reset the connection it gets back (and replaces it). A scheduler that stopped on it
+    # left every run created afterwards pending for ever.
+    stop = asyncio.Event()
+    steps: list[int] = []
+
+    async def claim() -> float:
+        steps.append(1)
+        if len(steps) == 1:
+            raise asyncpg.InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress"
+            )
+        stop.set()
+        return 0.0
+
+    await supervise("claim", claim, stop, transient=connections.TRANSIENT, most=0.01)
+    assert len(steps) == 2

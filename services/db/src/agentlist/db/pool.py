@@ -147,6 +147,10 @@ TRANSIENT: Final[Transient] = (
     OSError,  # refused and reset connections; TimeoutError is one too
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # a connection closed under a query
+    # A pooled connection whose server vanished mid-operation: asyncpg leaves its protocol
+    # stuck ("another operation (2) is in progress", MagicStack/asyncpg#784), and the pool
+    # replaces it once its reset has failed. asyncpg has no narrower type for it.
+    asyncpg.InternalClientError,
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization failure
