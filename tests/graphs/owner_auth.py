@@ -14,7 +14,11 @@ USERS: dict[str, dict[str, Any]] = {
     "token-bob": {"identity": "bob", "permissions": []},
 }
 BROKEN = "token-broken"
-"""Makes the authenticator fail with an error of its own: the server must deny, not allow."""
+"""Makes the authenticator fail with an error of its own (that quotes the token): the server must
+deny, not allow, and not log the error's message."""
+CANARY = "token-canary-"
+"""Any token under this prefix is carol's: tests/e2e/test_secrets_hygiene.py puts a fresh canary
+after it, then searches every log and store for it."""
 
 
 @auth.authenticate
@@ -22,8 +26,10 @@ async def authenticate(authorization: str | None) -> Auth.types.MinimalUserDict:
     if authorization is None or not authorization.startswith("Bearer "):
         raise Auth.exceptions.HTTPException(status_code=401, detail="Missing bearer token")
     token = authorization.removeprefix("Bearer ")
-    if token == BROKEN:
+    if token.startswith(BROKEN):
         raise RuntimeError(f"the user store is down (token {token})")
+    if token.startswith(CANARY):
+        return {"identity": "carol", "permissions": []}
     user = USERS.get(token)
     if user is None:
         raise Auth.exceptions.HTTPException(status_code=401, detail="Unknown token")

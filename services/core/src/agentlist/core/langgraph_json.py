@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 _TEMPLATE = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-DEFAULT_HEADER_EXCLUDES = ("x-api-key", "x-tenant-id", "x-service-key")
+SERVER_CREDENTIAL_HEADERS = ("x-gateway-secret",)
+"""AgentList's own credentials: a gateway proves itself to the API with them. A graph has no use
+for them and a langgraph.json written for langgraph-api cannot know to exclude them, so they are
+excluded whatever ``http.configurable_headers`` says."""
+DEFAULT_HEADER_EXCLUDES = ("x-api-key", "x-tenant-id", "x-service-key", "x-*-access-token")
+"""langgraph-api's defaults, plus the caller's access token that an authenticating proxy in front
+of the server passes on (oauth2-proxy's ``X-Forwarded-Access-Token`` and
+``X-Auth-Request-Access-Token``): a login credential, which forwarding would copy into every
+checkpoint and webhook. Other ``x-*`` headers still follow langgraph-api, since graphs rely on
+them (an identity a proxy sets, a key a client means its graph to use)."""
 
 
 class ServerConfigError(ValueError):
@@ -24,13 +33,16 @@ class ServerConfigError(ValueError):
 @dataclass(frozen=True)
 class HeaderRules:
     """Which request headers reach ``config.configurable``: ``x-*`` and ``user-agent`` by
-    default; ``includes``/``excludes`` are glob patterns, excludes winning."""
+    default; ``includes``/``excludes`` are glob patterns, excludes winning, and never
+    :data:`SERVER_CREDENTIAL_HEADERS`."""
 
     includes: tuple[str, ...] | None = None
     excludes: tuple[str, ...] = DEFAULT_HEADER_EXCLUDES
 
     def allows(self, name: str) -> bool:
         name = name.lower()
+        if name in SERVER_CREDENTIAL_HEADERS:
+            return False
         if any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in self.excludes):
             return False
         if self.includes is None:
