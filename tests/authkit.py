@@ -17,6 +17,9 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from langgraph_sdk import get_client
+
+from agentlist.launcher import Stack
 
 OPEN_PATHS = {"/ok", "/info", "/health", "/metrics"}
 """Routes langgraph-api also leaves open (liveness, version; ours: health and metrics)."""
@@ -46,6 +49,11 @@ async def status_of(call: Any) -> int:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def bearer_client(stack: Stack, token: str) -> Any:
+    """The official SDK as a caller presenting ``token``."""
+    return get_client(url=stack.api_url, headers=bearer(token))
 
 
 class Issuer:

@@ -3,6 +3,7 @@
 * ``servers``: NATS (JetStream), Postgres and Redis only, for integration tests of one service.
 * ``stack``: the whole mesh as ``agentlist dev`` runs it (api, registry, scheduler, bridge and a
   worker serving the test graphs), for end-to-end tests through the official ``langgraph-sdk``.
+* ``auth_stack``: the same under a langgraph.json's custom auth.
 
 Set ``NATS_URL``, ``DATABASE_URL`` or ``REDIS_URL`` to run against servers of your own.
 """
@@ -21,6 +22,7 @@ from serverkit import FAST_TIMINGS, migrated_pool, services_on
 from waitkit import run_reaches
 
 from agentlist.launcher import Stack, StackOptions
+from agentlist.launcher.jsworker import js_worker_problem
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +53,21 @@ def stack(
 ) -> Iterator[Stack]:
     """The whole mesh, shared by the end-to-end tests that do not break it."""
     with services_on(servers, tmp_path_factory.mktemp("stack"), log_dir / "stack") as running:
+        yield running
+
+
+AUTH_CONFIG = Path(__file__).resolve().parent / "graphs" / "auth_langgraph.json"
+
+
+@pytest.fixture(scope="session")
+def auth_stack(
+    tmp_path_factory: pytest.TempPathFactory, servers: Stack, log_dir: Path
+) -> Iterator[Stack]:
+    """A mesh under custom auth (``tests/graphs/owner_auth.py``: bearer tokens, owner-only
+    threads), with Python and JS graphs that report who called them."""
+    assert js_worker_problem() is None, js_worker_problem()
+    data = tmp_path_factory.mktemp("auth-stack")
+    with services_on(servers, data, log_dir / "auth-stack", graphs_config=AUTH_CONFIG) as running:
         yield running
 
 

@@ -76,7 +76,7 @@ def forged_tokens() -> dict[str, str]:
     public_pem = ISSUER.rsa.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    unsigned = jwt.encode(claims, key=None, algorithm="none")
+    unsigned = jwt.encode(claims, key="", algorithm="none")
     attacker = Issuer(secret="a" * 40, issuer=ISSUER.issuer, audience=ISSUER.audience)
     now = int(time.time())
     return {

@@ -3,32 +3,12 @@ who may call, what each caller reaches, and what a graph learns of its caller.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from authkit import bearer, guarded_operations, status_of
-from langgraph_sdk import get_client
-from serverkit import services_on
+from authkit import bearer, bearer_client, guarded_operations, status_of
 
 from agentlist.launcher import Stack
-
-AUTH_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "auth_langgraph.json"
-
-
-@pytest.fixture(scope="module")
-def auth_stack(
-    tmp_path_factory: pytest.TempPathFactory, servers: Stack, log_dir: Path
-) -> Iterator[Stack]:
-    data = tmp_path_factory.mktemp("auth-stack")
-    with services_on(servers, data, log_dir / "auth-stack", graphs_config=AUTH_CONFIG) as stack:
-        yield stack
-
-
-def client(stack: Stack, token: str) -> Any:
-    return get_client(url=stack.api_url, headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_every_guarded_route_refuses_a_caller_without_a_token(auth_stack: Stack) -> None:
@@ -53,7 +33,7 @@ async def test_a_failing_authenticator_denies_without_saying_why(auth_stack: Sta
 
 
 async def test_another_owners_thread_does_not_exist_for_a_caller(auth_stack: Stack) -> None:
-    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    alice, bob = bearer_client(auth_stack, "token-alice"), bearer_client(auth_stack, "token-bob")
     thread = await alice.threads.create(metadata={"topic": "plans"})
     assert thread["metadata"] == {"topic": "plans", "owner": "alice"}
     tid = thread["thread_id"]
@@ -81,7 +61,7 @@ async def test_another_owners_thread_does_not_exist_for_a_caller(auth_stack: Sta
 
 
 async def test_a_handler_returning_false_is_403(auth_stack: Stack) -> None:
-    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    alice, bob = bearer_client(auth_stack, "token-alice"), bearer_client(auth_stack, "token-bob")
     bobs = await bob.threads.create()
     assert await status_of(bob.threads.delete(bobs["thread_id"])) == 403
     assert (await bob.threads.get(bobs["thread_id"]))["thread_id"] == bobs["thread_id"]
@@ -93,7 +73,7 @@ async def test_a_handler_returning_false_is_403(auth_stack: Stack) -> None:
 async def test_the_graph_sees_the_authenticated_caller_and_not_a_claimed_one(
     auth_stack: Stack,
 ) -> None:
-    alice = client(auth_stack, "token-alice")
+    alice = bearer_client(auth_stack, "token-alice")
     thread = await alice.threads.create()
     forged = {"langgraph_auth_user_id": "mallory", "langgraph_auth_permissions": ["admin"]}
     state = await alice.runs.wait(
@@ -105,7 +85,7 @@ async def test_the_graph_sees_the_authenticated_caller_and_not_a_claimed_one(
 
 
 async def test_assistants_and_crons_follow_their_handlers(auth_stack: Stack) -> None:
-    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    alice, bob = bearer_client(auth_stack, "token-alice"), bearer_client(auth_stack, "token-bob")
     assistant = await alice.assistants.create("agent", name="alice's", metadata={"k": "v"})
     assert assistant["metadata"] == {"k": "v", "owner": "alice"}
     aid = assistant["assistant_id"]
@@ -128,7 +108,7 @@ async def test_assistants_and_crons_follow_their_handlers(auth_stack: Stack) -> 
 async def test_a_store_handler_keeps_each_callers_items_under_its_own_prefix(
     auth_stack: Stack,
 ) -> None:
-    alice, bob = client(auth_stack, "token-alice"), client(auth_stack, "token-bob")
+    alice, bob = bearer_client(auth_stack, "token-alice"), bearer_client(auth_stack, "token-bob")
     await alice.store.put_item(["notes"], "plan", {"text": "alice's"})
     assert await bob.store.get_item(["notes"], "plan") is None
     item = await alice.store.get_item(["notes"], "plan")

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 ASSETS = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "auth.js": "text/javascript; charset=utf-8",
     "sse.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }

@@ -1,6 +1,7 @@
 // AgentList Studio. Server data reaches the page only as text nodes and attribute values,
 // never as markup.
 import { SSEParser, eventData } from "./sse.js";
+import { TOKEN_KEY, authHeaders, authProblem } from "./auth.js";
 
 const STREAM_MODES = [
   "values", "updates", "messages-tuple", "custom", "events", "debug", "tasks", "checkpoints",
@@ -74,7 +75,53 @@ function clearError() {
   $("error").hidden = true;
 }
 
+// ---- Token ---------------------------------------------------------------------------------
+
+/** The token the user gave this tab, or "" (storage may be unavailable: then there is none). */
+function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/** @param {string} value */
+function saveToken(value) {
+  const trimmed = value.trim();
+  if (trimmed) sessionStorage.setItem(TOKEN_KEY, trimmed);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  $("token").setAttribute("aria-invalid", "false");
+}
+
+/** @param {Record<string, string>} headers */
+function withToken(headers) {
+  return { ...headers, ...authHeaders(token()) };
+}
+
+function setUpToken() {
+  const input = /** @type {HTMLInputElement} */ ($("token"));
+  input.value = token();
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveToken(input.value);
+    void refreshAll();
+  });
+}
+
 // ---- API ---------------------------------------------------------------------------------
+
+/** An error answer of the API, with its status. */
+class ApiError extends Error {
+  /** @param {string} message @param {number} status */
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** @param {unknown} error */
+const isAuthError = (error) => error instanceof ApiError && (error.status === 401 || error.status === 403);
 
 /** @param {Response} response */
 async function readJson(response) {
@@ -89,13 +136,19 @@ async function readJson(response) {
 /** @param {Response} response @param {unknown} body */
 function failure(response, body) {
   const detail = body && typeof body === "object" && "detail" in body ? body.detail : body;
-  return new Error(`${response.status} ${response.statusText}: ${typeof detail === "string" ? detail : json(detail)}`);
+  const text = typeof detail === "string" ? detail : json(detail);
+  const problem = authProblem(response.status, token() !== "", text);
+  if (problem !== null) {
+    if (response.status === 401) $("token").setAttribute("aria-invalid", "true");
+    return new ApiError(problem, response.status);
+  }
+  return new ApiError(`${response.status} ${response.statusText}: ${text}`, response.status);
 }
 
 /** @param {string} method @param {string} path @param {unknown} [body] */
 async function api(method, path, body) {
   /** @type {RequestInit} */
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: withToken({ Accept: "application/json" }) };
   if (body !== undefined) {
     init.headers = { ...init.headers, "Content-Type": "application/json" };
     init.body = JSON.stringify(body);
@@ -423,7 +476,7 @@ async function run() {
     const thread = state.thread ?? (await createThread());
     const response = await fetch(`/threads/${enc(thread.thread_id)}/runs/stream`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: withToken({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify({ assistant_id: state.assistant.assistant_id, input, stream_mode: checkedModes() }),
     });
     if (!response.ok || !response.body) throw failure(response, await readJson(response));
@@ -462,7 +515,16 @@ async function cancelRun() {
 // ---- Workers and health --------------------------------------------------------------------
 
 async function loadWorkers() {
-  const workers = await api("GET", "/workers");
+  let workers;
+  try {
+    workers = await api("GET", "/workers");
+  } catch (error) {
+    // Workers are an operator's view: a token without that right still uses the rest.
+    if (!isAuthError(error)) throw error;
+    const why = /** @type {ApiError} */ (error).status === 403 ? "Needs an operator's token." : /** @type {Error} */ (error).message;
+    $("workers").querySelector("tbody")?.replaceChildren(h("tr", {}, h("td", { colspan: 4, class: "muted" }, why)));
+    return;
+  }
   const rows = workers.map((/** @type {any} */ w) => h("tr", {},
     h("td", { title: `${w.worker_id}\n${w.language} ${w.version ?? ""} on ${w.host ?? "?"}\ngraphs: ${(w.graphs ?? []).join(", ")}` },
       h("code", {}, short(w.worker_id)), " ", h("span", { class: "muted" }, w.language)),
@@ -476,7 +538,7 @@ async function loadWorkers() {
 async function loadHealth() {
   const pills = $("health");
   try {
-    const response = await fetch("/health", { headers: { Accept: "application/json" } });
+    const response = await fetch("/health", { headers: withToken({ Accept: "application/json" }) });
     const health = await readJson(response);
     if (!health || typeof health !== "object") throw failure(response, health);
     const pill = (/** @type {string} */ name, /** @type {string} */ value) =>
@@ -498,6 +560,7 @@ async function refreshAll() {
 
 function start() {
   buildModes();
+  setUpToken();
   $("run").addEventListener("click", () => void run());
   $("cancel").addEventListener("click", () => void cancelRun());
   $("refresh").addEventListener("click", () => void refreshAll());
