@@ -3,6 +3,7 @@ who may call, what each caller reaches, and what a graph learns of its caller.""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -115,3 +116,37 @@ async def test_a_store_handler_keeps_each_callers_items_under_its_own_prefix(
     assert item["namespace"] == ["alice", "notes"] and item["value"] == {"text": "alice's"}
     found = await bob.store.search_items(["notes"])
     assert found["items"] == []
+
+
+async def test_every_way_to_start_a_run_asks_the_create_run_handler(auth_stack: Stack) -> None:
+    """langgraph-api's CVEs came from ways around ``threads.create_run``: if_not_exists,
+    implicit threads, stateless runs, batches, crons, and assistants the caller cannot read."""
+    viewer = bearer_client(auth_stack, "token-viewer")
+    own = (await viewer.threads.create())["thread_id"]
+    fresh = str(uuid.uuid4())
+    assert await status_of(viewer.runs.create(own, "agent", input={})) == 403
+    assert (
+        await status_of(viewer.runs.create(fresh, "agent", input={}, if_not_exists="create")) == 403
+    )
+    assert await status_of(viewer.threads.get(fresh)) == 404  # and nothing was made
+    assert await status_of(viewer.runs.wait(None, "agent", input={})) == 403
+    assert await status_of(viewer.crons.create("agent", schedule="0 0 1 1 *")) == 403
+    assert (
+        await status_of(viewer.crons.create_for_thread(own, "agent", schedule="0 0 1 1 *")) == 403
+    )
+    async with httpx.AsyncClient(base_url=auth_stack.api_url) as http:
+        batch = [{"assistant_id": "agent", "input": {}}]
+        refused = await http.post("/runs/batch", json=batch, headers=bearer("token-viewer"))
+    assert refused.status_code == 403, refused.text
+    assert await viewer.runs.list(own) == []
+
+    alice, bob = bearer_client(auth_stack, "token-alice"), bearer_client(auth_stack, "token-bob")
+    alices_thread = (await alice.threads.create())["thread_id"]
+    bobs_thread = (await bob.threads.create())["thread_id"]
+    private = (await alice.assistants.create("agent", name="alice's own"))["assistant_id"]
+    assert await status_of(bob.runs.create(bobs_thread, private, input={})) == 404
+    assert await status_of(bob.crons.create(private, schedule="0 0 1 1 *")) == 404
+    taken = bob.runs.create(alices_thread, "agent", input={}, if_not_exists="create")
+    assert await status_of(taken) == 404
+    assert await alice.runs.list(alices_thread) == []
+    assert await bob.runs.list(bobs_thread) == []

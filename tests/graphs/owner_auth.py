@@ -12,7 +12,10 @@ auth = Auth()
 USERS: dict[str, dict[str, Any]] = {
     "token-alice": {"identity": "alice", "permissions": ["threads:delete"], "team": "red"},
     "token-bob": {"identity": "bob", "permissions": []},
+    "token-viewer": {"identity": "viewer", "permissions": ["read-only"]},
 }
+READ_ONLY = "read-only"
+"""A caller who may look but never start a run, however it asks for one."""
 BROKEN = "token-broken"
 """Makes the authenticator fail with an error of its own (that quotes the token): the server must
 deny, not allow, and not log the error's message."""
@@ -42,6 +45,15 @@ async def owner_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
     if isinstance(metadata, dict):
         metadata["owner"] = ctx.user.identity
     return {"owner": ctx.user.identity}
+
+
+@auth.on.threads.create_run
+async def runs_are_not_for_readers(
+    ctx: Auth.types.AuthContext, value: dict[str, Any]
+) -> dict[str, str] | bool:
+    if READ_ONLY in ctx.permissions:
+        return False
+    return await owner_only(ctx, value)
 
 
 @auth.on.threads.delete

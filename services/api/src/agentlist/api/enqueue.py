@@ -152,6 +152,16 @@ async def _authorize_run(
     return only, body.model_copy(update={"metadata": value["metadata"]})
 
 
+async def authorize_assistant_use(caller: Caller, assistant: runprep.Assistant) -> None:
+    """A run may use an assistant only if its caller may read it (langgraph-api's
+    GHSA-jfj5-wrj9-63x4); a graph's system assistant is everyone's."""
+    if assistant.assistant_id == system_assistant_id(subjects.token(assistant.graph_id)):
+        return
+    only = await caller.authorize("assistants", "read", {"assistant_id": assistant.assistant_id})
+    if filters.excludes(only, assistant.metadata):
+        raise NotFoundError("Thread or assistant not found.")
+
+
 async def enqueue_run(
     resources: Resources,
     caller: Caller,
@@ -179,6 +189,7 @@ async def enqueue_run(
         if filters.excludes(only, thread["metadata"]):
             # The thread is locked: what was checked is what the run will use.
             raise NotFoundError("Thread or assistant not found.")
+        await authorize_assistant_use(caller, assistant)
         prepared = runprep.prepare(
             body,
             run_id=run_id,

@@ -15,7 +15,11 @@ from agentlist.api.auth.custom import Action, search_value
 from agentlist.api.auth.gate import Caller
 from agentlist.api.db import crons
 from agentlist.api.deps import CallerDep, Resources, ResourcesDep
-from agentlist.api.enqueue import parse_assistant_ref, resolve_assistant
+from agentlist.api.enqueue import (
+    authorize_assistant_use,
+    parse_assistant_ref,
+    resolve_assistant,
+)
 from agentlist.api.errors import BadRequestError, NotFoundError
 from agentlist.api.params import pagination_headers, parse_uuid, select_fields
 from agentlist.api.responses import JsonResponse
@@ -39,7 +43,11 @@ async def _create(
         "payload": body.model_dump(mode="json", exclude_none=True),
     }
     await caller.authorize("crons", "create", value)
+    if thread is None:
+        # A cron's runs are runs: a thread cron asked the thread (create_run) already.
+        await caller.authorize("threads", "create_run", value)
     assistant = await resolve_assistant(resources.pool, caller.tenant, body.assistant_id)
+    await authorize_assistant_use(caller, assistant)
     timezone = body.timezone or "UTC"
     payload = cron_rules.payload_of(body)
     template = cron_rules.run_template(
