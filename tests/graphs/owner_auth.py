@@ -49,11 +49,11 @@ async def owner_only(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict
 
 @auth.on.threads.create_run
 async def runs_are_not_for_readers(
-    ctx: Auth.types.AuthContext, value: dict[str, Any]
-) -> dict[str, str] | bool:
+    ctx: Auth.types.AuthContext, value: Auth.types.RunsCreate
+) -> Auth.types.FilterType | bool:
     if READ_ONLY in ctx.permissions:
         return False
-    return await owner_only(ctx, value)
+    return await owner_only(ctx, dict(value))  # a copy, but of the same metadata dict
 
 
 @auth.on.threads.delete
