@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from agentlist.launcher import Stack
@@ -34,3 +36,21 @@ async def test_prometheus_metrics(stack: Stack) -> None:
     assert 'agentlist_workers{language="python",state="healthy"}' in text
     assert "agentlist_oldest_pending_run_seconds" in text
     assert {"runs", "workers", "oldest_pending_seconds"} <= set(as_json)
+
+
+async def test_queue_depth_workers_and_api_latency(stack: Stack, sdk: Any) -> None:
+    thread = await sdk.threads.create()
+    await sdk.runs.wait(thread["thread_id"], "agent", input={"messages": []})
+    for _ in range(3):
+        await sdk.threads.get(thread["thread_id"])
+    async with httpx.AsyncClient(base_url=stack.api_url) as http:
+        depth = (await http.get("/metrics/queue-depth")).json()
+        workers = (await http.get("/metrics/workers")).json()
+        latency = (await http.get("/metrics/api-latency")).json()["routes"]
+    assert isinstance(depth["runs"], list) and depth["oldest_pending_seconds"] >= 0
+    healthy = [w for w in workers["workers"] if w["state"] == "healthy"]
+    assert healthy and healthy[0]["capacity"] >= 1
+    by_id = latency["GET /threads/{thread_id}"]
+    assert by_id["count"] >= 3 and 0 < by_id["p50_ms"] <= by_id["p99_ms"] <= by_id["max_ms"]
+    assert "POST /threads/{thread_id}/runs/wait" in latency
+    assert not any(thread["thread_id"] in route for route in latency)

@@ -14,6 +14,7 @@ from agentlist.api.auth.gate import Gate, refuse_open_exposure
 from agentlist.api.deps import Resources, get_caller
 from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
+from agentlist.api.latency import LatencyRecorder, RecordLatency
 from agentlist.api.limits import BodySizeLimit
 from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.routes import (
@@ -40,7 +41,7 @@ EXPOSED_HEADERS = ["X-Pagination-Total", "X-Pagination-Next", "Content-Location"
 
 @asynccontextmanager
 async def _open_resources(
-    settings: ApiSettings, server: ServerConfig, gate: Gate
+    settings: ApiSettings, server: ServerConfig, gate: Gate, latency: LatencyRecorder
 ) -> AsyncIterator[Resources]:
     async with AsyncExitStack() as stack:
         pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_size)
@@ -73,6 +74,7 @@ async def _open_resources(
             server=server,
             limits=limits,
             gate=gate.with_pool(pool),
+            latency=latency,
         )
 
 
@@ -93,10 +95,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     server = server_config.load(settings.graphs_config)
     gate = Gate.configure(settings, server)
     refuse_open_exposure(gate, settings.host, settings.allow_open)
+    latency = LatencyRecorder()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with _open_resources(settings, server, gate) as resources:
+        async with _open_resources(settings, server, gate, latency) as resources:
             yield {"resources": resources}
 
     app = FastAPI(
@@ -106,6 +109,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RecordLatency, recorder=latency)
     app.add_middleware(CORSMiddleware, **_cors(server))
     install_error_handlers(app)
     # Open, as in langgraph-api: liveness and version, the Studio's files (/docs and

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from agentlist.api.auth.gate import Caller, Gate
 from agentlist.api.errors import ForbiddenError
 from agentlist.api.langgraph_storage import LangGraphStorage
+from agentlist.api.latency import LatencyRecorder
 from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.settings import ApiSettings
 from agentlist.core.langgraph_json import ServerConfig
@@ -29,6 +30,7 @@ class Resources:
     server: ServerConfig
     limits: TenantLimits
     gate: Gate
+    latency: LatencyRecorder
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that outlives the request that started it (a cancel after a client left)."""
 

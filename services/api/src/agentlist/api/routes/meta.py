@@ -1,4 +1,5 @@
-"""Liveness, version and dependency health: never behind auth."""
+"""Liveness, version, dependency health and the Prometheus page, never behind auth (as in
+langgraph-api); the detailed metrics under ``/metrics/`` are the operators'."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from agentlist.api import shapes
 from agentlist.api.db import metrics as db_metrics
 from agentlist.api.db import workers
-from agentlist.api.deps import Resources, ResourcesDep
+from agentlist.api.deps import OperatorDep, Resources, ResourcesDep
 from agentlist.api.metrics import prometheus
 from agentlist.api.responses import JsonResponse
 from agentlist.core import __version__
@@ -64,6 +65,28 @@ async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Respon
     if format == "json":
         return JsonResponse(snapshot)
     return PlainTextResponse(prometheus(snapshot), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/metrics/queue-depth")
+async def queue_depth(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
+    """Runs waiting for or holding a worker, by status and graph, and the oldest one waiting."""
+    snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
+    return JsonResponse(
+        {"runs": snapshot["runs"], "oldest_pending_seconds": snapshot["oldest_pending_seconds"]}
+    )
+
+
+@router.get("/metrics/workers")
+async def worker_metrics(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
+    """Workers by state and language, with the run slots they offer."""
+    snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
+    return JsonResponse({"workers": snapshot["workers"]})
+
+
+@router.get("/metrics/api-latency")
+async def api_latency(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
+    """This instance's time to answer, per route: requests served and recent percentiles."""
+    return JsonResponse({"routes": resources.latency.summary()})
 
 
 @router.get("/health")
