@@ -38,6 +38,7 @@ from nats.aio.client import Client
 
 from agentlist.contracts import Heartbeat, HeartbeatReply, HeldRun
 from agentlist.core.nats import connect, serve_requests
+from agentlist.launcher.identities import Identities
 from agentlist.launcher.servers import NatsServer
 
 Stack = Literal["raw", "faststream"]
@@ -255,7 +256,7 @@ def main(argv: Sequence[str]) -> None:
         asyncio.run(responder(args.serve, args.url))
         return
     with tempfile.TemporaryDirectory(prefix="nats-stack-") as root:
-        server = NatsServer(Path(root))
+        server = NatsServer(Path(root), Identities.load_or_create(Path(root)))
         server.start()
         try:
             trials = asyncio.run(measure(server.url, args.count, args.rounds, args.in_flight))

@@ -14,6 +14,8 @@ import asyncpg
 
 from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack, StackOptions
+from agentlist.launcher.identities import Identities
+from agentlist.launcher.servers import NatsServer
 
 GRAPHS_CONFIG = Path(__file__).parent / "graphs" / "langgraph.json"
 
@@ -46,10 +48,17 @@ def services_on(servers: Stack, data_dir: Path, log_dir: Path, **overrides: obje
         nats_url=servers.nats_url,
         database_url=servers.database_url,
         redis_url=servers.redis_url,
+        identities=servers.identities,
     )
     for key, value in overrides.items():
         setattr(options, key, value)
     return Stack(options)
+
+
+def own_nats(folder: Path) -> NatsServer:
+    """A NATS server of a test module's own, with the mesh's users; ``url`` is the admin's,
+    ``identities.url_as(url, role)`` a role's."""
+    return NatsServer(folder, Identities.load_or_create(folder))
 
 
 @contextlib.contextmanager

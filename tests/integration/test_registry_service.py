@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from serverkit import migrated_pool, own_database
+from serverkit import migrated_pool, own_database, own_nats
 from waitkit import eventually
 
 from agentlist.contracts import subjects
@@ -37,14 +37,13 @@ from agentlist.contracts.workers import (
     WorkerRegister,
 )
 from agentlist.launcher import Stack
-from agentlist.launcher.servers import NatsServer
 from agentlist.registry.service import serve
 from agentlist.registry.settings import RegistrySettings
 
 
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = NatsServer(tmp_path_factory.mktemp("registry-nats"))
+    server = own_nats(tmp_path_factory.mktemp("registry-nats"))
     server.start()
     yield server.url
     server.stop()

@@ -13,7 +13,7 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.msg import Msg
-from serverkit import own_database
+from serverkit import own_database, own_nats
 from waitkit import eventually
 
 from agentlist.contracts import subjects
@@ -29,7 +29,7 @@ ACCEPT = DispatchReply(accepted=True).model_dump_json().encode()
 
 @pytest.fixture(scope="module")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("scheduler-nats"))
+    server = own_nats(tmp_path_factory.mktemp("scheduler-nats"))
     server.start()
     yield server
     server.stop()

@@ -20,7 +20,7 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from serverkit import own_servers
+from serverkit import own_nats, own_servers
 from waitkit import eventually
 from workerkit import (
     FakeRegistry,
@@ -50,7 +50,6 @@ from agentlist.core.nats import ensure_events_stream
 from agentlist.launcher import Stack
 from agentlist.launcher.jsworker import js_worker_problem, start_js_worker, worker_js_dir
 from agentlist.launcher.process import ChildProcess
-from agentlist.launcher.servers import NatsServer
 
 
 def test_the_js_worker_can_start_here() -> None:
@@ -80,7 +79,7 @@ THREAD_STATE_KEYS = {
 
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = NatsServer(tmp_path_factory.mktemp("worker-js-nats"))
+    server = own_nats(tmp_path_factory.mktemp("worker-js-nats"))
     server.start()
     yield server.url
     server.stop()

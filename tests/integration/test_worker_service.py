@@ -20,6 +20,7 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
+from serverkit import own_nats
 from waitkit import eventually
 from workerkit import (
     FakeRegistry,
@@ -47,7 +48,6 @@ from agentlist.contracts import (
 from agentlist.core.nats import ensure_events_stream
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
-from agentlist.launcher.servers import NatsServer
 from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
 
 GRAPHS = Path(__file__).parents[1] / "graphs"
@@ -60,7 +60,7 @@ HEARTBEAT_INTERVAL = 0.3
 
 @pytest.fixture(scope="module")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = NatsServer(tmp_path_factory.mktemp("worker-nats"))
+    server = own_nats(tmp_path_factory.mktemp("worker-nats"))
     server.start()
     yield server.url
     server.stop()

@@ -48,10 +48,27 @@ export async function runWorker(settings: WorkerSettings, logger: Logger): Promi
   logger.info("stopped");
 }
 
+/** `nats://user:password@host:port` as nats.js takes it: the server apart from the user, who
+ * reads replies under an inbox prefix of its own (contracts' `access.inbox_prefix`), the only
+ * one the server lets it subscribe to. */
+export function natsIdentity(natsUrl: string): {
+  servers: string;
+  user?: string;
+  pass?: string;
+  inboxPrefix: string;
+} {
+  const url = new URL(natsUrl);
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  const servers = `${url.protocol}//${url.host}`;
+  if (!user) return { servers, inboxPrefix: "_INBOX" };
+  return { servers, user, pass, inboxPrefix: `_INBOX_${user}` };
+}
+
 /** Connect and keep reconnecting for ever: a restarted NATS server is a normal event. */
 async function connectNats(settings: WorkerSettings, logger: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: settings.natsUrl,
+    ...natsIdentity(settings.natsUrl),
     name: `agentlist-worker-js-${settings.workerId}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from agentlist.launcher.identities import Role
 from agentlist.launcher.process import ChildProcess, spawn
 
 WORKER_JS_DIR_ENV = "AGENTLIST_WORKER_JS_DIR"
@@ -21,7 +22,9 @@ WORKER_JS_DIR_ENV = "AGENTLIST_WORKER_JS_DIR"
 class ServiceEnvironment(Protocol):
     """What the launcher's ``Stack`` offers: the environment every service runs with."""
 
-    def service_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]: ...
+    def service_env(
+        self, extra: Mapping[str, str] | None = None, *, role: Role = "admin"
+    ) -> dict[str, str]: ...
 
 
 def worker_js_dir() -> Path:
@@ -61,7 +64,7 @@ def start_js_worker(
     if isinstance(stack, Mapping):
         environment = {**os.environ, **stack, **(env or {})}
     else:
-        environment = stack.service_env(env)
+        environment = stack.service_env(env, role="worker")
     node = shutil.which("node") or "node"
     argv = [node, str(folder / "bin" / "agentlist-worker.mjs"), "--config", str(config.resolve())]
     return spawn(name, argv, log_path=log_path, env=environment, cwd=config.resolve().parent)

@@ -15,7 +15,9 @@ import socket
 import urllib.request
 from pathlib import Path
 
+from agentlist.contracts.access import nats_authorization, redis_acl_lines
 from agentlist.launcher import binaries
+from agentlist.launcher.identities import Identities
 from agentlist.launcher.process import (
     ChildProcess,
     free_port,
@@ -26,6 +28,10 @@ from agentlist.launcher.process import (
 )
 
 READY_TIMEOUT = 30.0
+NATS_MAX_PAYLOAD = "8MB"
+NATS_MAX_CONNECTIONS = 4096
+REDIS_READY = b"+OK\r\n+PONG\r\n"
+"""The answer to ``AUTH`` then ``PING`` of a Redis that serves."""
 
 
 class ManagedServer:
@@ -67,16 +73,27 @@ class ManagedServer:
 
 
 class NatsServer(ManagedServer):
+    """Users and rights from :data:`agentlist.contracts.access.NATS_PERMISSIONS`: no client
+    connects without a role's password. ``url`` is the admin's."""
+
     name = "nats"
 
-    def __init__(self, root: Path, port: int | None = None, *, durable: bool = False) -> None:
+    def __init__(
+        self,
+        root: Path,
+        identities: Identities,
+        port: int | None = None,
+        *,
+        durable: bool = False,
+    ) -> None:
         super().__init__(root, port)
+        self.identities = identities
         self.monitor_port = free_port()
         self.durable = durable
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return self.identities.url_as(f"nats://127.0.0.1:{self.port}", "admin")
 
     def _launch(self) -> ChildProcess:
         config = self.root / "nats.conf"
@@ -86,9 +103,12 @@ class NatsServer(ManagedServer):
         config.write_text(
             f'listen: "127.0.0.1:{self.port}"\n'
             f'http: "127.0.0.1:{self.monitor_port}"\n'
-            "max_payload: 8MB\n"
+            f"max_payload: {NATS_MAX_PAYLOAD}\n"
+            f"max_connections: {NATS_MAX_CONNECTIONS}\n"
             f'jetstream {{ store_dir: "{self.root / "js"}", sync_interval: "{sync}" }}\n'
+            f"{nats_authorization(self.identities.passwords)}\n"
         )
+        config.chmod(0o600)
         argv = [str(binaries.nats_server()), "-c", str(config), "-l", str(self.root / "nats.log")]
         return spawn(self.name, argv, log_path=self.root / "stdout.log")
 
@@ -102,15 +122,26 @@ class NatsServer(ManagedServer):
 
 
 class RedisServer(ManagedServer):
+    """Users and rights from :data:`agentlist.contracts.access.REDIS_ACL`; ``default`` is off.
+    ``url`` is the admin's: each service gets its role's (``Identities.url_as``)."""
+
     name = "redis"
+
+    def __init__(self, root: Path, identities: Identities, port: int | None = None) -> None:
+        super().__init__(root, port)
+        self.identities = identities
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.identities.url_as(f"redis://127.0.0.1:{self.port}/0", "admin")
 
     def _launch(self) -> ChildProcess:
+        acl = self.root / "users.acl"
+        acl.write_text("\n".join(redis_acl_lines(self.identities.passwords)) + "\n")
+        acl.chmod(0o600)
         argv = [
             str(binaries.redis_server()),
+            "--aclfile", str(acl),
             "--bind", "127.0.0.1",
             "--port", str(self.port),
             "--dir", str(self.root),
@@ -126,12 +157,16 @@ class RedisServer(ManagedServer):
         return spawn(self.name, argv, log_path=self.root / "stdout.log")
 
     def _ready(self) -> bool:
+        password = self.identities.passwords["admin"].encode()
+        answer = b""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                sock.sendall(b"AUTH admin " + password + b"\r\nPING\r\n")
+                while len(answer) < len(REDIS_READY) and (chunk := sock.recv(64)):
+                    answer += chunk
         except OSError:
             return False
+        return answer == REDIS_READY
 
 
 class PostgresServer(ManagedServer):

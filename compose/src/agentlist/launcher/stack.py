@@ -22,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
+from agentlist.contracts.access import REDIS_ROLES
 from agentlist.launcher.graphs import split_by_language
+from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role
 from agentlist.launcher.jsworker import start_js_worker
 from agentlist.launcher.process import ChildProcess, free_port, pid_alive, spawn, wait_until
 from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
@@ -57,6 +59,9 @@ class StackOptions:
     """Extra environment for every service (timings, limits)."""
     workers: int = 1
     """Workers per language the graphs config needs (Python and/or TypeScript)."""
+    identities: Identities | None = None
+    """The credentials of servers started by another stack (``nats_url``... name them); a
+    stack that starts its own servers makes its own, in its data folder."""
     worker_executable: Path | None = None
     """An ``agentlist-worker`` installed on its own (a worker team's venv or image); None:
     this interpreter's ``-m agentlist.worker``."""
@@ -92,6 +97,7 @@ class Stack:
         self.nats_url = options.nats_url or ""
         self.database_url = options.database_url or ""
         self.redis_url = options.redis_url or ""
+        self.identities = options.identities
 
     @property
     def api_url(self) -> str:
@@ -109,9 +115,17 @@ class Stack:
                 PostgresServer(self.data_dir, durable=self.options.durable)
             )
         if not self.nats_url:
-            self.nats_url = self._start(NatsServer(self.data_dir, durable=self.options.durable))
+            self.nats_url = self._start(
+                NatsServer(self.data_dir, self._own_identities(), durable=self.options.durable)
+            )
         if not self.redis_url:
-            self.redis_url = self._start(RedisServer(self.data_dir))
+            self.redis_url = self._start(RedisServer(self.data_dir, self._own_identities()))
+
+    def _own_identities(self) -> Identities:
+        """The credentials of the servers this stack starts, kept in its data folder."""
+        if self.identities is None:
+            self.identities = Identities.load_or_create(self.data_dir)
+        return self.identities
 
     def _start(self, server: ManagedServer) -> str:
         started = time.monotonic()
@@ -122,19 +136,29 @@ class Stack:
 
     # -- services --------------------------------------------------------------------------
 
-    def service_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def service_env(
+        self, extra: Mapping[str, str] | None = None, *, role: Role = "admin"
+    ) -> dict[str, str]:
+        """What a process of ``role`` is started with: the servers' URLs, with the role's
+        credentials where this stack knows them."""
         env = dict(os.environ)
         env.update(
-            NATS_URL=self.nats_url,
+            NATS_URL=self.url_as(self.nats_url, role),
             DATABASE_URL=self.database_url,
-            REDIS_URL=self.redis_url,
+            REDIS_URL=self.url_as(self.redis_url, role),
             PYTHONUNBUFFERED="1",
             # The server sections of langgraph.json (http, webhooks, store...) apply.
             AGENTLIST_GRAPHS_CONFIG=str(self.options.graphs_config),
         )
+        if self.identities is not None and role not in REDIS_ROLES:
+            del env["REDIS_URL"]  # a role with no Redis user never reaches Redis
         env.update(self.options.env)
         env.update(extra or {})
         return env
+
+    def url_as(self, url: str, role: Role) -> str:
+        """``url`` with ``role``'s credentials (as it is, for servers this stack does not know)."""
+        return self.identities.url_as(url, role) if self.identities is not None else url
 
     def start_service(
         self,
@@ -149,7 +173,8 @@ class Stack:
         name = name or f"{kind}-{sum(1 for s in self.services if s.name.startswith(kind)) + 1}"
         log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
         argv = [*self._command(kind), *args]
-        child = spawn(name, argv, log_path=log_path, env=self.service_env(env))
+        role = SERVICE_ROLES[kind]
+        child = spawn(name, argv, log_path=log_path, env=self.service_env(env, role=role))
         self.services.append(child)
         return child
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -24,6 +25,7 @@ from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import inbox_prefix
 from agentlist.contracts._wire import WireModel
 from agentlist.core.retry import Transient, retry
 
@@ -40,7 +42,8 @@ TRANSIENT: Final[Transient] = (
 
 async def connect(url: str, name: str) -> Client:
     """Connect once; after that the client reconnects by itself for ever, since a restarted
-    NATS server is a normal event."""
+    NATS server is a normal event. Replies come to the inbox prefix of the URL's user, the
+    only one the server lets that user read (:func:`agentlist.contracts.access.inbox_prefix`)."""
 
     async def on_error(exc: Exception) -> None:
         logger.warning("nats error: %r", exc)
@@ -61,6 +64,7 @@ async def connect(url: str, name: str) -> Client:
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
+        inbox_prefix=inbox_prefix(urlsplit(url).username),
     )
 
 

@@ -1,0 +1,167 @@
+"""What each role of the mesh may do on the servers it shares: the one table of permissions.
+
+The launcher renders it into the servers it starts, Compose repeats it (a test holds the two
+equal), and an operator reads it to grant a new service its rights. A role is who a process
+is, not where it runs: every API instance is ``api``, every worker of a team ``worker``.
+
+**Redis** (ACL rules, Redis 7 / Valkey syntax, without the user's password): the bridge writes
+run streams, their cursors and thread streams; the API reads them, writes only the thread
+stream's ``state_update`` entries and the tenants' rate-limit buckets. No service user may run
+a command of ``@dangerous`` (``FLUSHALL``, ``CONFIG``, ``KEYS``, ``DEBUG``...). Roles without a
+line here (scheduler, registry, workers) have no Redis user at all.
+
+**NATS** (per-user permissions in one account): each role publishes and subscribes to exactly
+the subjects of :mod:`agentlist.contracts.subjects` its code uses. Replies go to a private inbox
+prefix per role (``_INBOX_<role>``, from the user name), never ``_INBOX.>``; a role that answers
+requests has ``allow_responses``, so it may publish to a requester's inbox only to answer it.
+Only the scheduler and the bridge touch the JetStream API, and only for the run events stream
+and the bridge's consumer; workers publish events and cannot read them back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from agentlist.contracts import subjects
+from agentlist.contracts.streams import KEY_PREFIX
+
+_RUN_KEYS: Final = f"{KEY_PREFIX}:{{*}}:run:*"
+"""A run's stream and its cursor (``streams.run_stream_key``, ``streams.run_cursor_key``)."""
+_THREAD_KEYS: Final = f"{KEY_PREFIX}:{{*}}:thread"
+_TENANT_KEYS: Final = f"{KEY_PREFIX}:tenant:*"
+
+# Commands first (none, then the categories the role's code uses, then never the dangerous
+# ones), keys last: rules apply in order. Scripts run with their caller's rights, so the
+# commands they call are in the list too (TIME, HMGET...).
+_SERVICE_COMMANDS: Final = (
+    "-@all +@read +@write +@stream +@scripting +@connection +@transaction +time -@dangerous"
+)
+
+REDIS_ACL: Final[dict[str, str]] = {
+    "admin": "on ~* &* +@all",
+    "api": (
+        f"on resetkeys resetchannels {_SERVICE_COMMANDS}"
+        f" %R~{_RUN_KEYS} ~{_THREAD_KEYS} ~{_TENANT_KEYS}"
+    ),
+    "bridge": (f"on resetkeys resetchannels {_SERVICE_COMMANDS} ~{_RUN_KEYS} ~{_THREAD_KEYS}"),
+}
+"""Per role: its ACL rules. The ``default`` user is off."""
+
+REDIS_ROLES: Final = frozenset(REDIS_ACL)
+
+
+def redis_acl_lines(passwords: Mapping[str, str]) -> list[str]:
+    """An ACL file: ``default`` off, then each role with its password (``>secret``)."""
+    lines = ["user default off resetkeys resetchannels -@all"]
+    for role, rules in REDIS_ACL.items():
+        lines.append(f"user {role} {rules} >{passwords[role]}")
+    return lines
+
+
+INBOX_PREFIX: Final = "_INBOX"
+
+
+def inbox_prefix(user: str | None) -> str:
+    """Where ``user``'s replies arrive: a prefix no other role may subscribe to."""
+    return f"{INBOX_PREFIX}_{user}" if user else INBOX_PREFIX
+
+
+_JS: Final = "$JS.API"
+_STREAM: Final = subjects.EVENTS_STREAM
+_CONSUMER: Final = subjects.BRIDGE_CONSUMER
+_WORKER_DISPATCH_ALL: Final = subjects.WORKER_DISPATCH.format(worker_id="*")
+_WORKER_CONTROL_ALL: Final = subjects.WORKER_CONTROL.format(worker_id="*")
+_GRAPH_STATE_ALL: Final = subjects.GRAPH_STATE.format(graph_id="*")
+_MANAGE_EVENTS_STREAM: Final = (
+    f"{_JS}.INFO",
+    f"{_JS}.STREAM.CREATE.{_STREAM}",
+    f"{_JS}.STREAM.UPDATE.{_STREAM}",
+    f"{_JS}.STREAM.INFO.{_STREAM}",
+)
+
+
+def _inbox(role: str) -> str:
+    return f"{inbox_prefix(role)}.>"
+
+
+NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
+    "admin": {"publish": [">"], "subscribe": [">"]},
+    "api": {
+        # Wake-ups, cancels, a cancelled run's fence and outcome, drains, thread state.
+        "publish": [
+            subjects.RUNS_REQUESTED,
+            subjects.RUN_CANCEL_ALL,
+            subjects.RUN_EVENTS_ALL,
+            _WORKER_CONTROL_ALL,
+            _GRAPH_STATE_ALL,
+        ],
+        "subscribe": [_inbox("api")],
+    },
+    "scheduler": {
+        # Dispatches, fences and a finished run's outcome; whether an outcome is published.
+        "publish": [
+            _WORKER_DISPATCH_ALL,
+            subjects.RUN_EVENTS_ALL,
+            *_MANAGE_EVENTS_STREAM,
+            f"{_JS}.STREAM.MSG.GET.{_STREAM}",
+            f"{_JS}.DIRECT.GET.{_STREAM}",
+            f"{_JS}.DIRECT.GET.{_STREAM}.>",
+        ],
+        "subscribe": [subjects.RUNS_REQUESTED, _inbox("scheduler")],
+    },
+    "registry": {
+        # Registrations and heartbeats answered; workers pinged.
+        "publish": [_WORKER_CONTROL_ALL],
+        "subscribe": [subjects.REGISTRY_REGISTER, subjects.REGISTRY_HEARTBEAT, _inbox("registry")],
+        "allow_responses": True,
+    },
+    "bridge": {
+        # The shared durable consumer of the events stream; wake-ups after an outcome.
+        "publish": [
+            subjects.RUNS_REQUESTED,
+            *_MANAGE_EVENTS_STREAM,
+            f"{_JS}.CONSUMER.CREATE.{_STREAM}.{_CONSUMER}",
+            f"{_JS}.CONSUMER.CREATE.{_STREAM}.{_CONSUMER}.>",
+            f"{_JS}.CONSUMER.DURABLE.CREATE.{_STREAM}.{_CONSUMER}",
+            f"{_JS}.CONSUMER.INFO.{_STREAM}.{_CONSUMER}",
+            f"{_JS}.CONSUMER.MSG.NEXT.{_STREAM}.{_CONSUMER}",
+            f"$JS.ACK.{_STREAM}.{_CONSUMER}.>",
+        ],
+        "subscribe": [_inbox("bridge")],
+    },
+    "worker": {
+        # Its runs' events and outcomes, registration and heartbeats; dispatches, controls,
+        # cancels and thread-state requests answered.
+        "publish": [
+            subjects.RUN_EVENTS_ALL,
+            subjects.REGISTRY_REGISTER,
+            subjects.REGISTRY_HEARTBEAT,
+        ],
+        "subscribe": [
+            _WORKER_DISPATCH_ALL,
+            _WORKER_CONTROL_ALL,
+            _GRAPH_STATE_ALL,
+            subjects.RUN_CANCEL_ALL,
+            _inbox("worker"),
+        ],
+        "allow_responses": True,
+    },
+}
+"""Per role: the subjects it may publish to and subscribe to, and whether it answers requests."""
+
+
+def nats_authorization(passwords: Mapping[str, str]) -> str:
+    """The ``authorization`` block of a nats-server config: one user per role, with its rights
+    (JSON is valid in NATS's config format)."""
+    users = []
+    for role, rights in NATS_PERMISSIONS.items():
+        permissions: dict[str, object] = {
+            "publish": {"allow": rights["publish"]},
+            "subscribe": {"allow": rights["subscribe"]},
+        }
+        if rights.get("allow_responses"):
+            permissions["allow_responses"] = True
+        users.append({"user": role, "password": passwords[role], "permissions": permissions})
+    return "authorization " + json.dumps({"users": users}, indent=2)
