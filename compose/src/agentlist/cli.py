@@ -24,7 +24,10 @@ SERVICES = {
 """Each runs as its own distribution's entry point (``agentlist-<name>``); the CLI only
 forwards to it, so ``agentlist worker --help`` is ``agentlist-worker --help``."""
 
-TOOLS = {"keys": ("agentlist.api.keys_command", "create, list and revoke API keys")}
+TOOLS = {
+    "keys": ("agentlist.api.keys_command", "create, list and revoke API keys"),
+    "credentials": ("agentlist.launcher.credentials", "secrets for a deployment's servers"),
+}
 """Operators' commands, forwarded like the services."""
 
 

@@ -21,7 +21,7 @@ and the bridge's consumer; workers publish events and cannot read them back.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from agentlist.contracts import subjects
@@ -50,6 +50,15 @@ REDIS_ACL: Final[dict[str, str]] = {
 """Per role: its ACL rules. The ``default`` user is off."""
 
 REDIS_ROLES: Final = frozenset(REDIS_ACL)
+
+
+def redis_user_arguments(password: Callable[[str], str]) -> list[str]:
+    """The same users as server arguments (``--user <name> <rule>...``), each password as
+    ``password(role)`` gives it: how Compose passes them, filling the passwords in."""
+    arguments = ["--user", "default", "off", "resetkeys", "resetchannels", "-@all"]
+    for role, rules in REDIS_ACL.items():
+        arguments += ["--user", role, *rules.split(), f">{password(role)}"]
+    return arguments
 
 
 def redis_acl_lines(passwords: Mapping[str, str]) -> list[str]:
@@ -154,8 +163,24 @@ NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
 
 def nats_authorization(passwords: Mapping[str, str]) -> str:
     """The ``authorization`` block of a nats-server config: one user per role, with its rights
-    (JSON is valid in NATS's config format)."""
-    users = []
+    and its password (JSON is valid in NATS's config format)."""
+    return _nats_users(lambda role: json.dumps(passwords[role]))
+
+
+def password_variable(server: str, role: str) -> str:
+    """The environment variable holding ``role``'s password on ``server`` (``nats``, ``redis``)
+    where a deployment passes them as variables (Compose)."""
+    return f"{server.upper()}_{role.upper()}_PASSWORD"
+
+
+def nats_authorization_from_env() -> str:
+    """The same block reading each password from :func:`password_variable` when nats-server
+    starts: it refuses to start while one is missing."""
+    return _nats_users(lambda role: f"${password_variable('nats', role)}")
+
+
+def _nats_users(password: Callable[[str], str]) -> str:
+    lines = ["authorization {", '  "users": [']
     for role, rights in NATS_PERMISSIONS.items():
         permissions: dict[str, object] = {
             "publish": {"allow": rights["publish"]},
@@ -163,5 +188,9 @@ def nats_authorization(passwords: Mapping[str, str]) -> str:
         }
         if rights.get("allow_responses"):
             permissions["allow_responses"] = True
-        users.append({"user": role, "password": passwords[role], "permissions": permissions})
-    return "authorization " + json.dumps({"users": users}, indent=2)
+        lines.append(
+            f'    {{"user": "{role}", "password": {password(role)},'
+            f' "permissions": {json.dumps(permissions)}}}'
+        )
+    lines += ["  ]", "}"]
+    return "\n".join(lines)
