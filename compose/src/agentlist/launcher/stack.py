@@ -24,6 +24,7 @@ from types import TracebackType
 
 from agentlist.contracts.access import REDIS_ROLES
 from agentlist.launcher.graphs import split_by_language
+from agentlist.launcher.identities import FILE_NAME as CREDENTIALS_FILE
 from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role
 from agentlist.launcher.jsworker import start_js_worker
 from agentlist.launcher.process import ChildProcess, free_port, pid_alive, spawn, wait_until
@@ -155,6 +156,11 @@ class Stack:
         env.update(self.options.env)
         env.update(extra or {})
         return env
+
+    @property
+    def credentials_file(self) -> Path:
+        """Where the passwords of the servers this stack started are kept."""
+        return self.data_dir / CREDENTIALS_FILE
 
     def url_as(self, url: str, role: Role) -> str:
         """``url`` with ``role``'s credentials (as it is, for servers this stack does not know)."""
