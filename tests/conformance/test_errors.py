@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from agentlist.launcher import Stack
             422,
         ),
         ("POST", "/threads/{thread}/runs", {"assistant_id": "no such graph"}, 422),
+        ("POST", "/threads/{thread}/runs", {"assistant_id": "nosuchgraph"}, 422),
         ("POST", "/threads/{thread}/runs", {"assistant_id": str(uuid.uuid4())}, 404),
         (
             "POST",
@@ -95,3 +97,54 @@ async def test_malformed_json_and_deep_nesting(stack: Stack) -> None:
     assert broken.status_code == 422
     assert deep.status_code in (400, 413, 422)
     assert huge.status_code == 413
+
+
+async def test_a_run_input_nested_300_deep_is_a_422(stack: Stack, sdk: Any) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    deep: dict[str, Any] = {}
+    level = deep
+    for _ in range(300):
+        level["a"] = {}
+        level = level["a"]
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as http:
+        response = await http.post(
+            f"/threads/{thread_id}/runs", json={"assistant_id": "agent", "input": deep}
+        )
+    assert response.status_code == 422, response.text
+    assert isinstance(response.json()["detail"], str)
+    assert await sdk.runs.list(thread_id) == []
+
+
+async def test_an_oversize_chunked_body_is_a_413(stack: Stack) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"metadata": {"x": "'
+        for _ in range(12):
+            yield b"a" * 1024 * 1024
+        yield b'"}}'
+
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
+        response = await http.post(
+            "/threads", content=chunks(), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413, response.text
+    assert "larger than" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"assistant_id": "agent", "after_seconds": 1e300},
+        {"assistant_id": "agent", "input": {"text": "\u0000"}},
+    ],
+)
+async def test_a_value_the_database_refuses_is_a_422_without_its_words(
+    stack: Stack, sdk: Any, body: dict[str, Any]
+) -> None:
+    thread_id = (await sdk.threads.create())["thread_id"]
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as http:
+        response = await http.post(f"/threads/{thread_id}/runs", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    for database_words in ("$", "query argument", "asyncpg", "postgres", "invalid input"):
+        assert database_words not in detail.lower(), detail
+    assert await sdk.runs.list(thread_id) == []

@@ -12,6 +12,7 @@ from agentlist.api.runprep import (
     PreparedRun,
     forwarded_headers,
     merge_config,
+    nesting_depth,
     prepare,
 )
 from agentlist.api.schemas import RunCreate
@@ -128,3 +129,12 @@ def test_configurable_headers_rules_from_langgraph_json() -> None:
         "x-configurable-org": "acme",
         "authorization": "Bearer t",
     }
+
+
+def test_nesting_depth_counts_lists_and_objects_and_stops_at_its_limit() -> None:
+    assert nesting_depth("text") == 0
+    assert nesting_depth({"a": [{"b": 1}]}) == 3
+    deep: list[object] = []
+    for _ in range(10_000):
+        deep = [deep]
+    assert nesting_depth(deep, limit=50) == 50

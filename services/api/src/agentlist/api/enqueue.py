@@ -60,6 +60,14 @@ def parse_assistant_ref(value: str) -> uuid.UUID:
             ) from None
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 async def resolve_assistant(pool: asyncpg.Pool, tenant: str, ref: str) -> runprep.Assistant:
     return await _resolve_assistant(pool, pool, tenant, ref)
 
@@ -70,6 +78,12 @@ async def _resolve_assistant(
     row = await assistants.get(conn, tenant, parse_assistant_ref(ref))
     if row is None:
         graphs = await assistants.registered_graphs(pool)
+        if not _is_uuid(ref):
+            # A name that is no registered graph is a malformed reference, as in langgraph-api.
+            raise UnprocessableError(
+                f"Invalid assistant: '{ref}'. Must be either: - A valid assistant UUID, or"
+                f" - One of the registered graphs: {graphs}"
+            )
         raise NotFoundError(f"Assistant '{ref}' not found. Registered graphs: {graphs}")
     return runprep.Assistant(
         assistant_id=row["assistant_id"],

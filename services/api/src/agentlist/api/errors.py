@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -86,6 +87,16 @@ def lost_dependency(exc: BaseException) -> bool:
     return False
 
 
+def _data_error_detail(exc: asyncpg.DataError) -> str:
+    if isinstance(
+        exc, (asyncpg.UntranslatableCharacterError, asyncpg.CharacterNotInRepertoireError)
+    ):
+        return "Text cannot contain a NUL character (\\u0000)"
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+        return "A number is out of range"
+    return "A value is out of range or of the wrong type"
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -108,10 +119,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(asyncpg.DataError)
-    async def on_data_error(_request: Request, exc: asyncpg.DataError) -> JSONResponse:
+    async def on_data_error(request: Request, exc: asyncpg.DataError) -> JSONResponse:
         # Values Postgres cannot store (a NUL character in text or JSON, a number out of
-        # range) are the client's to fix; nothing was written.
-        return JSONResponse({"detail": f"Invalid value: {exc}"}, 422)
+        # range) are the client's to fix; nothing was written. The database's own words
+        # (query arguments, types) are for the log, not the client.
+        logger.info("%s %s: refused value: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": _data_error_detail(exc)}, 422)
+
+    @app.exception_handler(orjson.JSONEncodeError)
+    async def on_unencodable(_request: Request, _exc: orjson.JSONEncodeError) -> JSONResponse:
+        # A value nested deeper than JSON encoding allows (orjson's limit is 254 levels).
+        return JSONResponse({"detail": "A value is nested too deeply to be stored"}, 422)
 
     async def on_dependency_down(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("%s %s: %r", request.method, request.url.path, exc)

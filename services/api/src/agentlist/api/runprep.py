@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 from agentlist.api.errors import BadRequestError, UnprocessableError
@@ -91,6 +91,42 @@ def validate(body: RunCreate, *, stateless: bool) -> None:
         raise BadRequestError("You must provide a thread_id when resuming.")
     if body.input is not None and body.command is not None:
         raise BadRequestError("Cannot specify both input and command.")
+    if nesting_depth(_free_form_values(body)) > MAX_NESTING:
+        raise UnprocessableError(f"A run's values may be nested at most {MAX_NESTING} levels deep")
+
+
+def _free_form_values(body: RunCreate) -> list[Any]:
+    """What a client may nest as deep as it likes (read raw: dumping a model would recurse)."""
+    command = body.command
+    config = body.config
+    return [
+        body.input,
+        body.metadata,
+        body.context,
+        config.configurable if config else None,
+        config.model_extra if config else None,
+        (command.resume, command.update, command.goto) if command else None,
+    ]
+
+
+MAX_NESTING: Final = 100
+"""Levels of lists and objects a run's request may hold: what is stored and serialized later
+(JSON encoders stop at about 250) must never fail on a value the API accepted."""
+
+
+def nesting_depth(value: object, limit: int = MAX_NESTING + 1) -> int:
+    """How deep ``value``'s lists and dicts go, counted up to ``limit`` at most."""
+    deepest, level, pending = 0, 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if deepest >= limit:
+            return deepest
+        if isinstance(item, dict):
+            pending.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend((child, level + 1) for child in item)
+    return deepest
 
 
 def check_recursion_limit(config: Mapping[str, Any], highest: int) -> None:
