@@ -30,7 +30,7 @@ from waitkit import eventually
 
 from agentlist.launcher import Stack
 
-SECRETS_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "secrets_langgraph.json"
+SECRETS_CONFIG = Path(__file__).resolve().parents[1] / "graphs" / "auth_langgraph.json"
 """tests/graphs/auth_langgraph.json's graphs and auth, and webhooks to 127.0.0.1 allowed."""
 CANARY_TOKEN = "token-canary-"
 """tests/graphs/owner_auth.py authenticates any token under this prefix as carol."""
