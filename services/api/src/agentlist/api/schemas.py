@@ -209,6 +209,18 @@ class StoreDelete(Body):
     key: str = Field(min_length=1)
 
 
+class StoreBatchPut(Body):
+    """``PUT /store``: several items at once (each as ``PUT /store/items`` takes it)."""
+
+    items: list[StorePut] = Field(min_length=1, max_length=100)
+
+
+class StoreBatchDelete(Body):
+    """``DELETE /store``: several items at once."""
+
+    items: list[StoreDelete] = Field(min_length=1, max_length=100)
+
+
 class StoreSearch(Body):
     namespace_prefix: Namespace = Field(default_factory=list)
     filter: dict[str, Any] | None = None

@@ -23,7 +23,13 @@ from agentlist.api.errors import (
     NotFoundError,
     UnprocessableError,
 )
-from agentlist.api.params import pagination_headers, select_fields, truthy
+from agentlist.api.params import (
+    json_object,
+    model_of_query,
+    pagination_headers,
+    select_fields,
+    truthy,
+)
 from agentlist.api.responses import JsonResponse
 from agentlist.api.schemas import (
     AssistantCount,
@@ -118,6 +124,35 @@ async def create_assistant(
             raise ConflictError(f"Assistant {assistant_id} already exists")
         row = existing
     return JsonResponse(shapes.assistant(row))
+
+
+@router.get("")
+async def list_assistants(
+    resources: ResourcesDep,
+    caller: CallerDep,
+    limit: int | None = None,
+    offset: int | None = None,
+    graph_id: str | None = None,
+    name: str | None = None,
+    metadata: str | None = None,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+) -> JsonResponse:
+    """The seed's listing: ``POST /assistants/search`` as query parameters (``metadata`` as
+    JSON), under the same handlers."""
+    body = model_of_query(
+        AssistantSearch,
+        {
+            "limit": limit,
+            "offset": offset,
+            "graph_id": graph_id,
+            "name": name,
+            "metadata": json_object(metadata, "metadata"),
+            "sort_by": sort_by,
+            "sort_order": sort_order,
+        },
+    )
+    return await search_assistants(body, resources, caller)
 
 
 @router.post("/search")

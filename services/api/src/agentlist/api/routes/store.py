@@ -11,9 +11,9 @@ The namespace they return is still in the tenant's own view: the tenant's label 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from langgraph.store.base import InvalidNamespaceError
 
@@ -24,7 +24,14 @@ from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.errors import BadRequestError, ForbiddenError, UnprocessableError
 from agentlist.api.params import truthy
 from agentlist.api.responses import JsonResponse
-from agentlist.api.schemas import StoreDelete, StoreNamespaces, StorePut, StoreSearch
+from agentlist.api.schemas import (
+    StoreBatchDelete,
+    StoreBatchPut,
+    StoreDelete,
+    StoreNamespaces,
+    StorePut,
+    StoreSearch,
+)
 from agentlist.core.tenant_store import RESERVED_LABEL_PREFIX, TenantStore, is_reserved
 
 router = APIRouter(prefix="/store", tags=["Store"])
@@ -69,8 +76,8 @@ def _store_filter(only: filters.Filter) -> dict[str, Any]:
     return {part.key: part.value for part in parts if isinstance(part, filters.Equals)}
 
 
-@router.put("/items", status_code=204)
-async def put_item(body: StorePut, resources: ResourcesDep, caller: CallerDep) -> Response:
+async def _authorized_put(caller: Caller, body: StorePut) -> dict[str, Any]:
+    """The item as the caller's handler lets it be written (its namespace maybe rewritten)."""
     value: dict[str, Any] = {
         "namespace": tuple(body.namespace),
         "key": body.key,
@@ -80,13 +87,57 @@ async def put_item(body: StorePut, resources: ResourcesDep, caller: CallerDep) -
     await _authorized(caller, "put", value)
     if not value["namespace"]:
         raise UnprocessableError("An item needs a namespace of at least one label")
+    return value
+
+
+async def _write(store: TenantStore, value: dict[str, Any], ttl: float | None) -> None:
     try:
-        await _store(resources, caller).aput(
-            value["namespace"], body.key, value["value"], index=value["index"], ttl=body.ttl
-        )
+        await store.aput(value["namespace"], value["key"], value["value"], value["index"], ttl=ttl)
     except InvalidNamespaceError as exc:  # a namespace LangGraph reserves, like ("langgraph", ...)
         raise UnprocessableError(str(exc)) from None
+
+
+@router.put("/items", status_code=204)
+async def put_item(body: StorePut, resources: ResourcesDep, caller: CallerDep) -> Response:
+    await _write(_store(resources, caller), await _authorized_put(caller, body), body.ttl)
     return Response(status_code=204)
+
+
+@router.put("", status_code=204)
+async def put_items(body: StoreBatchPut, resources: ResourcesDep, caller: CallerDep) -> Response:
+    """The seed's batch upsert. Every item is authorized before any is written."""
+    values = [await _authorized_put(caller, item) for item in body.items]
+    store = _store(resources, caller)
+    for value, item in zip(values, body.items, strict=True):
+        await _write(store, value, item.ttl)
+    return Response(status_code=204)
+
+
+@router.delete("", status_code=204)
+async def delete_items(
+    body: StoreBatchDelete, resources: ResourcesDep, caller: CallerDep
+) -> Response:
+    """The seed's batch delete. Every item is authorized before any is deleted."""
+    values = [await _authorized_delete(caller, item) for item in body.items]
+    store = _store(resources, caller)
+    for value in values:
+        await store.adelete(value["namespace"], value["key"])
+    return Response(status_code=204)
+
+
+@router.get("")
+async def list_items(
+    resources: ResourcesDep,
+    caller: CallerDep,
+    namespace: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JsonResponse:
+    """The seed's listing: the items under a namespace prefix (``a.b``), as a search."""
+    labels = namespace.split(".") if namespace else []
+    return await search_items(
+        StoreSearch(namespace_prefix=labels, limit=limit, offset=offset), resources, caller
+    )
 
 
 @router.get("/items")
@@ -110,11 +161,16 @@ async def get_item(
     return JsonResponse(item.dict() if item is not None else None)
 
 
-@router.delete("/items", status_code=204)
-async def delete_item(body: StoreDelete, resources: ResourcesDep, caller: CallerDep) -> Response:
+async def _authorized_delete(caller: Caller, body: StoreDelete) -> dict[str, Any]:
     value: dict[str, Any] = {"namespace": _namespace(body.namespace), "key": body.key}
     await _authorized(caller, "delete", value)
-    await _store(resources, caller).adelete(value["namespace"], body.key)
+    return value
+
+
+@router.delete("/items", status_code=204)
+async def delete_item(body: StoreDelete, resources: ResourcesDep, caller: CallerDep) -> Response:
+    value = await _authorized_delete(caller, body)
+    await _store(resources, caller).adelete(value["namespace"], value["key"])
     return Response(status_code=204)
 
 

@@ -15,7 +15,13 @@ from agentlist.api.auth.gate import Caller
 from agentlist.api.db import runs, threads
 from agentlist.api.deps import CallerDep, Resources, ResourcesDep
 from agentlist.api.errors import BadRequestError, ConflictError, NotFoundError
-from agentlist.api.params import pagination_headers, parse_uuid, select_fields
+from agentlist.api.params import (
+    json_object,
+    model_of_query,
+    pagination_headers,
+    parse_uuid,
+    select_fields,
+)
 from agentlist.api.responses import JsonResponse
 from agentlist.api.schemas import (
     ThreadCount,
@@ -115,6 +121,33 @@ async def create_thread(
         await _apply_supersteps(resources, row, body)
         row = await require_thread(resources, caller, str(thread_id))
     return JsonResponse(shapes.thread(row))
+
+
+@router.get("")
+async def list_threads(
+    resources: ResourcesDep,
+    caller: CallerDep,
+    limit: int | None = None,
+    offset: int | None = None,
+    status: str | None = None,
+    metadata: str | None = None,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+) -> JsonResponse:
+    """The seed's listing: ``POST /threads/search`` as query parameters (``metadata`` as
+    JSON), under the same handlers."""
+    body = model_of_query(
+        ThreadSearch,
+        {
+            "limit": limit,
+            "offset": offset,
+            "status": status,
+            "metadata": json_object(metadata, "metadata"),
+            "sort_by": sort_by,
+            "sort_order": sort_order,
+        },
+    )
+    return await search_threads(body, resources, caller)
 
 
 @router.post("/search")
