@@ -25,8 +25,8 @@ from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from agentlist.contracts import subjects
-from agentlist.contracts.access import inbox_prefix
 from agentlist.contracts._wire import WireModel
+from agentlist.contracts.access import inbox_prefix
 from agentlist.core.retry import Transient, retry
 
 logger = logging.getLogger(__name__)
