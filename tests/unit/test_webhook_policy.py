@@ -94,3 +94,14 @@ def test_webhook_header_templates_only_read_prefixed_variables(
     assert config.webhooks.headers == {"Authorization": "Bearer t0k"}
     with pytest.raises(ValueError, match="outside prefix"):
         parse({"webhooks": {"headers": {"X": "${{ env.HOME }}"}}})
+
+
+async def test_disable_loopback_false_lets_webhooks_reach_this_host_only() -> None:
+    policy = parse({"webhooks": {"url": {"disable_loopback": False}}}).webhooks
+    await validate("http://127.0.0.1:8123/hook", policy)
+    await validate("http://[::1]:8123/hook", policy)
+    for internal in ("http://10.1.2.3/hook", "http://169.254.169.254/latest"):
+        with pytest.raises(WebhookRefusedError, match="private or link-local"):
+            await validate(internal, policy)
+    with pytest.raises(WebhookRefusedError, match="loopback"):
+        await validate("http://127.0.0.1:8123/hook", parse({}).webhooks)

@@ -57,6 +57,9 @@ class WebhookPolicy:
     allowed_ports: tuple[int, ...] = ()
     max_url_length: int = 4096
     headers: dict[str, str] = field(default_factory=dict)
+    disable_loopback: bool = True
+    """langgraph-api's ``webhooks.url.disable_loopback``: false lets webhooks reach this host
+    (private and link-local addresses stay refused)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def _webhook_policy(section: dict[str, Any]) -> WebhookPolicy:
         allowed_domains=tuple(url.get("allowed_domains") or ()),
         allowed_ports=tuple(int(port) for port in url.get("allowed_ports") or ()),
         max_url_length=int(url.get("max_url_length") or 4096),
+        disable_loopback=url.get("disable_loopback", True) is not False,
         headers=_resolve_headers(
             section.get("headers") or {}, section.get("env_prefix") or "LG_WEBHOOK_"
         ),

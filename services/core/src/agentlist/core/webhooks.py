@@ -18,14 +18,16 @@ class WebhookRefusedError(ValueError):
     """The URL breaks the webhook policy; the message says how."""
 
 
-def forbidden_address(address: Address) -> bool:
-    """Loopback, private, link-local (cloud metadata at 169.254.169.254), multicast, reserved
-    and unspecified addresses, also when written as IPv4-mapped IPv6."""
+def forbidden_address(address: Address, *, allow_loopback: bool = False) -> bool:
+    """Loopback (unless ``allow_loopback``), private, link-local (cloud metadata at
+    169.254.169.254), multicast, reserved and unspecified addresses, also when written as
+    IPv4-mapped IPv6."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    if address.is_loopback:
+        return not allow_loopback
     return (
-        address.is_loopback
-        or address.is_private
+        address.is_private
         or address.is_link_local
         or address.is_multicast
         or address.is_reserved
@@ -71,7 +73,9 @@ async def validate(url: str, policy: WebhookPolicy) -> None:
         raise WebhookRefusedError(f"Webhook host {host!r} is not in the allowed domains")
     if host in (domain.lower() for domain in policy.allowed_domains):
         return  # named explicitly by the operator: trusted even on a private network
-    if any(forbidden_address(address) for address in await _addresses(host, port)):
+    allow_loopback = not policy.disable_loopback
+    addresses = await _addresses(host, port)
+    if any(forbidden_address(a, allow_loopback=allow_loopback) for a in addresses):
         raise WebhookRefusedError(
             f"Webhook host {host!r} resolves to a loopback, private or link-local address"
         )
