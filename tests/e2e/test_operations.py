@@ -54,3 +54,26 @@ async def test_queue_depth_workers_and_api_latency(stack: Stack, sdk: Any) -> No
     assert by_id["count"] >= 3 and 0 < by_id["p50_ms"] <= by_id["p99_ms"] <= by_id["max_ms"]
     assert "POST /threads/{thread_id}/runs/wait" in latency
     assert not any(thread["thread_id"] in route for route in latency)
+
+
+async def test_prometheus_has_a_latency_histogram_per_route(stack: Stack, sdk: Any) -> None:
+    thread = await sdk.threads.create()
+    for _ in range(3):
+        await sdk.threads.get(thread["thread_id"])
+    async with httpx.AsyncClient(base_url=stack.api_url) as http:
+        text = (await http.get("/metrics")).text
+    assert "# TYPE agentlist_api_request_seconds histogram" in text
+    route = 'route="GET /threads/{thread_id}"'
+    buckets = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("agentlist_api_request_seconds_bucket") and route in line
+    ]
+    assert len(buckets) == 12 and buckets == sorted(buckets), buckets
+    count = next(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("agentlist_api_request_seconds_count") and route in line
+    )
+    assert count == buckets[-1] >= 3
+    assert thread["thread_id"] not in text

@@ -1,8 +1,12 @@
-"""The ``/metrics`` page in Prometheus' text format."""
+"""The ``/metrics`` page in Prometheus' text format: the mesh's gauges (from Postgres, the same
+on every instance) and this instance's request latency histogram per route."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from agentlist.api.latency import BUCKETS, Histogram
 
 
 def _escape(value: str) -> str:
@@ -43,4 +47,19 @@ def prometheus(snapshot: dict[str, Any]) -> str:
             for row in snapshot["workers"]
         ),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def latency_lines(histograms: Mapping[str, Histogram]) -> str:
+    name = "agentlist_api_request_seconds"
+    lines = [
+        f"# HELP {name} Time until the response starts, by route, at this API instance.",
+        f"# TYPE {name} histogram",
+    ]
+    for route, histogram in sorted(histograms.items()):
+        for bound, count in zip(BUCKETS, histogram.buckets, strict=True):
+            lines.append(_line(f"{name}_bucket", count, route=route, le=f"{bound:g}"))
+        lines.append(_line(f"{name}_bucket", histogram.count, route=route, le="+Inf"))
+        lines.append(_line(f"{name}_sum", histogram.total_seconds, route=route))
+        lines.append(_line(f"{name}_count", histogram.count, route=route))
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from agentlist.api import shapes
 from agentlist.api.db import metrics as db_metrics
 from agentlist.api.db import workers
 from agentlist.api.deps import OperatorDep, Resources, ResourcesDep
-from agentlist.api.metrics import prometheus
+from agentlist.api.metrics import latency_lines, prometheus
 from agentlist.api.responses import JsonResponse
 from agentlist.core import __version__
 from agentlist.db.pool import ping
@@ -64,7 +64,8 @@ async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Respon
     snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
     if format == "json":
         return JsonResponse(snapshot)
-    return PlainTextResponse(prometheus(snapshot), media_type="text/plain; version=0.0.4")
+    text = prometheus(snapshot) + latency_lines(resources.latency.histograms())
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 @router.get("/metrics/queue-depth")
