@@ -21,7 +21,8 @@ class State(TypedDict, total=False):
 
 async def respond(state: State) -> State:
     messages = state.get("messages") or []
-    text = str(messages[-1].content) if messages else "hello"
+    # ``text`` joins the text blocks agent-chat-ui sends ([{"type": "text", "text": ...}]).
+    text = str(messages[-1].text) if messages else "hello"
     model = GenericFakeChatModel(messages=iter([AIMessage(content=f"You said: {text}")]))
     return {"messages": [await model.ainvoke(messages)]}
 
