@@ -16,16 +16,16 @@ from agentlist.worker.examples.agent import graph
     ["Hello there", [{"type": "text", "text": "Hello"}, {"type": "text", "text": " there"}]],
 )
 async def test_the_reply_is_clean_text(content: Any) -> None:
-    result = await graph.ainvoke({"messages": [{"role": "user", "content": content}]})
+    said: Any = {"messages": [{"role": "user", "content": content}]}
+    result = await graph.ainvoke(said)
     assert result["messages"][-1].content == "You said: Hello there"
 
 
 async def test_the_reply_streams_token_by_token() -> None:
+    said: Any = {"messages": [{"role": "user", "content": "Hello there"}]}
     tokens = [
-        chunk.content
-        async for chunk, _meta in graph.astream(
-            {"messages": [{"role": "user", "content": "Hello there"}]}, stream_mode="messages"
-        )
+        str(chunk.content)
+        async for chunk, _meta in graph.astream(said, stream_mode="messages")
         if isinstance(chunk, AIMessageChunk)
     ]
     assert len(tokens) > 2 and "".join(tokens) == "You said: Hello there"
