@@ -11,8 +11,12 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import IO, TYPE_CHECKING
 
 from agentlist.core import __version__
+
+if TYPE_CHECKING:
+    from agentlist.launcher import StackOptions
 
 SERVICES = {
     "api": "the LangGraph Server HTTP API",
@@ -36,10 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agentlist {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    dev = commands.add_parser("dev", help="start servers, every service and a worker, here")
+    dev = commands.add_parser(
+        "dev",
+        help="start servers, every service and a worker, here",
+        description=DEV_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     dev.add_argument("--config", type=Path, help="langgraph.json (default: the example graphs)")
     dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    dev.add_argument("--data-dir", type=Path, help="keep server data here (default: a temp folder)")
+    kept = dev.add_mutually_exclusive_group()
+    kept.add_argument(
+        "--data-dir", type=Path, help="keep server data here (default: .agentlist/, see above)"
+    )
+    kept.add_argument(
+        "--ephemeral", action="store_true", help="keep nothing: a temp folder, deleted on exit"
+    )
     dev.add_argument("--workers", type=int, default=1, help="workers per language the graphs need")
 
     for name, summary in SERVICES.items():
@@ -61,21 +76,125 @@ def main(argv: list[str] | None = None) -> int:
     return _dev(args)
 
 
+DEV_DESCRIPTION = """\
+Start NATS, PostgreSQL and Valkey, the API, registry, scheduler, bridge and workers for a
+langgraph.json, on this machine.
+
+Threads, runs, the store and crons survive a restart: the servers keep their data in
+.agentlist/ beside the langgraph.json (in the current directory for the example graphs),
+which git ignores. Postgres acknowledges a commit only once it is written (synchronous_commit),
+so a crash of a server process loses nothing accepted; fsync is off, so a crash of the machine
+may. --ephemeral keeps nothing; --data-dir keeps it elsewhere.
+
+The config and the port are checked before anything starts; each problem is one line, and
+the exit status 2 (set DEBUG=1 for tracebacks). Ctrl-C stops everything; a second Ctrl-C
+stops at once."""
+
+
+class _RefusedError(Exception):
+    """Why ``agentlist dev`` does not start: one line per problem, found before anything ran."""
+
+
 def _dev(args: argparse.Namespace) -> int:
-    from agentlist.launcher import Stack, StackOptions
+    from agentlist.launcher.datafolder import FolderInUseError
 
     logging.basicConfig(level=logging.INFO, format="[dev] %(message)s")
-    overrides: dict[str, object] = {"api_port": args.port, "workers": args.workers}
-    if args.config is not None:
-        overrides["graphs_config"] = args.config.resolve()
+    held: list[IO[str]] = []
+    try:
+        options = _dev_options(args, held)
+        return _run_dev(options)
+    except (_RefusedError, FolderInUseError) as refusal:
+        for line in refusal.args:
+            sys.stderr.write(f"agentlist dev: {line}\n")
+        return 2
+    except Exception as exc:
+        if os.environ.get("DEBUG"):
+            raise
+        sys.stderr.write(f"agentlist dev: {str(exc).strip().splitlines()[0]}\n")
+        return 1
+    finally:
+        for handle in held:
+            handle.close()
+
+
+def _dev_options(args: argparse.Namespace, held: list[IO[str]]) -> StackOptions:
+    """The stack ``args`` ask for, once the config, the port and the data folder pass; the
+    data folder's lock is appended to ``held``."""
+    from agentlist.launcher import StackOptions
+    from agentlist.launcher.stack import default_graphs_config
+
+    config = (args.config or default_graphs_config()).absolute()
+    problems = _config_and_port_problems(config, args.port)
+    if problems:
+        raise _RefusedError(*problems)
+    options = StackOptions.from_environment(
+        graphs_config=config.resolve(), api_port=args.port, workers=args.workers
+    )
+    options.data_dir = _data_folder(args, options, held)
+    options.crash_safe = options.data_dir is not None
+    return options
+
+
+def _config_and_port_problems(config: Path, port: int) -> list[str]:
+    from agentlist.launcher.graphs import languages_of
+    from agentlist.launcher.jsworker import js_worker_problem
+    from agentlist.launcher.preflight import config_problems, port_problem
+
+    problems = config_problems(config)
+    if not problems and "javascript" in languages_of(config):
+        js_problem = js_worker_problem()
+        if js_problem is not None:
+            problems.append(f"{config}: JavaScript graphs need the TypeScript worker: {js_problem}")
+    host = os.environ.get("HOST") or "127.0.0.1"
+    port_in_use = port_problem(host, port) if port else None
+    return [*problems, *([port_in_use] if port_in_use else [])]
+
+
+def _data_folder(
+    args: argparse.Namespace, options: StackOptions, held: list[IO[str]]
+) -> Path | None:
+    """Where the servers keep their data (None: a temp folder). A stack that starts no server
+    (all three named by URL) has nothing to keep."""
+    from agentlist.launcher import datafolder
+
+    starts_servers = not (options.nats_url and options.database_url and options.redis_url)
+    if args.ephemeral or (args.data_dir is None and not starts_servers):
+        return None
+    folder: Path
     if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir.resolve()
-    stack = Stack(StackOptions.from_environment(**overrides))
+        folder = args.data_dir.resolve()
+        datafolder.prepare(folder, ignored_by_git=False)
+    else:
+        folder = datafolder.project_folder(args.config, Path.cwd())
+        datafolder.prepare(folder, ignored_by_git=True)
+    if os.geteuid() == 0 and not options.database_url:
+        closed = datafolder.untraversable_parent(folder)
+        if closed is not None:
+            raise _RefusedError(
+                f"{folder}: as root, Postgres runs as nobody, who cannot enter {closed}:"
+                f" run `chmod o+x {closed}`, or choose --data-dir under /tmp, or --ephemeral"
+            )
+    held.append(datafolder.lock(folder))
+    return folder
+
+
+def _run_dev(options: StackOptions) -> int:
+    from agentlist.launcher import Stack
+
+    stack = Stack(options)
     started = time.monotonic()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def at_once(_signum: int, _frame: FrameType | None) -> None:
+        stack.hurry()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        # A second Ctrl-C (or SIGTERM) cuts the orderly stop short, wherever it has got to.
+        signal.signal(signal.SIGINT, at_once)
+        signal.signal(signal.SIGTERM, at_once)
+        sys.stderr.write("[dev] stopping... (Ctrl-C again to stop at once)\n")
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         stack.start()
@@ -86,7 +205,6 @@ def _dev(args: argparse.Namespace) -> int:
         sys.stderr.write(f"[dev] {', '.join(dead)} exited; stopping the stack\n")
         return 1
     except KeyboardInterrupt:
-        sys.stderr.write("[dev] stopping...\n")
         return 0
     finally:
         stack.stop()
@@ -104,6 +222,7 @@ def _print_banner(stack: object, seconds: float) -> None:
         f"  Docs:    {stack.api_url}/docs",
         f"  Studio:  {stack.api_url}/ui",
         f"  Health:  {stack.api_url}/health",
+        f"  Data:    {_data_line(stack)}",
         "",
         "Join more workers to this stack from another terminal with (a worker's credentials):",
         f"  NATS_URL={stack.url_as(stack.nats_url, 'worker')}",
@@ -115,6 +234,15 @@ def _print_banner(stack: object, seconds: float) -> None:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+def _data_line(stack: object) -> str:
+    from agentlist.launcher import Stack
+
+    assert isinstance(stack, Stack)
+    if stack.options.data_dir is None:
+        return f"{stack.data_dir} (temporary: deleted on exit)"
+    return f"{stack.data_dir} (kept: threads, runs and the store survive a restart)"
 
 
 AUTH_LINES = {

@@ -76,6 +76,13 @@ class ChildProcess:
             self._log_file = None
         return self.popen.returncode
 
+    def kill_now(self) -> None:
+        """``kill -9`` without waiting (safe in a signal handler: an unreaped child keeps its
+        pid, so the signal cannot reach another process)."""
+        if self.popen.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
     def kill(self) -> None:
         """``kill -9``: what a crash looks like."""
         if self.alive():
@@ -139,6 +146,40 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
         return True
     return False
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on TCP ``port`` (so an answer on that
+    port is its own, not another server's). True where ``/proc`` cannot tell."""
+    inodes = _listening_inodes(port)
+    if inodes is None:
+        return True
+    try:
+        links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        return False
+    return any(f"socket:[{inode}]" in links for inode in inodes)
+
+
+_TCP_LISTEN = "0A"
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """The inodes of the sockets listening on ``port`` (None: no ``/proc/net/tcp`` here)."""
+    inodes: set[str] = set()
+    readable = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == _TCP_LISTEN:
+                inodes.add(fields[9])
+    return inodes if readable else None
 
 
 def wait_until(

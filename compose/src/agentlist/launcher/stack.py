@@ -27,7 +27,14 @@ from agentlist.launcher.graphs import split_by_language
 from agentlist.launcher.identities import FILE_NAME as CREDENTIALS_FILE
 from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role
 from agentlist.launcher.jsworker import start_js_worker
-from agentlist.launcher.process import ChildProcess, free_port, pid_alive, spawn, wait_until
+from agentlist.launcher.process import (
+    ChildProcess,
+    free_port,
+    listens_on,
+    pid_alive,
+    spawn,
+    wait_until,
+)
 from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
 
 logger = logging.getLogger(__name__)
@@ -54,6 +61,9 @@ class StackOptions:
     redis_url: str | None = None
     durable: bool = False
     """fsync in Postgres and NATS (slower; for tests of crash durability)."""
+    crash_safe: bool = False
+    """``synchronous_commit`` on in Postgres: a Postgres process crash loses no acknowledged
+    commit (``agentlist dev`` on a kept data folder); fsync stays off unless ``durable``."""
     log_dir: Path | None = None
     """Where services log; None: to this terminal."""
     env: Mapping[str, str] = field(default_factory=dict)
@@ -113,7 +123,11 @@ class Stack:
     def start_servers(self) -> None:
         if not self.database_url:
             self.database_url = self._start(
-                PostgresServer(self.data_dir, durable=self.options.durable)
+                PostgresServer(
+                    self.data_dir,
+                    durable=self.options.durable,
+                    crash_safe=self.options.crash_safe,
+                )
             )
         if not self.nats_url:
             self.nats_url = self._start(
@@ -230,7 +244,12 @@ class Stack:
         for kind in CORE_SERVICES:
             self.start_service(kind)
         workers = self._start_workers()
-        wait_until(lambda: _http_ok(f"{self.api_url}/ok"), timeout=60, what="api", child=api)
+        wait_until(
+            lambda: _http_ok(f"{self.api_url}/ok") and listens_on(api.pid, self.api_port),
+            timeout=60,
+            what="api",
+            child=api,
+        )
         expected = set(json.loads(self.options.graphs_config.read_text()).get("graphs", {}))
         self.wait_for_graphs(expected, child=workers[0] if workers else None)
 
@@ -269,6 +288,15 @@ class Stack:
                 server.stop()
         if self._owns_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def hurry(self) -> None:
+        """Make a ``stop()`` under way finish now: the services are killed (a draining service
+        cut off from its servers would only print tracebacks), the servers asked to stop."""
+        for child in self.services:
+            child.kill_now()
+        for server in self.servers.values():
+            if server.process is not None:
+                server.process.signal(server.process.stop_signal)
 
     def __enter__(self) -> Stack:
         return self.start()

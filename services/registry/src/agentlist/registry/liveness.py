@@ -3,7 +3,8 @@
 A heartbeat keeps a worker ``healthy``. Silent for ``suspect_after`` seconds, it is pinged on
 its control subject; unanswered, it becomes ``unhealthy`` (the scheduler places nothing on
 it). Silent for ``dead_after`` seconds, it is ``dead``, whatever it answers: a worker whose
-heartbeats do not arrive cannot renew its runs' leases, and must register again.
+heartbeats do not arrive cannot renew its runs' leases, and must register again. Silent for
+``forget_after`` seconds, a dead worker's record is deleted (one that comes back registers anew).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Verdict(enum.Enum):
 class Thresholds:
     suspect_after: float
     dead_after: float
+    forget_after: float = 600.0
 
 
 def judge(state: str, silence: float, thresholds: Thresholds) -> Verdict:

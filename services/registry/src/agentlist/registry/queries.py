@@ -249,3 +249,16 @@ UPDATE workers SET state = 'dead'
 
 async def mark_dead(conn: Executor, worker_id: str, silent_for: float) -> None:
     await conn.execute(MARK_DEAD, worker_id, silent_for)
+
+
+# $1 seconds of silence. A run still naming one of them goes back to the queue by its lease.
+FORGET_DEAD: Final = """
+DELETE FROM workers
+ WHERE state = 'dead' AND last_heartbeat_at < now() - make_interval(secs => $1)
+RETURNING worker_id
+"""
+
+
+async def forget_dead(conn: Executor, silent_for: float) -> list[str]:
+    """Delete the workers dead and silent for ``silent_for`` seconds; returns their ids."""
+    return [row["worker_id"] for row in await conn.fetch(FORGET_DEAD, silent_for)]

@@ -37,7 +37,9 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
         )
         await subscribe(nc, handlers)
         thresholds = Thresholds(
-            suspect_after=settings.suspect_after, dead_after=settings.dead_after_seconds
+            suspect_after=settings.suspect_after,
+            dead_after=settings.dead_after_seconds,
+            forget_after=settings.forget_dead_after_seconds,
         )
 
         async def sweep() -> float:

@@ -16,6 +16,9 @@ class RegistrySettings(ControlPlaneSettings):
 
     dead_after_seconds: float = Field(default=15.0, gt=0)
     """A worker silent this long is ``dead``: its next heartbeat is answered ``known: false``."""
+    forget_dead_after_seconds: float = Field(default=600.0, gt=0)
+    """A worker dead (silent) this long leaves ``/workers`` and ``/health``: a stopped worker,
+    every restart of ``agentlist dev`` included, is not listed for ever."""
     liveness_sweep_interval: float = Field(default=1.0, gt=0)
     ping_timeout: float = Field(default=0.5, gt=0)
     pool_size: int = Field(default=5, ge=2)

@@ -58,3 +58,6 @@ class RegistryStore:
 
     async def mark_dead(self, worker_id: str, silent_for: float) -> None:
         await queries.mark_dead(self._pool, worker_id, silent_for)
+
+    async def forget_dead(self, silent_for: float) -> list[str]:
+        return await queries.forget_dead(self._pool, silent_for)

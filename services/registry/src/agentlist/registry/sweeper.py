@@ -1,4 +1,5 @@
-"""The liveness sweeper: silent workers are pinged, then marked unhealthy or dead.
+"""The liveness sweeper: silent workers are pinged, then marked unhealthy or dead, and dead
+ones forgotten after a while.
 
 Every registry instance may run it: each update is conditional on the silence still being
 there, so running it twice, or racing a heartbeat, changes nothing.
@@ -45,6 +46,9 @@ async def sweep_once(
         if verdict is Verdict.DEAD:
             logger.warning("worker %s silent for %.1fs: dead", worker.worker_id, worker.silence)
             await store.mark_dead(worker.worker_id, thresholds.dead_after)
+    forgotten = await store.forget_dead(thresholds.forget_after)
+    if forgotten:
+        logger.info("forgot workers dead for %.0fs: %s", thresholds.forget_after, forgotten)
     suspects = [w for w, verdict in verdicts if verdict is Verdict.SUSPECT]
     if suspects:
         answers = await asyncio.gather(*(ping(nc, w.worker_id, ping_timeout) for w in suspects))
