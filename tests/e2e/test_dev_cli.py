@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from langgraph_sdk import get_client
+from processkit import descendants, still_running
 from waitkit import eventually, run_reaches
 
 from agentlist.launcher.process import free_port
@@ -279,42 +280,3 @@ async def test_a_second_ctrl_c_stops_at_once_and_quietly(project: Path, log_dir:
     left_behind = await asyncio.to_thread(Path(temporary.group(1)).exists)
     assert not left_behind, "--ephemeral left its folder behind"
     assert not (project / ".agentlist").exists()
-
-
-# -- processes -----------------------------------------------------------------------------
-
-
-def process_table() -> dict[int, tuple[int, str]]:
-    """``pid -> (parent pid, state)`` of every process, from /proc."""
-    table: dict[int, tuple[int, str]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(stat.parent.name)] = (int(fields[1]), fields[0])
-    return table
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every process below ``pid``, with its command line."""
-    table = process_table()
-    found: dict[int, str] = {}
-    frontier = {pid}
-    while frontier:
-        frontier = {c for c, (parent, _) in table.items() if parent in frontier} - found.keys()
-        found.update((child, cmdline(child)) for child in frontier)
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def still_running(pid: int, command: str) -> bool:
-    """The same program is still alive (not a zombie, not a reused pid)."""
-    state = process_table().get(pid)
-    return state is not None and state[1] != "Z" and cmdline(pid) == command

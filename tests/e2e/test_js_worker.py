@@ -31,6 +31,7 @@ import pytest
 import pytest_asyncio
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
+from processkit import descendants, still_running
 from serverkit import services_on
 from waitkit import eventually, run_reaches
 
@@ -199,42 +200,6 @@ def _health_graphs(url: str) -> list[str]:
     return graphs if isinstance(graphs, list) else []
 
 
-def _process_table() -> dict[int, tuple[int, str]]:
-    """``pid -> (parent pid, state)`` of every process, from /proc."""
-    table: dict[int, tuple[int, str]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        table[int(stat.parent.name)] = (int(fields[1]), fields[0])
-    return table
-
-
-def _descendants(pid: int) -> dict[int, str]:
-    """Every process below ``pid``, with its command line."""
-    table = _process_table()
-    found: dict[int, str] = {}
-    frontier = {pid}
-    while frontier:
-        frontier = {c for c, (parent, _) in table.items() if parent in frontier} - found.keys()
-        found.update((child, _cmdline(child)) for child in frontier)
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _still_running(pid: int, cmdline: str) -> bool:
-    """The same program is still alive (not a zombie, not a reused pid)."""
-    state = _process_table().get(pid)
-    return state is not None and state[1] != "Z" and _cmdline(pid) == cmdline
-
-
 async def test_agentlist_dev_serves_a_js_config(servers: Stack, log_dir: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -278,7 +243,7 @@ async def test_agentlist_dev_serves_a_js_config(servers: Stack, log_dir: Path) -
             if "js_dev_agent" in w["graphs"] and w["state"] == "healthy"
         ]
         assert [w["language"] for w in workers] == ["javascript"]
-        children = _descendants(dev.pid)
+        children = descendants(dev.pid)
         assert workers[0]["pid"] in children
         names = " ".join(children.values())
         assert "agentlist-worker" in names and "-m agentlist.api" in names
@@ -293,7 +258,7 @@ async def test_agentlist_dev_serves_a_js_config(servers: Stack, log_dir: Path) -
             raise
     assert dev.returncode == 0, log_path.read_text()[-3000:]
     assert children, "agentlist dev started no child processes"
-    left = [cmd for pid, cmd in children.items() if _still_running(pid, cmd)]
+    left = [cmd for pid, cmd in children.items() if still_running(pid, cmd)]
     assert not left, f"children outlived agentlist dev: {left}"
 
 
