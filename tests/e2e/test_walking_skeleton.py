@@ -102,7 +102,12 @@ async def test_unknown_graph_and_thread_are_clear_errors(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as http:
         thread_id = (await http.post("/threads", json={})).json()["thread_id"]
         missing = await http.post(f"/threads/{thread_id}/runs/wait", json={"assistant_id": "nope"})
-        assert missing.status_code == 404 and "detail" in missing.json()
+        # Neither a UUID nor a registered graph: a malformed reference, as in langgraph-api.
+        assert missing.status_code == 422 and "registered graphs" in missing.json()["detail"]
+        unknown = await http.post(
+            f"/threads/{thread_id}/runs/wait", json={"assistant_id": str(uuid.uuid4())}
+        )
+        assert unknown.status_code == 404 and "detail" in unknown.json()
         no_thread = await http.post(
             f"/threads/{uuid.uuid4()}/runs/wait", json={"assistant_id": "agent"}
         )
