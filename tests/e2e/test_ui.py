@@ -4,24 +4,19 @@ in headless Chromium on a server with custom auth, driven over the DevTools prot
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import http.client
-import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from browserkit import BROWSER_PATIENCE, headless_chromium
 from langgraph_sdk import get_client
 from waitkit import eventually
-from websockets.asyncio.client import ClientConnection, connect
 
 from agentlist.launcher import Stack
 
@@ -162,76 +157,6 @@ def test_the_page_keeps_the_token_out_of_urls_and_local_storage(stack: Stack) ->
 
 
 # -- in a browser, on a server with custom auth ------------------------------------------------
-
-CHROMIUM_INSTALL = "apt-get install -y --no-install-recommends chromium"
-BROWSER_PATIENCE = 30.0
-
-
-class Page:
-    """One browser tab, over the Chrome DevTools Protocol: calls and their answers only."""
-
-    def __init__(self, socket: ClientConnection) -> None:
-        self._socket = socket
-        self._last_id = 0
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self._last_id += 1
-        await self._socket.send(
-            json.dumps({"id": self._last_id, "method": method, "params": params})
-        )
-        while True:
-            message = json.loads(await self._socket.recv())
-            if message.get("id") == self._last_id:
-                assert "error" not in message, (method, message["error"])
-                result: dict[str, Any] = message["result"]
-                return result
-
-    async def evaluate(self, expression: str) -> Any:
-        answer = await self.call(
-            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
-        )
-        assert "exceptionDetails" not in answer, (expression, answer["exceptionDetails"])
-        return answer["result"].get("value")
-
-    async def text(self, selector: str) -> str:
-        """The element's text, or "" while it does not exist (the page may still be loading)."""
-        found = await self.evaluate(f"document.querySelector({json.dumps(selector)})?.innerText")
-        return str(found or "")
-
-
-@contextlib.asynccontextmanager
-async def headless_chromium(profile: Path) -> AsyncIterator[Page]:
-    chromium = shutil.which("chromium")
-    assert chromium is not None, f"the browser test needs Chromium: `{CHROMIUM_INSTALL}`"
-    browser = await asyncio.create_subprocess_exec(
-        chromium,
-        "--headless=new",
-        "--no-sandbox",  # root in a container; the page is our own
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--remote-debugging-port=0",
-        f"--user-data-dir={profile}",
-        "about:blank",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        await eventually(port_file.is_file, within=BROWSER_PATIENCE, what="Chromium's port")
-        port = await eventually(
-            lambda: port_file.read_text().split("\n", 1)[0].strip(),
-            within=BROWSER_PATIENCE,
-            what="Chromium's port number",
-        )
-        async with httpx.AsyncClient() as http:
-            targets = (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
-        tab = next(target for target in targets if target["type"] == "page")
-        async with connect(tab["webSocketDebuggerUrl"], max_size=None) as socket:
-            yield Page(socket)
-    finally:
-        browser.terminate()
-        await asyncio.wait_for(browser.wait(), timeout=30)
 
 
 async def test_the_studio_works_on_an_authenticated_server_once_given_a_token(

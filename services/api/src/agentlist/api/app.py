@@ -29,6 +29,7 @@ from agentlist.api.routes import (
     ui,
     workers,
 )
+from agentlist.api.routes.docs import install_docs
 from agentlist.api.settings import ApiSettings
 from agentlist.core import __version__
 from agentlist.core import langgraph_json as server_config
@@ -107,15 +108,19 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version=__version__,
         description="The LangGraph Server API, served by a mesh of services over NATS.",
         lifespan=lifespan,
+        # routes/docs.py serves /docs and /redoc with their assets; FastAPI's load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RecordLatency, recorder=latency)
     app.add_middleware(CORSMiddleware, **_cors(server))
     install_error_handlers(app)
-    # Open, as in langgraph-api: liveness and version, the Studio's files (/docs and
-    # /openapi.json are FastAPI's own routes, outside the routers).
+    # Open, as in langgraph-api: liveness and version, the Studio's files, /docs and /redoc
+    # with their assets (/openapi.json is FastAPI's own route, outside the routers).
     for module in (meta, ui):
         app.include_router(module.router)
+    install_docs(app)
     guarded = [Depends(get_caller)]
     for module in (assistants, threads, thread_state, thread_stream, crons, runs, store, workers):
         app.include_router(module.router, dependencies=guarded)
