@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -34,14 +35,25 @@ class Candidate:
     graph_id: str
 
 
-def choose_worker(graph_id: str, workers: Iterable[WorkerLoad]) -> WorkerLoad | None:
+def choose_worker(
+    graph_id: str, workers: Iterable[WorkerLoad], rng: random.Random
+) -> WorkerLoad | None:
     """The least loaded worker (in-flight / capacity) serving ``graph_id`` with a free slot.
 
-    Ties go to the worker with fewer runs, then to the smaller id, so that the choice is
-    deterministic.
+    Ties go to the worker with fewer runs, then to one of the equally loaded drawn by ``rng``:
+    never by id, which a newcomer could choose so as to win every tie (and every run).
     """
-    serving = (w for w in workers if graph_id in w.graphs and w.free > 0)
-    return min(serving, key=lambda w: (w.load, w.inflight, w.worker_id), default=None)
+    serving = [w for w in workers if graph_id in w.graphs and w.free > 0]
+    if not serving:
+        return None
+    least = min((w.load, w.inflight) for w in serving)
+    # Sorted first, so that a seeded ``rng`` draws the same worker whatever the input order.
+    tied = sorted((w for w in serving if (w.load, w.inflight) == least), key=_worker_id)
+    return tied[0] if len(tied) == 1 else rng.choice(tied)
+
+
+def _worker_id(worker: WorkerLoad) -> str:
+    return worker.worker_id
 
 
 def free_slots_by_graph(workers: Iterable[WorkerLoad]) -> dict[str, int]:
@@ -54,15 +66,17 @@ def free_slots_by_graph(workers: Iterable[WorkerLoad]) -> dict[str, int]:
     return {graph_id: slots for graph_id, slots in free.items() if slots > 0}
 
 
-def place(candidates: Sequence[Candidate], workers: Iterable[WorkerLoad]) -> dict[UUID, str]:
+def place(
+    candidates: Sequence[Candidate], workers: Iterable[WorkerLoad], rng: random.Random
+) -> dict[UUID, str]:
     """Assign candidates, in order, to workers; a run no worker has room for stays pending.
 
-    Never places more runs on a worker than its free capacity.
+    Never places more runs on a worker than its free capacity. ``rng`` breaks ties.
     """
     loads = {w.worker_id: w for w in workers}
     placed: dict[UUID, str] = {}
     for candidate in candidates:
-        worker = choose_worker(candidate.graph_id, loads.values())
+        worker = choose_worker(candidate.graph_id, loads.values(), rng)
         if worker is None:
             continue
         placed[candidate.run_id] = worker.worker_id
