@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -28,7 +28,13 @@ from agentlist.bridge.service import serve
 from agentlist.bridge.settings import BridgeSettings
 from agentlist.contracts import streams, subjects
 from agentlist.contracts.errors import ErrorInfo
-from agentlist.contracts.events import AttemptStarted, OutcomeStatus, RunEvent, RunOutcome
+from agentlist.contracts.events import (
+    AttemptStarted,
+    OutcomeStatus,
+    RunEvent,
+    RunOutcome,
+    new_lease_token,
+)
 from agentlist.core.nats import ensure_events_stream
 from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
@@ -102,12 +108,23 @@ async def bridge(servers: Stack, nc: Client) -> AsyncIterator[None]:
 
 @dataclass(frozen=True)
 class Run:
+    """A run whose messages this test publishes as its scheduler and worker would: each
+    attempt with the lease token the run's row holds for it (see :func:`take_attempt`)."""
+
     thread_id: str
     run_id: str
+    secret: str = field(default_factory=new_lease_token, repr=False)
+
+    def token(self, attempt: int) -> str:
+        return f"{self.secret}-{attempt}"
 
     def started(self, attempt: int = 1) -> AttemptStarted:
         return AttemptStarted(
-            run_id=self.run_id, thread_id=self.thread_id, attempt=attempt, worker_id="w1"
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            attempt=attempt,
+            worker_id="w1",
+            token=self.token(attempt),
         )
 
     def event(self, seq: int, attempt: int = 1) -> RunEvent:
@@ -116,6 +133,7 @@ class Run:
             thread_id=self.thread_id,
             attempt=attempt,
             seq=seq,
+            token=self.token(attempt),
             event="values",
             data={"attempt": attempt, "seq": seq},
         )
@@ -128,6 +146,7 @@ class Run:
             thread_id=self.thread_id,
             attempt=attempt,
             seq=seq,
+            token=self.token(attempt),
             status=status,
             **fields,
         )
@@ -157,22 +176,33 @@ async def new_run(
         )
     await pool.execute(
         "INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, status, kwargs,"
-        " attempt, worker_id, lease_expires_at, on_completion, started_at)"
+        " attempt, worker_id, lease_expires_at, on_completion, started_at, lease_token)"
         " VALUES ($1, $2, 'default', $3, 'g', $4, '{}', $5, 'w1', now() + interval '1 minute',"
-        " $6, now())",
+        " $6, now(), $7)",
         run.run_id,
         run.thread_id,
         uuid.uuid4(),
         status,
         attempt,
         on_completion,
+        run.token(attempt) if attempt else None,
     )
     return run
 
 
+async def take_attempt(pool: asyncpg.Pool, run: Run, attempt: int) -> None:
+    """What a scheduler's claim does to the run's row for a new attempt (after a failover)."""
+    await pool.execute(
+        "UPDATE runs SET attempt = $2, lease_token = $3 WHERE run_id = $1",
+        run.run_id,
+        attempt,
+        run.token(attempt),
+    )
+
+
 async def publish(js: JetStreamContext, *messages: Message, msg_id_suffix: str = "") -> None:
     for message in messages:
-        msg_id = subjects.event_msg_id(message.run_id, message.attempt, message.seq)
+        msg_id = subjects.event_msg_id(message.run_id, message.attempt, message.seq, message.token)
         await js.publish(
             subjects.run_events(message.run_id),
             message.model_dump_json().encode(),
@@ -227,8 +257,10 @@ def values(seq: int, attempt: int = 1) -> tuple[str, Any]:
 
 
 @pytest.mark.usefixtures("bridge")
-async def test_events_land_once_in_order_after_metadata(nc: Client, redis: Redis) -> None:
-    run = Run(str(uuid.uuid4()), str(uuid.uuid4()))
+async def test_events_land_once_in_order_after_metadata(
+    nc: Client, redis: Redis, pg_pool: asyncpg.Pool
+) -> None:
+    run = await new_run(pg_pool)
     await publish(nc.jetstream(), run.started(), *(run.event(seq) for seq in range(1, 6)))
     expected = [metadata(run), *(values(seq) for seq in range(1, 6))]
     assert await until_entries(redis, run.stream, 6) == expected
@@ -239,10 +271,10 @@ async def test_events_land_once_in_order_after_metadata(nc: Client, redis: Redis
 
 
 async def test_duplicates_under_other_message_ids_are_written_once(
-    servers: Stack, nc: Client, redis: Redis
+    servers: Stack, nc: Client, redis: Redis, pg_pool: asyncpg.Pool
 ) -> None:
     js = nc.jetstream()
-    run = Run(str(uuid.uuid4()), str(uuid.uuid4()))
+    run = await new_run(pg_pool)
     async with running(settings_for(servers)):
         await publish(js, run.started(), run.event(1), run.event(2))
         await publish(js, run.event(2), run.event(1), run.started(), msg_id_suffix=":again")
@@ -253,8 +285,10 @@ async def test_duplicates_under_other_message_ids_are_written_once(
 
 
 @pytest.mark.usefixtures("bridge")
-async def test_out_of_order_events_end_in_order(nc: Client, redis: Redis) -> None:
-    run = Run(str(uuid.uuid4()), str(uuid.uuid4()))
+async def test_out_of_order_events_end_in_order(
+    nc: Client, redis: Redis, pg_pool: asyncpg.Pool
+) -> None:
+    run = await new_run(pg_pool)
     await publish(nc.jetstream(), run.event(3), run.event(1), run.started(), run.event(2))
     await publish(nc.jetstream(), run.event(5), run.event(4))
     found = await until_entries(redis, run.stream, 6)
@@ -262,10 +296,10 @@ async def test_out_of_order_events_end_in_order(nc: Client, redis: Redis) -> Non
 
 
 async def test_a_lost_event_is_given_up_after_the_gap_patience(
-    servers: Stack, nc: Client, redis: Redis
+    servers: Stack, nc: Client, redis: Redis, pg_pool: asyncpg.Pool
 ) -> None:
     js = nc.jetstream()
-    run = Run(str(uuid.uuid4()), str(uuid.uuid4()))
+    run = await new_run(pg_pool)
     fast = {"gap_patience_seconds": 0.5, "max_nak_delay_seconds": 0.1}
     async with running(settings_for(servers, **fast)):
         await publish(js, run.started(), run.event(1), run.event(4), run.event(3))
@@ -280,10 +314,11 @@ async def test_a_superseded_attempt_is_fenced_off(
     servers: Stack, nc: Client, redis: Redis, pg_pool: asyncpg.Pool
 ) -> None:
     js = nc.jetstream()
-    run = await new_run(pg_pool, attempt=2)
+    run = await new_run(pg_pool)
     async with running(settings_for(servers)):
         await publish(js, run.started(1), run.event(1), run.event(2))
         await until_entries(redis, run.stream, 3)
+        await take_attempt(pg_pool, run, 2)
         await publish(js, run.started(2))
         await until_entries(redis, run.stream, 4)
         # The old attempt's worker did not hear of it and goes on, outcome included.
@@ -465,11 +500,13 @@ async def test_a_stateless_run_deletes_its_thread_after_its_end(
 async def test_an_outcome_of_a_superseded_attempt_changes_nothing(
     nc: Client, redis: Redis, pg_pool: asyncpg.Pool
 ) -> None:
-    run = await new_run(pg_pool, attempt=2)
+    run = await new_run(pg_pool)
+    await publish(nc.jetstream(), run.started(1), run.event(1))
+    await until_entries(redis, run.stream, 2)
+    await take_attempt(pg_pool, run, 2)
     before = await pg_pool.fetchrow("SELECT * FROM runs WHERE run_id = $1", run.run_id)
     # Attempt 2's AttemptStarted has not reached the bridge yet: only Postgres knows.
-    await publish(nc.jetstream(), run.started(1), run.event(1), run.outcome(2, "success"))
-    await until_entries(redis, run.stream, 2)
+    await publish(nc.jetstream(), run.outcome(2, "success"))
     await drained(nc.jetstream())
     assert await pg_pool.fetchrow("SELECT * FROM runs WHERE run_id = $1", run.run_id) == before
     thread = await pg_pool.fetchval(
@@ -493,13 +530,157 @@ async def test_an_outcome_already_in_postgres_still_ends_the_stream(
     finds the run ended, leaves Postgres alone and writes the end."""
     run = await new_run(pg_pool)
     outcome = run.outcome(2, values={"v": 1})
-    assert await settle.settle_run(pg_pool, outcome) == (settle.Settled.APPLIED, False)
+    assert await settle.settle_run(pg_pool, outcome) == settle.Settlement(settle.Settled.APPLIED)
     ended_at = await pg_pool.fetchval("SELECT ended_at FROM runs WHERE run_id = $1", run.run_id)
     await publish(nc.jetstream(), run.started(), run.event(1), outcome)
     found = await until_end(redis, run)
     assert [name for name, _ in found] == ["metadata", "values", streams.END_EVENT]
     row = await pg_pool.fetchrow("SELECT status, ended_at FROM runs WHERE run_id = $1", run.run_id)
     assert row is not None and (row["status"], row["ended_at"]) == ("success", ended_at)
+
+
+# -- forged and stale messages ---------------------------------------------------------------
+# An attacker on the bus publishes to a run's subject as a worker would, with the ids it can
+# see or guess, but without the attempt's lease token.
+
+
+async def snapshot(pool: asyncpg.Pool, redis: Redis, run: Run) -> tuple[Any, ...]:
+    row = await pool.fetchrow("SELECT * FROM runs WHERE run_id = $1", run.run_id)
+    thread = await pool.fetchrow("SELECT * FROM threads WHERE thread_id = $1", run.thread_id)
+    return (
+        row,
+        thread,
+        await entries(redis, run.stream),
+        await entries(redis, run.thread_stream),
+        await redis.hget(streams.run_cursor_key(run.thread_id, run.run_id), "seq"),
+    )
+
+
+def forgeries(run: Run, token: str | None, attempt: int = 1) -> list[Message]:
+    """An event and an outcome at the run's next places, a fence taking it over as the next
+    attempt with the attacker's token, then that attempt's event and outcome."""
+    common = {"run_id": run.run_id, "thread_id": run.thread_id, "token": token}
+    evil = {"forged": True}
+    return [
+        RunEvent(**common, attempt=attempt, seq=2, event="values", data=evil),
+        RunOutcome(**common, attempt=attempt, seq=3, status="success", values=evil),
+        AttemptStarted(**common, attempt=attempt + 1, worker_id="aaa-evil"),
+        RunEvent(**common, attempt=attempt + 1, seq=1, event="values", data=evil),
+        RunOutcome(**common, attempt=attempt + 1, seq=2, status="success", values=evil),
+    ]
+
+
+@pytest.mark.parametrize("token", ["guessed-token", None], ids=["wrong-token", "no-token"])
+@pytest.mark.usefixtures("bridge")
+async def test_forged_events_and_outcomes_change_nothing(
+    nc: Client, redis: Redis, pg_pool: asyncpg.Pool, token: str | None
+) -> None:
+    js = nc.jetstream()
+    run = await new_run(pg_pool)
+    await publish(js, run.started(), run.event(1))
+    await until_entries(redis, run.stream, 2)
+    await drained(js)
+    before = await snapshot(pg_pool, redis, run)
+    await publish(js, *forgeries(run, token))
+    await drained(js)
+    assert await snapshot(pg_pool, redis, run) == before
+    # The worker that holds the run goes on and ends it, with every message of its own.
+    await publish(js, run.event(2), run.outcome(3, values={"x": 1}))
+    found = await until_end(redis, run)
+    assert found[:3] == [metadata(run), values(1), values(2)]
+    assert streams.StreamEnd.model_validate(found[-1][1]).values == {"x": 1}
+    thread = await pg_pool.fetchrow(
+        "SELECT status, state_values FROM threads WHERE thread_id = $1", run.thread_id
+    )
+    assert thread is not None and (thread["status"], thread["state_values"]) == ("idle", {"x": 1})
+    assert await pg_pool.fetchval("SELECT status FROM runs WHERE run_id = $1", run.run_id) == (
+        "success"
+    )
+
+
+@pytest.mark.usefixtures("bridge")
+async def test_a_forged_fence_and_outcome_cannot_touch_another_tenants_thread(
+    nc: Client, redis: Redis, pg_pool: asyncpg.Pool
+) -> None:
+    """The attack of issue 11: an AttemptStarted plus an outcome that name another tenant's
+    thread. Neither a run of the attacker's choosing nor the victim's own run lends its
+    thread to the message."""
+    js = nc.jetstream()
+    victim = await new_run(pg_pool)
+    await pg_pool.execute(
+        "UPDATE threads SET state_values = '{\"mine\": 1}' WHERE thread_id = $1",
+        victim.thread_id,
+    )
+    await publish(js, victim.started(), victim.event(1))
+    await until_entries(redis, victim.stream, 2)
+    attacker = await new_run(pg_pool)  # a run the attacker may start, on its own thread
+    await drained(js)
+    before = await snapshot(pg_pool, redis, victim)
+    evil = {"forged": True}
+    for run_id, attempt in ((str(uuid.uuid4()), 1), (attacker.run_id, 1), (victim.run_id, 2)):
+        aimed = Run(victim.thread_id, run_id)
+        common = {"run_id": run_id, "thread_id": victim.thread_id, "attempt": attempt}
+        await publish(
+            js,
+            AttemptStarted(**common, worker_id="aaa-evil", token=aimed.token(attempt)),
+            RunOutcome(**common, seq=1, status="success", values=evil, token=aimed.token(attempt)),
+        )
+    # The attacker's own run, with its own token, still writes only to its own thread.
+    await publish(
+        js,
+        attacker.started(),
+        RunOutcome(
+            run_id=attacker.run_id,
+            thread_id=victim.thread_id,
+            attempt=1,
+            seq=1,
+            token=attacker.token(1),
+            status="success",
+            values=evil,
+        ),
+    )
+    await drained(js)
+    assert await snapshot(pg_pool, redis, victim) == before
+    assert before[1]["state_values"] == {"mine": 1}
+    assert await entries(redis, streams.thread_stream_key(victim.thread_id)) == before[3]
+
+
+async def test_a_superseded_attempts_token_is_refused_after_failover(
+    servers: Stack, nc: Client, redis: Redis, pg_pool: asyncpg.Pool
+) -> None:
+    """Attempt 1's worker comes back after attempt 2 took over: even with its real token, it
+    changes nothing; and attempt 1's token does not pass for attempt 2's."""
+    js = nc.jetstream()
+    run = await new_run(pg_pool)
+    async with running(settings_for(servers)):
+        await publish(js, run.started(1), run.event(1))
+        await until_entries(redis, run.stream, 2)
+        await take_attempt(pg_pool, run, 2)
+        await publish(js, run.started(2), run.event(1, attempt=2))
+        await until_entries(redis, run.stream, 4)
+        await drained(js)
+        before = await snapshot(pg_pool, redis, run)
+        stale: list[Message] = [run.event(2), run.outcome(3, values={"stale": True})]
+        borrowed: list[Message] = [
+            message.model_copy(update={"token": run.token(1)})
+            for message in (run.event(2, attempt=2), run.outcome(3, attempt=2))
+        ]
+        await publish(js, *stale, *borrowed, msg_id_suffix=":replayed")
+        await drained(js)
+        assert await snapshot(pg_pool, redis, run) == before
+        await publish(js, run.event(2, attempt=2), run.outcome(3, attempt=2, values={"n": 2}))
+        found = await until_end(redis, run)
+        await drained(js)
+    assert found[:-1] == [
+        metadata(run, 1),
+        values(1),
+        metadata(run, 2),
+        values(1, attempt=2),
+        values(2, attempt=2),
+    ]
+    assert await pg_pool.fetchval("SELECT status FROM runs WHERE run_id = $1", run.run_id) == (
+        "success"
+    )
 
 
 # -- scale-out and crashes -------------------------------------------------------------------
@@ -557,7 +738,7 @@ async def test_a_bridge_killed_mid_stream_loses_and_repeats_nothing(
     first = servers.start_service("bridge", env=env)
     second = None
     try:
-        probe = Run(str(uuid.uuid4()), str(uuid.uuid4()))
+        probe = await new_run(pg_pool)
         await publish(js, probe.started())
         await until_entries(redis, probe.stream, 1)  # the bridge is up
         publishing = asyncio.create_task(publish_runs(js, runs, events=248, pace=0))

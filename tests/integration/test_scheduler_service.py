@@ -182,13 +182,15 @@ async def test_dispatch_after_fence_and_wake_up(
     ((started, msg_id),) = await run_messages(nc, run_id, 1)
     assert isinstance(started, AttemptStarted)
     assert (started.attempt, started.worker_id) == (1, worker.worker_id)
-    assert msg_id == subjects.event_msg_id(str(run_id), 1, 0)
     record = await row(pool, run_id)
     assert (record["status"], record["attempt"], record["worker_id"]) == (
         "running",
         1,
         worker.worker_id,
     )
+    # The fence and the dispatch carry the attempt's secret, which the row keeps.
+    assert record["lease_token"] and started.token == dispatch.token == record["lease_token"]
+    assert msg_id == subjects.event_msg_id(str(run_id), 1, 0, record["lease_token"])
 
 
 async def test_rejected_dispatch_undoes_the_attempt(
@@ -207,11 +209,13 @@ async def test_rejected_dispatch_undoes_the_attempt(
     assert [d.attempt for d in worker.dispatches] == [1] * (rejections + 1)
     record = await row(pool, run_id)
     assert (record["status"], record["attempt"]) == ("running", 1)
-    # The same attempt was fenced each time: JetStream kept one AttemptStarted.
-    info = await nc.jetstream().stream_info(
-        subjects.EVENTS_STREAM, subjects_filter=subjects.run_events(str(run_id))
-    )
-    assert info.state.subjects == {subjects.run_events(str(run_id)): 1}
+    # The same attempt number was fenced each time, each claim with a secret of its own: only
+    # the last, which the row holds, speaks for the attempt (a bridge believes no other).
+    fences = [message for message, _ in await run_messages(nc, run_id, rejections + 1)]
+    tokens = [fence.token for fence in fences]
+    assert [fence.attempt for fence in fences] == [1] * (rejections + 1)
+    assert tokens == [d.token for d in worker.dispatches]
+    assert len(set(tokens)) == rejections + 1 and tokens[-1] == record["lease_token"]
 
 
 async def test_lost_worker_retries_then_the_run_ends_in_error(
@@ -244,7 +248,10 @@ async def test_lost_worker_retries_then_the_run_ends_in_error(
     assert isinstance(outcome, RunOutcome)
     assert outcome.status == "error" and outcome.error is not None
     assert outcome.error.error == "WorkerLost" and outcome.values == {"kept": True}
-    assert messages[3][1] == subjects.event_msg_id(str(run_id), 3, 1)
+    assert messages[3][1] == subjects.event_msg_id(str(run_id), 3, 1, record["lease_token"])
+    # The finisher's attempt has a secret of its own, not the lost worker's.
+    assert outcome.token == messages[2][0].token == record["lease_token"]
+    assert record["lease_token"] not in {d.token for d in worker.dispatches}
 
 
 async def test_a_run_with_unusable_kwargs_ends_in_error_without_a_dispatch(

@@ -36,6 +36,7 @@ from workerkit import (
     unless_exited,
 )
 
+from agentlist.api.stateops import answers
 from agentlist.contracts import (
     GetHistory,
     GetState,
@@ -181,7 +182,7 @@ async def test_run_streams_numbered_events_then_one_success(
     )
     assert (await send(nc, dispatch, WORKER_ID)).accepted
     reader = await read_run(nc, dispatch.run_id)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     assert {event.event for event in reader.events} == {"values", "messages", "updates"}
     tokens = [event.data for event in reader.events if event.event == "messages"]
     assert "".join(chunk["content"] for chunk, _ in tokens) == "echo: hello"
@@ -214,13 +215,16 @@ async def test_run_streams_numbered_events_then_one_success(
         nc, ECHO, UpdateState(thread_id=dispatch.thread_id, values={}, as_node="nowhere")
     )
     assert not bad.ok and bad.status_code == 400
+    # Each answer names the thread it is about, for the API to check.
+    assert state.thread_id == bad.thread_id == dispatch.thread_id
+    assert answers(state, dispatch.thread_id)
 
 
 async def test_graph_that_raises_ends_in_error(worker: ChildProcess, nc: Client) -> None:
     dispatch = new_dispatch(FAILS, input={"reason": "boom"})
     assert (await send(nc, dispatch, WORKER_ID)).accepted
     reader = await read_run(nc, dispatch.run_id)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     outcome = reader.outcomes[0]
     assert outcome.status == "error"
     assert outcome.error is not None
@@ -231,7 +235,7 @@ async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Cl
     first = new_dispatch(ASK, input={"topic": "deploy"}, stream_mode=["values", "updates"])
     assert (await send(nc, first, WORKER_ID)).accepted
     reader = await read_run(nc, first.run_id)
-    assert_well_formed(reader, first.run_id)
+    assert_well_formed(reader, first.run_id, token=first.token)
     outcome = reader.outcomes[0]
     assert outcome.status == "success" and outcome.next == ["ask"]
     [(_task_id, [interrupt])] = outcome.interrupts.items()
@@ -259,7 +263,7 @@ async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) 
     await asyncio.sleep(0.5)
     await cancel(nc, dispatch.run_id, "interrupt")
     reader = await read_run(nc, dispatch.run_id, seconds=10)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     outcome = reader.outcomes[0]
     assert outcome.status == "interrupted"
     assert 0 < outcome.values["count"] < 100
@@ -305,7 +309,7 @@ async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Clie
         await cancel(nc, dispatch.run_id, "interrupt")
     for dispatch in runs:
         reader = await read_run(nc, dispatch.run_id)
-        assert_well_formed(reader, dispatch.run_id)
+        assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
         assert reader.outcomes[0].status == "interrupted"
 
 
@@ -432,7 +436,7 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}), WORKER_ID)
     assert not refused.accepted and refused.reason and "draining" in refused.reason
     reader = await read_run(nc, dispatch.run_id, seconds=15)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     assert reader.outcomes[0].status == "released"
     assert 0 < reader.outcomes[0].values["count"] < 100
     await asyncio.to_thread(worker.popen.wait, 15)

@@ -36,6 +36,7 @@ from workerkit import (
     unless_exited,
 )
 
+from agentlist.api.stateops import answers
 from agentlist.contracts import (
     GetState,
     HeartbeatReply,
@@ -45,6 +46,7 @@ from agentlist.contracts import (
     UpdateState,
     subjects,
 )
+from agentlist.contracts.events import new_lease_token
 from agentlist.core.nats import ensure_events_stream
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
@@ -153,7 +155,7 @@ async def test_run_streams_numbered_events_then_one_success(
     )
     assert (await send(nc, dispatch, WORKER_ID)).accepted
     reader = await read_run(nc, dispatch.run_id)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     names = {event.event for event in reader.events}
     assert names == {"values", "messages"}
     outcome = reader.outcomes[0]
@@ -174,13 +176,16 @@ async def test_run_streams_numbered_events_then_one_success(
         nc, AGENT, UpdateState(thread_id=dispatch.thread_id, values={}, as_node="nowhere")
     )
     assert not bad.ok and bad.status_code == 400
+    # Each answer names the thread it is about, for the API to check.
+    assert state.thread_id == bad.thread_id == dispatch.thread_id
+    assert answers(state, dispatch.thread_id)
 
 
 async def test_graph_that_raises_ends_in_error(worker: ChildProcess, nc: Client) -> None:
     dispatch = new_dispatch(FAILS, input={"reason": "boom"})
     assert (await send(nc, dispatch, WORKER_ID)).accepted
     reader = await read_run(nc, dispatch.run_id)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     outcome = reader.outcomes[0]
     assert outcome.status == "error"
     assert outcome.error is not None
@@ -212,7 +217,7 @@ async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) 
     await asyncio.sleep(0.5)
     await cancel(nc, dispatch.run_id, "interrupt")
     reader = await read_run(nc, dispatch.run_id, seconds=10)
-    assert_well_formed(reader, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
     outcome = reader.outcomes[0]
     assert outcome.status == "interrupted"
     assert 0 < len(outcome.values["steps"]) < 100
@@ -256,7 +261,7 @@ async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Clie
         await cancel(nc, dispatch.run_id, "interrupt")
     for dispatch in runs:
         reader = await read_run(nc, dispatch.run_id)
-        assert_well_formed(reader, dispatch.run_id)
+        assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
         assert reader.outcomes[0].status == "interrupted"
 
 
@@ -310,7 +315,8 @@ async def test_events_wait_for_the_events_stream(nc: Client) -> None:
     js = nc.jetstream()
     await js.delete_stream(subjects.EVENTS_STREAM)
     run_id = str(uuid.uuid4())
-    publisher = EventPublisher(js, RunRef(run_id, "thread", 1), ack_timeout=1)
+    token = new_lease_token()
+    publisher = EventPublisher(js, RunRef(run_id, "thread", 1, token), ack_timeout=1)
 
     async def publish_all() -> None:
         for index in range(5):
@@ -323,7 +329,7 @@ async def test_events_wait_for_the_events_stream(nc: Client) -> None:
     await ensure_events_stream(js, 3600)
     await asyncio.wait_for(task, 15)
     reader = await read_run(nc, run_id)
-    assert_well_formed(reader, run_id)
+    assert_well_formed(reader, run_id, token=token)
     assert [event.data for event in reader.events] == [{"index": i} for i in range(5)]
 
 
@@ -341,7 +347,7 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     refused = await send(nc, new_dispatch(AGENT, input={}), WORKER_ID)
     assert not refused.accepted and refused.reason == "worker is draining"
     reader = await read_run(nc, slow.run_id, seconds=15)
-    assert_well_formed(reader, slow.run_id)
+    assert_well_formed(reader, slow.run_id, token=slow.token)
     assert reader.outcomes[0].status == "released"
     assert reader.outcomes[0].values["steps"]
     await eventually(lambda: not worker.alive(), within=15, what="the worker exited")

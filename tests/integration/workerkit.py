@@ -30,6 +30,7 @@ from agentlist.contracts import (
     WorkerRegister,
     subjects,
 )
+from agentlist.contracts.events import new_lease_token
 from agentlist.launcher.process import ChildProcess
 
 T = TypeVar("T")
@@ -76,6 +77,7 @@ def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> 
             "graph_id": graph_id,
             "tenant_id": "default",
             "attempt": params.pop("attempt", 1),
+            "token": params.pop("token", new_lease_token()),
             "resume_from_checkpoint": params.pop("resume_from_checkpoint", False),
             "params": params,
         }
@@ -158,12 +160,16 @@ async def state_request(nc: Client, graph_id: str, request: Any) -> StateReply:
     return StateReply.model_validate_json(answer.data)
 
 
-def assert_well_formed(reader: RunReader, run_id: str, attempt: int = 1) -> None:
+def assert_well_formed(
+    reader: RunReader, run_id: str, attempt: int = 1, token: str | None = None
+) -> None:
+    """``token``: the attempt's lease token, which every message must carry."""
     seqs = [m.seq for m in reader.messages]
     assert seqs == list(range(1, len(seqs) + 1)), seqs
     assert len(reader.outcomes) == 1 and reader.messages[-1] is reader.outcomes[0]
-    assert reader.msg_ids == [subjects.event_msg_id(run_id, attempt, s) for s in seqs]
+    assert reader.msg_ids == [subjects.event_msg_id(run_id, attempt, s, token) for s in seqs]
     assert all(m.attempt == attempt and m.run_id == run_id for m in reader.messages)
+    assert all(m.token == token for m in reader.messages)
 
 
 async def idle(nc: Client, worker_id: str) -> None:

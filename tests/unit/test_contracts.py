@@ -20,6 +20,7 @@ from agentlist.contracts import (
     RunOutcome,
     subjects,
 )
+from agentlist.contracts.events import new_lease_token
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +87,16 @@ def test_builders_fill_templates() -> None:
     run_id = "0196f0e2-7a1b-7c3d-8e4f-0123456789ab"
     assert subjects.run_events(run_id) == f"agentlist.v1.runs.{run_id}.events"
     assert subjects.worker_dispatch("py-host-1") == "agentlist.v1.workers.py-host-1.dispatch"
-    assert subjects.event_msg_id(run_id, 2, 7) == f"{run_id}:2:7"
+    assert subjects.event_msg_id(run_id, 2, 7, None) == f"{run_id}:2:7"
+
+
+def test_message_ids_are_bound_to_the_lease_token_without_showing_it() -> None:
+    """Without the token, no one can take the id of a message to come (JetStream would then
+    drop the real message as a duplicate of theirs)."""
+    msg_id = subjects.event_msg_id("r", 2, 7, "tok")
+    assert msg_id == "r:2:7:1a7674eb4ee78df7"  # as the TypeScript worker's eventMsgId
+    assert "tok" not in msg_id.split(":", 3)[3]
+    assert subjects.event_msg_id("r", 2, 7, "other") != msg_id
 
 
 def test_run_messages_are_told_apart_by_type_and_tolerate_new_fields() -> None:
@@ -112,3 +122,19 @@ def test_run_messages_are_told_apart_by_type_and_tolerate_new_fields() -> None:
 def test_events_start_after_the_fence() -> None:
     with pytest.raises(ValidationError):
         RunEvent(run_id="r", thread_id="t", attempt=1, seq=0, event="values")
+
+
+def test_lease_tokens_are_fresh_secrets_that_no_repr_shows() -> None:
+    tokens = {new_lease_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(len(token) == 22 for token in tokens)  # 128 bits, URL-safe base64
+    token = tokens.pop()
+    common = {"run_id": "r", "thread_id": "t", "attempt": 1, "token": token}
+    messages: list[AttemptStarted | RunEvent | RunOutcome] = [
+        AttemptStarted(**common, worker_id="w"),
+        RunEvent(**common, seq=1, event="values"),
+        RunOutcome(**common, seq=2, status="success"),
+    ]
+    assert all(message.token == token for message in messages)
+    assert all(token not in repr(message) for message in messages)
+    assert all(token in message.model_dump_json() for message in messages)  # on the wire only

@@ -18,6 +18,8 @@ export interface RunRef {
   runId: string;
   threadId: string;
   attempt: number;
+  /** The attempt's lease token from its dispatch: a secret, carried by every message, never logged. */
+  token: string | null;
 }
 
 export interface OutcomeFields {
@@ -81,6 +83,7 @@ export class EventPublisher {
       thread_id: this.run.threadId,
       attempt: this.run.attempt,
       seq: this.seq,
+      token: this.run.token,
       event: name,
       data: toJsonable(data),
     };
@@ -104,6 +107,7 @@ export class EventPublisher {
       thread_id: this.run.threadId,
       attempt: this.run.attempt,
       seq: this.seq,
+      token: this.run.token,
       status: fields.status,
       values: toJsonable(fields.values ?? null),
       next: [...(fields.next ?? [])],
@@ -154,7 +158,7 @@ export class EventPublisher {
   }
 
   private msgId(seq: number): string {
-    return eventMsgId(this.run.runId, this.run.attempt, seq);
+    return eventMsgId(this.run.runId, this.run.attempt, seq, this.run.token);
   }
 }
 

@@ -66,7 +66,12 @@ export interface RunDeps {
 export async function executeRun(handle: RunHandle, source: GraphSource, deps: RunDeps): Promise<void> {
   const dispatch = handle.dispatch;
   const logger = deps.logger;
-  const publisher = new EventPublisher(deps.js, { runId: dispatch.run_id, threadId: dispatch.thread_id, attempt: dispatch.attempt }, {
+  const publisher = new EventPublisher(deps.js, {
+    runId: dispatch.run_id,
+    threadId: dispatch.thread_id,
+    attempt: dispatch.attempt,
+    token: dispatch.token ?? null,
+  }, {
     maxPayload: deps.maxPayload,
     stopped: () => handle.revoked || deps.closing(),
     logger,

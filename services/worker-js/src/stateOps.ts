@@ -27,15 +27,18 @@ export async function answerStateRequest(request: StateRequest, source: GraphSou
   try {
     const config = requestConfig(request.thread_id, request.config, "checkpoint" in request ? request.checkpoint : null);
     const graph = await source.build(config, persistence);
-    return { type: MESSAGE_TYPE.StateReply, ok: true, result: await perform(request, graph, config), status_code: 200 };
+    const result = await perform(request, graph, config);
+    return { type: MESSAGE_TYPE.StateReply, ok: true, thread_id: request.thread_id, result, status_code: 200 };
   } catch (error) {
     const info = errorInfoOf(error);
-    return stateFailure(CLIENT_ERRORS.has(info.error) ? 400 : 500, info.error, info.message);
+    return stateFailure(CLIENT_ERRORS.has(info.error) ? 400 : 500, info.error, info.message, request.thread_id);
   }
 }
 
-export function stateFailure(statusCode: number, error: string, message: string): StateReply {
-  return { type: MESSAGE_TYPE.StateReply, ok: false, error: { error, message, retryable: false }, status_code: statusCode };
+/** `threadId`: the thread asked about, which the API checks the answer names (null when the
+ * request could not be read). */
+export function stateFailure(statusCode: number, error: string, message: string, threadId: string | null = null): StateReply {
+  return { type: MESSAGE_TYPE.StateReply, ok: false, thread_id: threadId, error: { error, message, retryable: false }, status_code: statusCode };
 }
 
 const STATE_REQUEST_KINDS = new Map<unknown, "GetState" | "GetHistory" | "UpdateState" | "BulkUpdateState">([

@@ -1,4 +1,5 @@
 /** Subject builders over the generated templates: the only place ids become subject tokens. */
+import { createHash } from "node:crypto";
 import {
   GRAPH_STATE,
   RUN_CANCEL,
@@ -38,5 +39,15 @@ export const workerDispatch = (workerId: string): string => fill(WORKER_DISPATCH
 export const workerControl = (workerId: string): string => fill(WORKER_CONTROL, { worker_id: workerId });
 export const graphState = (graphId: string): string => fill(GRAPH_STATE, { graph_id: graphId });
 
-/** The `Nats-Msg-Id` of one run message: JetStream drops a republished duplicate. */
-export const eventMsgId = (runId: string, attempt: number, seq: number): string => `${runId}:${attempt}:${seq}`;
+/** Hex characters of the lease token's SHA-256 that end a run message's id (Python's
+ * `subjects.MSG_ID_DIGEST_CHARS`). */
+const MSG_ID_DIGEST_CHARS = 16;
+
+/** The `Nats-Msg-Id` of one run message: JetStream drops a republished duplicate. It ends with
+ * a digest of the attempt's lease token, so that no one lacking the token can take the id of a
+ * message to come (JetStream would drop the real one as its duplicate). */
+export function eventMsgId(runId: string, attempt: number, seq: number, token: string | null): string {
+  if (!token) return `${runId}:${attempt}:${seq}`;
+  const digest = createHash("sha256").update(token, "utf8").digest("hex").slice(0, MSG_ID_DIGEST_CHARS);
+  return `${runId}:${attempt}:${seq}:${digest}`;
+}

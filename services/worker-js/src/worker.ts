@@ -280,7 +280,7 @@ export class Worker {
       return;
     }
     const source = this.deps.sources.get(graphId);
-    const reply = source === undefined ? stateFailure(404, "GraphNotFound", `Graph '${graphId}' is not served here`) : await answerStateRequest(request, source, this.deps.persistence);
+    const reply = source === undefined ? stateFailure(404, "GraphNotFound", `Graph '${graphId}' is not served here`, request.thread_id) : await answerStateRequest(request, source, this.deps.persistence);
     msg.respond(encodeMessage(reply));
   }
 

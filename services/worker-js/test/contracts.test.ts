@@ -31,8 +31,10 @@ test("subject builders fill the generated templates with subject tokens", () => 
   for (const bad of ["a.b", "a*", ">", "a b", ""]) assert.throws(() => subjects.runEvents(bad), /subject token/);
 });
 
-test("event message ids are run:attempt:seq", () => {
-  assert.equal(subjects.eventMsgId("r", 2, 7), "r:2:7");
+test("event message ids are run:attempt:seq and a digest of the lease token, as Python's", () => {
+  // subjects.event_msg_id("r", 2, 7, "tok") in contracts/subjects.py
+  assert.equal(subjects.eventMsgId("r", 2, 7, "tok"), "r:2:7:1a7674eb4ee78df7");
+  assert.equal(subjects.eventMsgId("r", 2, 7, null), "r:2:7");
 });
 
 test("message types come from the schema", () => {

@@ -114,7 +114,7 @@ test("state requests: get, history, update, bulk update, and client errors", asy
   const source = sources.get("js_slow")!;
   const threadId = crypto.randomUUID();
   const empty = await answerStateRequest({ type: "agentlist.state.get.v1", thread_id: threadId }, source, saver);
-  assert.deepEqual(empty, { type: "agentlist.state.reply.v1", ok: true, result: EMPTY_THREAD_STATE, status_code: 200 });
+  assert.deepEqual(empty, { type: "agentlist.state.reply.v1", ok: true, thread_id: threadId, result: EMPTY_THREAD_STATE, status_code: 200 });
   await run(source, dispatchOf("js_slow", { input: { steps: 2, delay_ms: 1 } }, threadId), saver);
   const got = await answerStateRequest({ type: "agentlist.state.get.v1", thread_id: threadId }, source, saver);
   assert.deepEqual((got.result as { values: unknown }).values, { count: 2, steps: 2, delay_ms: 1 });
@@ -137,6 +137,7 @@ test("state requests: get, history, update, bulk update, and client errors", asy
   const bad = await answerStateRequest({ type: "agentlist.state.update.v1", thread_id: threadId, values: { count: 1 }, as_node: "nope" }, source, saver);
   assert.equal(bad.ok, false);
   assert.equal(bad.status_code, 400, JSON.stringify(bad));
+  assert.equal(bad.thread_id, threadId); // failures, too, name the thread they answer about
 });
 
 test("graphs are described with schemas, drawables per xray depth and subgraphs", async () => {

@@ -6,7 +6,7 @@ import type { RunDispatch } from "../src/generated/contracts.ts";
 import { silentLogger } from "../src/log.ts";
 import { EventPublisher, PublishingStopped } from "../src/publisher.ts";
 import { RunTable } from "../src/runTable.ts";
-import { runEvents } from "../src/subjects.ts";
+import { eventMsgId, runEvents } from "../src/subjects.ts";
 
 function dispatch(runId: string, attempt = 1, graphId = "g"): RunDispatch {
   return { run_id: runId, thread_id: "t", assistant_id: "a", graph_id: graphId, tenant_id: "x", attempt, params: {} };
@@ -68,7 +68,7 @@ function fakeJetStream(failures: number[] = []): { js: JetStreamClient; publishe
 
 test("events are numbered from 1, deduplicated by id, retried, and end with the outcome", async () => {
   const { js, published } = fakeJetStream([2]);
-  const publisher = new EventPublisher(js, { runId: "r", threadId: "t", attempt: 3 }, { logger: silentLogger, window: 2 });
+  const publisher = new EventPublisher(js, { runId: "r", threadId: "t", attempt: 3, token: "lease-secret" }, { logger: silentLogger, window: 2 });
   await publisher.event("values", { a: 1 });
   await publisher.event("updates", { n: { a: 2 } });
   await publisher.event("custom", "x");
@@ -76,7 +76,8 @@ test("events are numbered from 1, deduplicated by id, retried, and end with the 
   const order = published.map((p) => p.body.seq);
   assert.deepEqual([...order].sort(), [1, 2, 3, 4]);
   assert.equal(published.at(-1)!.body.type, "agentlist.run.outcome.v1");
-  assert.ok(published.every((p) => p.subject === runEvents("r") && p.msgID === `r:3:${p.body.seq as number}`));
+  assert.ok(published.every((p) => p.subject === runEvents("r") && p.msgID === eventMsgId("r", 3, p.body.seq as number, "lease-secret")));
+  assert.ok(published.every((p) => !(p.msgID as string).includes("lease-secret")));
   const outcome = published.at(-1)!.body;
   assert.deepEqual(outcome, {
     type: "agentlist.run.outcome.v1",
@@ -84,6 +85,7 @@ test("events are numbered from 1, deduplicated by id, retried, and end with the 
     thread_id: "t",
     attempt: 3,
     seq: 4,
+    token: "lease-secret",
     status: "success",
     values: { a: 2 },
     next: [],
@@ -92,12 +94,12 @@ test("events are numbered from 1, deduplicated by id, retried, and end with the 
     checkpoint_id: "c",
   });
   const event = published.find((p) => p.body.seq === 1)!.body;
-  assert.deepEqual(event, { type: "agentlist.run.event.v1", run_id: "r", thread_id: "t", attempt: 3, seq: 1, event: "values", data: { a: 1 } });
+  assert.deepEqual(event, { type: "agentlist.run.event.v1", run_id: "r", thread_id: "t", attempt: 3, seq: 1, token: "lease-secret", event: "values", data: { a: 1 } });
 });
 
 test("a message too large for NATS carries an error instead of its values", async () => {
   const { js, published } = fakeJetStream();
-  const publisher = new EventPublisher(js, { runId: "r", threadId: "t", attempt: 1 }, { logger: silentLogger, maxPayload: 300 });
+  const publisher = new EventPublisher(js, { runId: "r", threadId: "t", attempt: 1, token: "lease-secret" }, { logger: silentLogger, maxPayload: 300 });
   await publisher.event("values", { big: "x".repeat(1000) });
   await publisher.flush();
   const data = published[0]!.body.data as { error: string; message: string };
@@ -108,7 +110,7 @@ test("a message too large for NATS carries an error instead of its values", asyn
 test("a stopped publisher gives up instead of retrying for ever", async () => {
   const { js } = fakeJetStream([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   let stopped = false;
-  const publisher = new EventPublisher(js, { runId: "r", threadId: "t", attempt: 1 }, { logger: silentLogger, stopped: () => stopped });
+  const publisher = new EventPublisher(js, { runId: "r", threadId: "t", attempt: 1, token: "lease-secret" }, { logger: silentLogger, stopped: () => stopped });
   setTimeout(() => (stopped = true), 100);
   await assert.rejects(publisher.outcome({ status: "success" }), PublishingStopped);
 });

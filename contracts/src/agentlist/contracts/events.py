@@ -4,10 +4,15 @@ Per run, messages are ordered by ``(attempt, seq)``. The scheduler publishes
 :class:`AttemptStarted` (seq 0) before it dispatches an attempt; the worker then publishes
 :class:`RunEvent` with seq 1, 2, ... and ends with exactly one :class:`RunOutcome`. A message
 whose attempt is older than the newest ``AttemptStarted`` is stale and is dropped.
+
+Every message carries its attempt's lease token, a secret that only the attempt's owner
+learns (from its dispatch). A number anyone can guess; the token they cannot: a message whose
+token is not its attempt's is forged, and changes nothing.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
@@ -29,6 +34,16 @@ CANCELLED_STATUS: Final[Mapping[CancelAction, OutcomeStatus]] = {
 scheduler in its place."""
 
 
+LEASE_TOKEN_BYTES: Final = 16
+"""A lease token is 128 random bits, URL-safe base64 (22 characters)."""
+
+
+def new_lease_token() -> str:
+    """A fresh secret for one attempt: made by whoever claims the attempt (the scheduler, or the
+    API or the scheduler ending a run in its worker's place) and stored on the run's row."""
+    return secrets.token_urlsafe(LEASE_TOKEN_BYTES)
+
+
 class AttemptStarted(WireModel):
     """Scheduler -> bridge: attempt ``attempt`` now owns the run; earlier attempts are fenced."""
 
@@ -38,6 +53,10 @@ class AttemptStarted(WireModel):
     attempt: int = Field(ge=1)
     worker_id: str
     seq: Literal[0] = 0
+    # Never in a repr: a logged message must not hand its attempt's secret to the log's readers.
+    token: str | None = Field(default=None, repr=False)
+    """The attempt's lease token (the run's ``lease_token``). The bridge believes a fence only
+    when the run's row holds this attempt and token, and then only messages that carry it."""
 
 
 class RunEvent(WireModel):
@@ -48,6 +67,8 @@ class RunEvent(WireModel):
     thread_id: str
     attempt: int = Field(ge=1)
     seq: int = Field(ge=1)
+    token: str | None = Field(default=None, repr=False)
+    """The attempt's lease token from its ``RunDispatch``: without it, the message is refused."""
     event: str
     """SSE event name: ``values``, ``updates``, ``messages/partial``, ``values|node:task``..."""
     data: Any = None
@@ -61,6 +82,8 @@ class RunOutcome(WireModel):
     thread_id: str
     attempt: int = Field(ge=1)
     seq: int = Field(ge=1)
+    token: str | None = Field(default=None, repr=False)
+    """The attempt's lease token from its ``RunDispatch``: without it, the message is refused."""
     status: OutcomeStatus
     values: Any = None
     """The thread's values at the final checkpoint."""

@@ -63,7 +63,10 @@ class RunDispatch(WireModel):
     graph_id: str
     tenant_id: str
     attempt: int = Field(ge=1)
-    """Fencing token: every message the worker sends about this run carries it."""
+    """Fencing number: every message the worker sends about this run carries it."""
+    token: str | None = Field(default=None, repr=False)
+    """The attempt's lease token, a secret: every message the worker sends about this attempt
+    carries it beside ``attempt``, and the worker never logs it."""
     resume_from_checkpoint: bool = False
     """True on a retry: continue from the run's last checkpoint instead of re-sending input."""
     params: RunKwargs

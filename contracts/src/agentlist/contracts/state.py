@@ -79,6 +79,9 @@ STATE_REQUEST: TypeAdapter[GetState | GetHistory | UpdateState | BulkUpdateState
 class StateReply(WireModel):
     type: Literal["agentlist.state.reply.v1"] = "agentlist.state.reply.v1"
     ok: bool
+    thread_id: str | None = None
+    """The thread the answer is about, echoed from the request: the API believes no answer
+    that names another thread (or none)."""
     result: Any = None
     """``get``: a ThreadState; ``history``: a list of them; ``update``: ``{"checkpoint": ...}``."""
     error: ErrorInfo | None = None

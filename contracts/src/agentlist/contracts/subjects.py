@@ -6,6 +6,7 @@ breaking change adds a ``v2`` subject beside the ``v1`` one instead of editing i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Final
 
@@ -25,6 +26,9 @@ GRAPH_STATE: Final = f"{PREFIX}.graphs.{{graph_id}}.state"
 # Wildcards used by subscribers and by the JetStream stream definition.
 RUN_EVENTS_ALL: Final = f"{PREFIX}.runs.*.events"
 RUN_CANCEL_ALL: Final = f"{PREFIX}.runs.*.cancel"
+
+MSG_ID_DIGEST_CHARS: Final = 16
+"""Hex characters of the lease token's SHA-256 that end a run message's ``Nats-Msg-Id``."""
 
 # JetStream: run events and outcomes, shared by every bridge through one durable consumer.
 EVENTS_STREAM: Final = "AGENTLIST_RUN_EVENTS_V1"
@@ -69,9 +73,17 @@ def graph_state(graph_id: str) -> str:
     return GRAPH_STATE.format(graph_id=token(graph_id))
 
 
-def event_msg_id(run_id: str, attempt: int, seq: int) -> str:
-    """The ``Nats-Msg-Id`` of one run event: JetStream drops a republished duplicate."""
-    return f"{run_id}:{attempt}:{seq}"
+def event_msg_id(run_id: str, attempt: int, seq: int, token: str | None) -> str:
+    """The ``Nats-Msg-Id`` of one run message: JetStream drops a republished duplicate.
+
+    It ends with a digest of the attempt's lease token (``token``), so that no one who lacks
+    the token can publish first under the id of a message to come and have JetStream drop the
+    real one as its duplicate. The digest does not give the token away.
+    """
+    if not token:
+        return f"{run_id}:{attempt}:{seq}"
+    digest = hashlib.sha256(token.encode()).hexdigest()[:MSG_ID_DIGEST_CHARS]
+    return f"{run_id}:{attempt}:{seq}:{digest}"
 
 
 def all_names() -> dict[str, str]:

@@ -13,6 +13,7 @@ export interface AttemptStarted {
   run_id: string;
   seq?: 0;
   thread_id: string;
+  token?: string | null;
   type?: "agentlist.run.attempt_started.v1";
   worker_id: string;
 }
@@ -213,6 +214,7 @@ export interface RunDispatch {
   run_id: string;
   tenant_id: string;
   thread_id: string;
+  token?: string | null;
   type?: "agentlist.run.dispatch.v1";
 }
 /**
@@ -263,6 +265,7 @@ export interface RunEvent {
   run_id: string;
   seq: number;
   thread_id: string;
+  token?: string | null;
   type?: "agentlist.run.event.v1";
 }
 /**
@@ -287,6 +290,7 @@ export interface RunOutcome {
   seq: number;
   status: "success" | "error" | "interrupted" | "rollback" | "timeout" | "released";
   thread_id: string;
+  token?: string | null;
   type?: "agentlist.run.outcome.v1";
   values?: unknown;
 }
@@ -299,6 +303,7 @@ export interface StateReply {
   ok: boolean;
   result?: unknown;
   status_code?: number;
+  thread_id?: string | null;
   type?: "agentlist.state.reply.v1";
 }
 /**

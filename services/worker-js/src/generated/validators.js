@@ -3,7 +3,7 @@
 
 "use strict";
 export const AttemptStarted = validate11;
-const schema12 = {"description":"Scheduler -> bridge: attempt ``attempt`` now owns the run; earlier attempts are fenced.","properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"run_id":{"title":"Run Id","type":"string"},"seq":{"const":0,"default":0,"title":"Seq","type":"integer"},"thread_id":{"title":"Thread Id","type":"string"},"type":{"const":"agentlist.run.attempt_started.v1","default":"agentlist.run.attempt_started.v1","title":"Type","type":"string"},"worker_id":{"title":"Worker Id","type":"string"}},"required":["run_id","thread_id","attempt","worker_id"],"title":"AttemptStarted","type":"object"};
+const schema12 = {"description":"Scheduler -> bridge: attempt ``attempt`` now owns the run; earlier attempts are fenced.","properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"run_id":{"title":"Run Id","type":"string"},"seq":{"const":0,"default":0,"title":"Seq","type":"integer"},"thread_id":{"title":"Thread Id","type":"string"},"token":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Token"},"type":{"const":"agentlist.run.attempt_started.v1","default":"agentlist.run.attempt_started.v1","title":"Type","type":"string"},"worker_id":{"title":"Worker Id","type":"string"}},"required":["run_id","thread_id","attempt","worker_id"],"title":"AttemptStarted","type":"object"};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -78,16 +78,61 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data4 = data.type;
+if(data.token !== undefined){
+let data4 = data.token;
 const _errs9 = errors;
+const _errs10 = errors;
+let valid1 = false;
+const _errs11 = errors;
 if(typeof data4 !== "string"){
-validate11.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err0 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs11 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const _errs13 = errors;
+if(data4 !== null){
+const err1 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs13 === errors;
+valid1 = valid1 || _valid0;
+}
+if(!valid1){
+const err2 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate11.errors = vErrors;
 return false;
 }
-if("agentlist.run.attempt_started.v1" !== data4){
-validate11.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.attempt_started.v1"},message:"must be equal to constant"}];
-return false;
+else {
+errors = _errs10;
+if(vErrors !== null){
+if(_errs10){
+vErrors.length = _errs10;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs9 === errors;
 }
@@ -95,16 +140,34 @@ else {
 var valid0 = true;
 }
 if(valid0){
+if(data.type !== undefined){
+let data5 = data.type;
+const _errs15 = errors;
+if(typeof data5 !== "string"){
+validate11.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("agentlist.run.attempt_started.v1" !== data5){
+validate11.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.attempt_started.v1"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs15 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
 if(data.worker_id !== undefined){
-const _errs11 = errors;
+const _errs17 = errors;
 if(typeof data.worker_id !== "string"){
 validate11.errors = [{instancePath:instancePath+"/worker_id",schemaPath:"#/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs11 === errors;
+var valid0 = _errs17 === errors;
 }
 else {
 var valid0 = true;
+}
 }
 }
 }
@@ -1888,7 +1951,7 @@ return errors === 0;
 }
 
 export const RunDispatch = validate20;
-const schema27 = {"description":"Scheduler -> one worker (request/reply on ``workers.<id>.dispatch``).","properties":{"assistant_id":{"title":"Assistant Id","type":"string"},"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"graph_id":{"title":"Graph Id","type":"string"},"params":{"$ref":"#/$defs/RunKwargs"},"resume_from_checkpoint":{"default":false,"title":"Resume From Checkpoint","type":"boolean"},"run_id":{"title":"Run Id","type":"string"},"tenant_id":{"title":"Tenant Id","type":"string"},"thread_id":{"title":"Thread Id","type":"string"},"type":{"const":"agentlist.run.dispatch.v1","default":"agentlist.run.dispatch.v1","title":"Type","type":"string"}},"required":["run_id","thread_id","assistant_id","graph_id","tenant_id","attempt","params"],"title":"RunDispatch","type":"object"};
+const schema27 = {"description":"Scheduler -> one worker (request/reply on ``workers.<id>.dispatch``).","properties":{"assistant_id":{"title":"Assistant Id","type":"string"},"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"graph_id":{"title":"Graph Id","type":"string"},"params":{"$ref":"#/$defs/RunKwargs"},"resume_from_checkpoint":{"default":false,"title":"Resume From Checkpoint","type":"boolean"},"run_id":{"title":"Run Id","type":"string"},"tenant_id":{"title":"Tenant Id","type":"string"},"thread_id":{"title":"Thread Id","type":"string"},"token":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Token"},"type":{"const":"agentlist.run.dispatch.v1","default":"agentlist.run.dispatch.v1","title":"Type","type":"string"}},"required":["run_id","thread_id","assistant_id","graph_id","tenant_id","attempt","params"],"title":"RunDispatch","type":"object"};
 const schema28 = {"description":"Everything a worker needs to execute a run, already merged and validated by the API.","properties":{"checkpoint":{"anyOf":[{"$ref":"#/$defs/CheckpointRef"},{"type":"null"}],"default":null},"command":{"anyOf":[{"additionalProperties":true,"type":"object"},{"type":"null"}],"default":null,"title":"Command"},"config":{"additionalProperties":true,"title":"Config","type":"object"},"context":{"additionalProperties":true,"title":"Context","type":"object"},"durability":{"default":"async","enum":["sync","async","exit"],"title":"Durability","type":"string"},"feedback_keys":{"anyOf":[{"items":{"type":"string"},"type":"array"},{"type":"null"}],"default":null,"title":"Feedback Keys"},"input":{"default":null,"title":"Input"},"interrupt_after":{"anyOf":[{"items":{"type":"string"},"type":"array"},{"const":"*","type":"string"},{"type":"null"}],"default":null,"title":"Interrupt After"},"interrupt_before":{"anyOf":[{"items":{"type":"string"},"type":"array"},{"const":"*","type":"string"},{"type":"null"}],"default":null,"title":"Interrupt Before"},"stream_mode":{"items":{"enum":["values","updates","messages","messages-tuple","custom","events","debug","tasks","checkpoints"],"type":"string"},"title":"Stream Mode","type":"array"},"subgraphs":{"default":false,"title":"Subgraphs","type":"boolean"}},"title":"RunKwargs","type":"object"};
 
 function validate21(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -2710,21 +2773,84 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data8 = data.type;
+if(data.token !== undefined){
+let data8 = data.token;
 const _errs16 = errors;
+const _errs17 = errors;
+let valid1 = false;
+const _errs18 = errors;
 if(typeof data8 !== "string"){
-validate20.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err0 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs18 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const _errs20 = errors;
+if(data8 !== null){
+const err1 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs20 === errors;
+valid1 = valid1 || _valid0;
+}
+if(!valid1){
+const err2 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate20.errors = vErrors;
 return false;
 }
-if("agentlist.run.dispatch.v1" !== data8){
-validate20.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.dispatch.v1"},message:"must be equal to constant"}];
-return false;
+else {
+errors = _errs17;
+if(vErrors !== null){
+if(_errs17){
+vErrors.length = _errs17;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data9 = data.type;
+const _errs22 = errors;
+if(typeof data9 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("agentlist.run.dispatch.v1" !== data9){
+validate20.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.dispatch.v1"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -2746,7 +2872,7 @@ return errors === 0;
 }
 
 export const RunEvent = validate23;
-const schema30 = {"description":"Worker -> bridge: one stream chunk, already in langgraph-api's event naming.","properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"data":{"default":null,"title":"Data"},"event":{"title":"Event","type":"string"},"run_id":{"title":"Run Id","type":"string"},"seq":{"minimum":1,"title":"Seq","type":"integer"},"thread_id":{"title":"Thread Id","type":"string"},"type":{"const":"agentlist.run.event.v1","default":"agentlist.run.event.v1","title":"Type","type":"string"}},"required":["run_id","thread_id","attempt","seq","event"],"title":"RunEvent","type":"object"};
+const schema30 = {"description":"Worker -> bridge: one stream chunk, already in langgraph-api's event naming.","properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"data":{"default":null,"title":"Data"},"event":{"title":"Event","type":"string"},"run_id":{"title":"Run Id","type":"string"},"seq":{"minimum":1,"title":"Seq","type":"integer"},"thread_id":{"title":"Thread Id","type":"string"},"token":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Token"},"type":{"const":"agentlist.run.event.v1","default":"agentlist.run.event.v1","title":"Type","type":"string"}},"required":["run_id","thread_id","attempt","seq","event"],"title":"RunEvent","type":"object"};
 
 function validate23(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2837,21 +2963,84 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data5 = data.type;
+if(data.token !== undefined){
+let data5 = data.token;
 const _errs11 = errors;
+const _errs12 = errors;
+let valid1 = false;
+const _errs13 = errors;
 if(typeof data5 !== "string"){
-validate23.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err0 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs13 === errors;
+valid1 = valid1 || _valid0;
+if(!valid1){
+const _errs15 = errors;
+if(data5 !== null){
+const err1 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs15 === errors;
+valid1 = valid1 || _valid0;
+}
+if(!valid1){
+const err2 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate23.errors = vErrors;
 return false;
 }
-if("agentlist.run.event.v1" !== data5){
-validate23.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.event.v1"},message:"must be equal to constant"}];
-return false;
+else {
+errors = _errs12;
+if(vErrors !== null){
+if(_errs12){
+vErrors.length = _errs12;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs11 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data6 = data.type;
+const _errs17 = errors;
+if(typeof data6 !== "string"){
+validate23.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("agentlist.run.event.v1" !== data6){
+validate23.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.event.v1"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs17 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -2870,7 +3059,7 @@ return errors === 0;
 }
 
 export const RunOutcome = validate24;
-const schema31 = {"description":"Worker -> bridge: how the attempt ended. Always the attempt's last message.","properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"checkpoint_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Checkpoint Id"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorInfo"},{"type":"null"}],"default":null},"interrupts":{"additionalProperties":{"items":{"additionalProperties":true,"type":"object"},"type":"array"},"title":"Interrupts","type":"object"},"next":{"items":{"type":"string"},"title":"Next","type":"array"},"run_id":{"title":"Run Id","type":"string"},"seq":{"minimum":1,"title":"Seq","type":"integer"},"status":{"enum":["success","error","interrupted","rollback","timeout","released"],"title":"Status","type":"string"},"thread_id":{"title":"Thread Id","type":"string"},"type":{"const":"agentlist.run.outcome.v1","default":"agentlist.run.outcome.v1","title":"Type","type":"string"},"values":{"default":null,"title":"Values"}},"required":["run_id","thread_id","attempt","seq","status"],"title":"RunOutcome","type":"object"};
+const schema31 = {"description":"Worker -> bridge: how the attempt ended. Always the attempt's last message.","properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"checkpoint_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Checkpoint Id"},"error":{"anyOf":[{"$ref":"#/$defs/ErrorInfo"},{"type":"null"}],"default":null},"interrupts":{"additionalProperties":{"items":{"additionalProperties":true,"type":"object"},"type":"array"},"title":"Interrupts","type":"object"},"next":{"items":{"type":"string"},"title":"Next","type":"array"},"run_id":{"title":"Run Id","type":"string"},"seq":{"minimum":1,"title":"Seq","type":"integer"},"status":{"enum":["success","error","interrupted","rollback","timeout","released"],"title":"Status","type":"string"},"thread_id":{"title":"Thread Id","type":"string"},"token":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Token"},"type":{"const":"agentlist.run.outcome.v1","default":"agentlist.run.outcome.v1","title":"Type","type":"string"},"values":{"default":null,"title":"Values"}},"required":["run_id","thread_id","attempt","seq","status"],"title":"RunOutcome","type":"object"};
 const schema32 = {"description":"A failure as it crosses the wire (never a pickled exception).","properties":{"error":{"title":"Error","type":"string"},"message":{"title":"Message","type":"string"},"retryable":{"default":false,"title":"Retryable","type":"boolean"}},"required":["error","message"],"title":"ErrorInfo","type":"object"};
 
 function validate24(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -3245,21 +3434,84 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data15 = data.type;
+if(data.token !== undefined){
+let data15 = data.token;
 const _errs42 = errors;
+const _errs43 = errors;
+let valid8 = false;
+const _errs44 = errors;
 if(typeof data15 !== "string"){
-validate24.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err10 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+var _valid2 = _errs44 === errors;
+valid8 = valid8 || _valid2;
+if(!valid8){
+const _errs46 = errors;
+if(data15 !== null){
+const err11 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+var _valid2 = _errs46 === errors;
+valid8 = valid8 || _valid2;
+}
+if(!valid8){
+const err12 = {instancePath:instancePath+"/token",schemaPath:"#/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+validate24.errors = vErrors;
 return false;
 }
-if("agentlist.run.outcome.v1" !== data15){
-validate24.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.outcome.v1"},message:"must be equal to constant"}];
-return false;
+else {
+errors = _errs43;
+if(vErrors !== null){
+if(_errs43){
+vErrors.length = _errs43;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs42 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data16 = data.type;
+const _errs48 = errors;
+if(typeof data16 !== "string"){
+validate24.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("agentlist.run.outcome.v1" !== data16){
+validate24.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.run.outcome.v1"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs48 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }
@@ -3282,7 +3534,7 @@ return errors === 0;
 }
 
 export const StateReply = validate25;
-const schema33 = {"properties":{"error":{"anyOf":[{"$ref":"#/$defs/ErrorInfo"},{"type":"null"}],"default":null},"ok":{"title":"Ok","type":"boolean"},"result":{"default":null,"title":"Result"},"status_code":{"default":200,"title":"Status Code","type":"integer"},"type":{"const":"agentlist.state.reply.v1","default":"agentlist.state.reply.v1","title":"Type","type":"string"}},"required":["ok"],"title":"StateReply","type":"object"};
+const schema33 = {"properties":{"error":{"anyOf":[{"$ref":"#/$defs/ErrorInfo"},{"type":"null"}],"default":null},"ok":{"title":"Ok","type":"boolean"},"result":{"default":null,"title":"Result"},"status_code":{"default":200,"title":"Status Code","type":"integer"},"thread_id":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Thread Id"},"type":{"const":"agentlist.state.reply.v1","default":"agentlist.state.reply.v1","title":"Type","type":"string"}},"required":["ok"],"title":"StateReply","type":"object"};
 
 function validate25(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3455,21 +3707,84 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data6 = data.type;
+if(data.thread_id !== undefined){
+let data6 = data.thread_id;
 const _errs18 = errors;
+const _errs19 = errors;
+let valid4 = false;
+const _errs20 = errors;
 if(typeof data6 !== "string"){
-validate25.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+const err7 = {instancePath:instancePath+"/thread_id",schemaPath:"#/properties/thread_id/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+var _valid1 = _errs20 === errors;
+valid4 = valid4 || _valid1;
+if(!valid4){
+const _errs22 = errors;
+if(data6 !== null){
+const err8 = {instancePath:instancePath+"/thread_id",schemaPath:"#/properties/thread_id/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+var _valid1 = _errs22 === errors;
+valid4 = valid4 || _valid1;
+}
+if(!valid4){
+const err9 = {instancePath:instancePath+"/thread_id",schemaPath:"#/properties/thread_id/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+validate25.errors = vErrors;
 return false;
 }
-if("agentlist.state.reply.v1" !== data6){
-validate25.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.state.reply.v1"},message:"must be equal to constant"}];
-return false;
+else {
+errors = _errs19;
+if(vErrors !== null){
+if(_errs19){
+vErrors.length = _errs19;
+}
+else {
+vErrors = null;
+}
+}
 }
 var valid0 = _errs18 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.type !== undefined){
+let data7 = data.type;
+const _errs24 = errors;
+if(typeof data7 !== "string"){
+validate25.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("agentlist.state.reply.v1" !== data7){
+validate25.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.state.reply.v1"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs24 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

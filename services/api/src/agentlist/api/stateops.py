@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -24,6 +26,8 @@ from agentlist.db.checkpoints import keep_latest_checkpoints
 if TYPE_CHECKING:
     from agentlist.api.deps import Resources
 
+logger = logging.getLogger(__name__)
+
 StateRequest = GetState | GetHistory | UpdateState | BulkUpdateState
 
 
@@ -43,11 +47,46 @@ async def ask(nats: Nats, graph_id: str, request: StateRequest, wait_seconds: fl
             headers={"Retry-After": "1"},
         ) from None
     reply = StateReply.model_validate_json(message.data)
+    if not answers(reply, request.thread_id):
+        # Any member of the queue group may answer; one that speaks of another thread is
+        # either broken or lying, and its answer is shown to no one.
+        logger.warning(
+            "graph %s: refused an answer about thread %s that names another thread "
+            "(reply subject %s, headers %s)",
+            graph_id,
+            request.thread_id,
+            message.subject,
+            dict(message.headers or {}),
+        )
+        raise ServiceUnavailableError(
+            f"No trustworthy answer about thread '{request.thread_id}' came from graph "
+            f"'{graph_id}'",
+            headers={"Retry-After": "1"},
+        )
     if not reply.ok:
         error = ApiError(reply.error.message if reply.error else "State request failed")
         error.status_code = reply.status_code
         raise error
     return reply.result
+
+
+def answers(reply: StateReply, thread_id: str) -> bool:
+    """Whether ``reply`` is about ``thread_id``: it says so, and every checkpoint it returns
+    (a state's own and its parent's, each state's of a history, an update's) is one of it."""
+    if reply.thread_id != thread_id:
+        return False
+    return all(named == thread_id for named in _checkpoint_threads(reply.result))
+
+
+def _checkpoint_threads(result: Any) -> Iterator[Any]:
+    states = result if isinstance(result, list) else [result]
+    for state in states:
+        if not isinstance(state, dict):
+            continue
+        for key in ("checkpoint", "parent_checkpoint"):
+            checkpoint = state.get(key)
+            if isinstance(checkpoint, dict) and "thread_id" in checkpoint:
+                yield checkpoint["thread_id"]
 
 
 def thread_config(thread_id: str, graph_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from agentlist.bridge import outcomes, queries, settle
+from agentlist.bridge import fences, outcomes, queries, settle
 from agentlist.bridge.messages import Inbound, decode, event_write, outcome_write
 from agentlist.bridge.ordering import EarlyPolicy, Verdict, plan_rounds
 from agentlist.bridge.retry import TRANSIENT, is_transient
@@ -55,6 +55,7 @@ class Bridge:
         batch = [*self._held, *await self._receive(msgs)]
         self._held = []
         try:
+            batch = await self._vouched(batch)
             for step in plan_rounds([inbound.position for inbound in batch]):
                 await self._write_events([batch[i] for i in step.events])
                 await self._finish_outcomes([batch[i] for i in step.outcomes])
@@ -81,6 +82,44 @@ class Bridge:
             batch.append(Inbound(msg, message, msg.metadata.num_delivered))
         return batch
 
+    async def _vouched(self, batch: list[Inbound]) -> list[Inbound]:
+        """The batch without the messages the runs' rows do not vouch for (dropped here).
+
+        Fences, and messages found ``unfenced``, are checked against their runs' rows in one
+        query for the whole batch; the others need no check here (``append.lua`` holds them
+        to their attempt's token).
+        """
+        unchecked = [inbound for inbound in batch if inbound.needs_check]
+        if not unchecked:
+            return batch
+        run_ids = {fences.run_uuid(inbound.message.run_id) for inbound in unchecked}
+        rows = await queries.run_fences(self._pool, [r for r in run_ids if r is not None])
+        for inbound in unchecked:
+            vouched = fences.vouch(inbound.message, rows.get(inbound.message.run_id))
+            if vouched is fences.Vouched.YES:
+                inbound.verified = True
+            else:
+                await self._refuse(inbound, vouched.value)
+        return [inbound for inbound in batch if not inbound.settled]
+
+    async def _refuse(self, inbound: Inbound, why: str) -> None:
+        """Drop a message that speaks for an attempt it does not hold. Logged with what is
+        known of its sender; never with the token it carried."""
+        message = inbound.message
+        log = logger.info if why == "stale" else logger.warning
+        log(
+            "run %s: refused %s (attempt %d, seq %d, naming thread %s) as %s; sender: %s",
+            message.run_id,
+            message.type,
+            message.attempt,
+            message.seq,
+            message.thread_id,
+            why,
+            fences.sender(inbound.msg),
+        )
+        inbound.settled = True
+        await inbound.msg.ack()
+
     async def _hand_back(self, batch: Sequence[Inbound], delay: float | None = None) -> None:
         for inbound in batch:
             if inbound.settled:
@@ -102,7 +141,7 @@ class Bridge:
             writes = []
             for inbound in inbounds:
                 assert not isinstance(inbound.message, RunOutcome)
-                writes.append(event_write(inbound.message))
+                writes.append(event_write(inbound.message, verified=inbound.verified))
             first = inbounds[0].message
             calls.append(RunWrites(first.thread_id, first.run_id, self._live_ttl, writes))
         results = await self._writer.append(calls)
@@ -132,13 +171,13 @@ class Bridge:
         crash anywhere repeats the whole, and every step is idempotent."""
         outcome = inbound.message
         assert isinstance(outcome, RunOutcome)
-        write = outcome_write(outcome)
+        write = outcome_write(outcome, verified=inbound.verified)
         (verdict,) = await self._writer.check(self._calls(outcome, write, self._live_ttl))
         if not verdict.written:
             await self._settle(inbound, verdict)
             return
-        settled, delete_thread = await settle.settle_run(self._pool, outcome)
-        if settled is settle.Settled.SUPERSEDED:
+        settlement = await settle.settle_run(self._pool, outcome)
+        if settlement.settled is settle.Settled.SUPERSEDED:
             logger.warning(
                 "run %s: dropped the %s outcome of attempt %d, superseded by another attempt",
                 outcome.run_id,
@@ -147,11 +186,14 @@ class Bridge:
             )
             await self._settle(inbound, Verdict.STALE)
             return
+        if settlement.settled is settle.Settled.FORGED:
+            await self._settle(inbound, Verdict.FORGED)
+            return
         ends = outcomes.ends_run(outcome)
         ttl = self._retention if ends else self._live_ttl
         ((verdict,),) = await self._writer.append([self._calls(outcome, write, ttl)])
-        if ends and delete_thread:
-            await settle.delete_thread(self._pool, outcome.thread_id)
+        if ends and settlement.thread_to_delete is not None:
+            await settle.delete_thread(self._pool, settlement.thread_to_delete)
         if await queries.runs_pending(self._pool):  # else a wake-up claims nothing
             await self._nc.publish(subjects.RUNS_REQUESTED, b"")
         logger.debug("run %s: %s (attempt %d)", outcome.run_id, outcome.status, outcome.attempt)
@@ -163,6 +205,12 @@ class Bridge:
 
     async def _settle(self, inbound: Inbound, verdict: Verdict) -> None:
         message = inbound.message
+        if verdict is Verdict.FORGED:
+            await self._refuse(inbound, "forged")
+            return
+        if verdict is Verdict.UNFENCED:
+            inbound.unfenced = True  # the next round asks the run's row about it
+            verdict = Verdict.EARLY
         if verdict is Verdict.EARLY:
             now = time.monotonic()
             if inbound.held_since is None:

@@ -33,6 +33,18 @@ class Inbound:
     """Acknowledged, nak'd or terminated: JetStream has been told what became of it."""
     held_since: float | None = None
     """When it was first found early at this bridge (monotonic seconds)."""
+    verified: bool = False
+    """Its attempt and lease token are the run row's (see :mod:`agentlist.bridge.fences`)."""
+    unfenced: bool = False
+    """Found ``unfenced``: to be verified before it is tried again."""
+
+    @property
+    def needs_check(self) -> bool:
+        """Whether the run's row must vouch for it before it is written: always for a fence,
+        which installs its token, and for a message of an attempt whose fence was not seen."""
+        if self.verified:
+            return False
+        return self.unfenced or isinstance(self.message, AttemptStarted)
 
     @property
     def position(self) -> Position:
@@ -55,16 +67,16 @@ def dump_json(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"))
 
 
-def event_write(message: AttemptStarted | RunEvent) -> Write:
+def event_write(message: AttemptStarted | RunEvent, *, verified: bool = False) -> Write:
     if isinstance(message, AttemptStarted):
         data = dump_json(outcomes.attempt_event(message.run_id, message.attempt))
         entry = Entry(Target.BOTH, METADATA_EVENT, data)
     else:
         entry = Entry(Target.BOTH, message.event, dump_json(message.data))
-    return Write(message.attempt, message.seq, [entry])
+    return Write(message.attempt, message.seq, message.token or "", verified, [entry])
 
 
-def outcome_write(outcome: RunOutcome) -> Write:
+def outcome_write(outcome: RunOutcome, *, verified: bool = False) -> Write:
     """The entries that end a run: an ``error`` event for failures, the end entry, and the
     thread stream's ``run_done``. A released run is not over: it only moves the cursor."""
     entries: list[Entry] = []
@@ -76,4 +88,4 @@ def outcome_write(outcome: RunOutcome) -> Write:
         entries.append(Entry(Target.RUN, streams.END_EVENT, end))
         done = dump_json(outcomes.run_done_event(outcome.run_id))
         entries.append(Entry(Target.THREAD, METADATA_EVENT, done))
-    return Write(outcome.attempt, outcome.seq, entries)
+    return Write(outcome.attempt, outcome.seq, outcome.token or "", verified, entries)

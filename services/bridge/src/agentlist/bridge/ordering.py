@@ -1,7 +1,7 @@
 """Pure rules of the bridge: what becomes of an early message, and the order of a batch.
 
-The verdict itself (stale, duplicate, next, early, forced) is decided atomically in
-``append.lua``; this module holds what the Python side decides around it.
+The verdict itself (stale, duplicate, next, early, forced, forged, unfenced) is decided
+atomically in ``append.lua``; this module holds what the Python side decides around it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ class Verdict(enum.StrEnum):
     """Written although messages before it never came: a hole in the stream."""
     EARLY = "early"
     """A message before it is still on its way: to be tried again later."""
+    FORGED = "forged"
+    """Not its attempt's lease token (or none): written by someone else, dropped."""
+    UNFENCED = "unfenced"
+    """Of an attempt whose fence this run's cursor has not seen (still on its way, or lost):
+    its token is to be checked against the run's row before it is judged again."""
 
     @property
     def written(self) -> bool:

@@ -3,12 +3,13 @@ transactions (:mod:`agentlist.bridge.settle`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 
+from agentlist.bridge.fences import RowFence
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.storage import RunEndStatus, RunStatus, ThreadStatus
 from agentlist.db.sql import ACTIVE_RUNS, Executor
@@ -27,56 +28,85 @@ class RunState:
     attempt: int
     status: RunStatus
     on_completion: str
+    lease_token: str | None = field(repr=False)
 
 
-# The thread row is locked first, as the API locks it to create runs, so that the thread's
-# status is judged on the runs that exist once the lock is held.
-LOCK_THREAD: Final = "SELECT 1 FROM threads WHERE thread_id = $1 FOR UPDATE"
+# The fence of each run: which attempt holds it, with which lease token, on which thread.
+# Asked once per batch that holds fences (one per attempt), never per event.
+RUN_FENCES: Final = """
+SELECT run_id, thread_id, attempt, lease_token FROM runs WHERE run_id = ANY($1::uuid[])
+"""
 
 
-async def lock_thread(conn: Executor, thread_id: str) -> None:
-    await conn.execute(LOCK_THREAD, thread_id)
+async def run_fences(conn: Executor, run_ids: list[UUID]) -> dict[str, RowFence]:
+    return {
+        str(row["run_id"]): RowFence(str(row["thread_id"]), row["attempt"], row["lease_token"])
+        for row in await conn.fetch(RUN_FENCES, run_ids)
+    }
 
 
-# The fenced changes of a run return what the rest of the transaction needs, so that it takes
-# no extra round trip: whether the thread goes, and whether a webhook is to be queued.
+# The run's thread row is locked first, as the API locks it to create runs, so that the
+# thread's status is judged on the runs that exist once the lock is held. The thread is the
+# run's, from its row: never the one a message names.
+LOCK_RUN_THREAD: Final = """
+SELECT t.thread_id FROM threads t
+WHERE t.thread_id = (SELECT r.thread_id FROM runs r WHERE r.run_id = $1)
+FOR UPDATE
+"""
+
+
+async def lock_run_thread(conn: Executor, run_id: str) -> UUID | None:
+    """The run's thread, locked; None when the run (or its thread) is gone."""
+    thread_id: UUID | None = await conn.fetchval(LOCK_RUN_THREAD, run_id)
+    return thread_id
+
+
+# The fenced changes of a run (on its attempt and that attempt's lease token) return what the
+# rest of the transaction needs, so that it takes no extra round trip: whether the thread
+# goes, and whether a webhook is to be queued.
 FINISH_RUN: Final = """
 UPDATE runs
-SET status = $3, error = $4, ended_at = now(), updated_at = now(), lease_expires_at = NULL
-WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+SET status = $4, error = $5, ended_at = now(), updated_at = now(), lease_expires_at = NULL
+WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
 RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
 
 async def finish_run(
-    conn: Executor, run_id: str, attempt: int, status: RunEndStatus, error: ErrorInfo | None
+    conn: Executor,
+    run_id: str,
+    attempt: int,
+    token: str,
+    status: RunEndStatus,
+    error: ErrorInfo | None,
 ) -> Fenced | None:
-    """None (for this and the next two): another attempt holds the run, or it is not running."""
+    """None (for this and the next two): another attempt (or token) holds the run, or it is
+    not running."""
     dumped = error.model_dump(mode="json") if error is not None else None
-    return _fenced(await conn.fetchrow(FINISH_RUN, run_id, attempt, status, dumped))
+    return _fenced(await conn.fetchrow(FINISH_RUN, run_id, attempt, token, status, dumped))
 
 
 DELETE_RUN: Final = """
 DELETE FROM runs
-WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
 RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
 
-async def delete_run(conn: Executor, run_id: str, attempt: int) -> Fenced | None:
-    return _fenced(await conn.fetchrow(DELETE_RUN, run_id, attempt))
+async def delete_run(conn: Executor, run_id: str, attempt: int, token: str) -> Fenced | None:
+    return _fenced(await conn.fetchrow(DELETE_RUN, run_id, attempt, token))
 
 
 RELEASE_RUN: Final = """
 UPDATE runs
 SET status = 'pending', worker_id = NULL, lease_expires_at = NULL, updated_at = now()
-WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
 RETURNING on_completion, webhook IS NOT NULL AS has_webhook
 """
 
 
-async def release_run(conn: Executor, run_id: str, attempt: int) -> Fenced | None:
-    return _fenced(await conn.fetchrow(RELEASE_RUN, run_id, attempt))
+async def release_run(conn: Executor, run_id: str, attempt: int, token: str) -> Fenced | None:
+    return _fenced(await conn.fetchrow(RELEASE_RUN, run_id, attempt, token))
 
 
 def _fenced(row: asyncpg.Record | None) -> Fenced | None:
@@ -100,7 +130,7 @@ WHERE thread_id = $1
 async def update_thread(
     conn: Executor,
     *,
-    thread_id: str,
+    thread_id: UUID,
     run_id: str,
     status: ThreadStatus,
     values: Any,
@@ -192,17 +222,19 @@ async def runs_pending(conn: Executor) -> bool:
     return pending
 
 
-RUN_STATE: Final = "SELECT attempt, status, on_completion FROM runs WHERE run_id = $1"
+RUN_STATE: Final = "SELECT attempt, status, on_completion, lease_token FROM runs WHERE run_id = $1"
 
 
 async def run_state(conn: Executor, run_id: str) -> RunState | None:
     row = await conn.fetchrow(RUN_STATE, run_id)
-    return None if row is None else RunState(row["attempt"], row["status"], row["on_completion"])
+    if row is None:
+        return None
+    return RunState(row["attempt"], row["status"], row["on_completion"], row["lease_token"])
 
 
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
 
 
-async def delete_thread(conn: Executor, thread_id: str) -> None:
+async def delete_thread(conn: Executor, thread_id: UUID) -> None:
     """The row and its runs (by cascade); ``settle.delete_thread`` adds the checkpoints."""
     await conn.execute(DELETE_THREAD, thread_id)

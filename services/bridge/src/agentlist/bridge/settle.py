@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
 from agentlist.bridge import outcomes, queries
+from agentlist.bridge.fences import same_token
 from agentlist.contracts.events import RunOutcome
 from agentlist.db.checkpoints import delete_thread_checkpoints
 from agentlist.db.sql import Executor
@@ -19,50 +22,69 @@ class Settled(enum.Enum):
     """An earlier delivery did (or the run is gone): only Redis may still lack the end."""
     SUPERSEDED = "superseded"
     """Another attempt owns the run: the outcome must change nothing."""
+    FORGED = "forged"
+    """The outcome does not carry its attempt's lease token: it must change nothing."""
 
 
-async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> tuple[Settled, bool]:
-    """Apply ``outcome`` to its run and thread in one transaction, fenced on the attempt.
+@dataclass(frozen=True)
+class Settlement:
+    settled: Settled
+    thread_to_delete: UUID | None = None
+    """The run's thread (from its row), when the run asked for it to be deleted once done (a
+    stateless run's ``on_completion = 'delete'``)."""
 
-    Returns how it settled and whether the run asked for its thread to be deleted once done
-    (a stateless run's ``on_completion = 'delete'``).
-    """
+
+async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> Settlement:
+    """Apply ``outcome`` to its run and thread in one transaction, fenced on the attempt and
+    its lease token. The thread is the run's, never the one the outcome names."""
     async with pool.acquire() as conn, conn.transaction():
-        await queries.lock_thread(conn, outcome.thread_id)
+        thread_id = await queries.lock_run_thread(conn, outcome.run_id)
+        if thread_id is None:
+            return Settlement(Settled.ALREADY)
         fenced = await _fence(conn, outcome)
         if fenced is not None:
             if outcomes.ends_run(outcome):
-                await _update_thread(conn, outcome)
+                await _update_thread(conn, thread_id, outcome)
                 if fenced.has_webhook and outcome.status != "rollback":
                     await queries.queue_webhook(conn, outcome.run_id, outcome.values)
-            return Settled.APPLIED, fenced.on_completion == "delete"
+            return Settlement(Settled.APPLIED, _to_delete(fenced.on_completion, thread_id))
         run = await queries.run_state(conn, outcome.run_id)
     if run is None:
-        return Settled.ALREADY, False
+        return Settlement(Settled.ALREADY)
     if outcomes.superseded(outcome, run_attempt=run.attempt, run_status=run.status):
-        return Settled.SUPERSEDED, False
-    return Settled.ALREADY, run.on_completion == "delete"
+        return Settlement(Settled.SUPERSEDED)
+    if not same_token(outcome.token, run.lease_token):
+        return Settlement(Settled.FORGED)
+    return Settlement(Settled.ALREADY, _to_delete(run.on_completion, thread_id))
+
+
+def _to_delete(on_completion: str, thread_id: UUID) -> UUID | None:
+    return thread_id if on_completion == "delete" else None
 
 
 async def _fence(conn: Executor, outcome: RunOutcome) -> queries.Fenced | None:
-    """Change the run if ``outcome``'s attempt still holds it; else ``None``."""
+    """Change the run if ``outcome``'s attempt still holds it with the outcome's token; else
+    ``None``."""
+    if not outcome.token:
+        return None
     if outcome.status == "rollback":
-        return await queries.delete_run(conn, outcome.run_id, outcome.attempt)
+        return await queries.delete_run(conn, outcome.run_id, outcome.attempt, outcome.token)
     if outcome.status == "released":
-        return await queries.release_run(conn, outcome.run_id, outcome.attempt)
+        return await queries.release_run(conn, outcome.run_id, outcome.attempt, outcome.token)
     return await queries.finish_run(
         conn,
         outcome.run_id,
         outcome.attempt,
+        outcome.token,
         outcomes.end_status(outcome),
         outcomes.failure(outcome),
     )
 
 
-async def _update_thread(conn: Executor, outcome: RunOutcome) -> None:
+async def _update_thread(conn: Executor, thread_id: UUID, outcome: RunOutcome) -> None:
     await queries.update_thread(
         conn,
-        thread_id=outcome.thread_id,
+        thread_id=thread_id,
         run_id=outcome.run_id,
         status=outcomes.thread_status(outcome),
         values=outcome.values,
@@ -71,8 +93,8 @@ async def _update_thread(conn: Executor, outcome: RunOutcome) -> None:
     )
 
 
-async def delete_thread(pool: asyncpg.Pool, thread_id: str) -> None:
+async def delete_thread(pool: asyncpg.Pool, thread_id: UUID) -> None:
     """Delete a thread, its runs (by cascade) and its checkpoints."""
     async with pool.acquire() as conn, conn.transaction():
         await queries.delete_thread(conn, thread_id)
-        await delete_thread_checkpoints(conn, thread_id)
+        await delete_thread_checkpoints(conn, str(thread_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 import orjson
@@ -37,10 +37,16 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One message's entries, written only if it is its run's next (or forced)."""
+    """One message's entries, written only if it is its run's next (or forced) and carries
+    its attempt's lease token."""
 
     attempt: int
     seq: int
+    token: str = field(repr=False)
+    """The lease token the message carries ("" for none)."""
+    verified: bool = False
+    """The run's row holds this attempt and token (checked by the bridge): required of a
+    fence, and of a message written before its attempt's fence."""
     entries: Sequence[Entry] = ()
 
 
@@ -65,7 +71,13 @@ class RunWrites:
         # The messages travel as one JSON argument: packing a few arguments per call instead
         # of a dozen per message is most of the client's cost.
         messages = [
-            [w.attempt, w.seq, [[e.target.value, e.event, e.data] for e in w.entries]]
+            [
+                w.attempt,
+                w.seq,
+                w.token,
+                w.verified,
+                [[e.target.value, e.event, e.data] for e in w.entries],
+            ]
             for w in self.writes
         ]
         return [

@@ -49,6 +49,7 @@ def to_dispatch(run: StartedRun) -> RunDispatch:
         graph_id=run.graph_id,
         tenant_id=run.tenant_id,
         attempt=run.attempt,
+        token=run.lease_token,
         resume_from_checkpoint=run.attempt > 1,
         params=RunKwargs.model_validate(run.kwargs),
     )
@@ -84,6 +85,7 @@ class Dispatcher:
             thread_id=request.thread_id,
             attempt=run.attempt,
             worker_id=run.worker_id,
+            token=run.lease_token,
         )
         try:
             await publish_run_message(self._js, started, ack_wait=self._timeout)

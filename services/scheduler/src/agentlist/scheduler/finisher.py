@@ -7,7 +7,9 @@ published seq 1..k of it, and an outcome at any other seq would be a gap (never 
 duplicate (dropped). Instead the scheduler becomes the run's next owner:
 
 1. In one transaction, fenced on ``(run_id, attempt n, status 'running', worker_id)``, it sets
-   ``attempt = n + 1``, ``worker_id = FINISHER_ID``, a fresh lease, and ``error``. The run stays
+   ``attempt = n + 1``, ``worker_id = FINISHER_ID``, a fresh lease, a fresh lease token (so
+   that the lost worker, which knows attempt ``n``'s, cannot speak for attempt ``n + 1``), and
+   ``error``. The run stays
    ``running``: only the bridge moves it to a terminal status.
 2. After commit it publishes ``AttemptStarted(n + 1)`` (which fences attempt ``n`` off: the lost
    worker's late events become stale and its heartbeats get the run revoked), then
@@ -53,6 +55,12 @@ async def take_over(
 async def publish_end(js: JetStreamContext, run: FinishingRun, ack_wait: float) -> None:
     """Steps 2 (and 3): the finishing attempt's fence, then its outcome."""
     outcome = final_outcome(
-        run.run_id, run.thread_id, run.attempt, run.cancel_action, run.error, run.thread_values
+        run.run_id,
+        run.thread_id,
+        run.attempt,
+        run.cancel_action,
+        run.error,
+        run.thread_values,
+        run.lease_token,
     )
     await end_in_workers_place(js, outcome, owner=FINISHER_ID, ack_wait=ack_wait)

@@ -9,7 +9,7 @@ attempt of its own and publishes that attempt's ``AttemptStarted`` and ``RunOutc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from uuid import UUID
 
@@ -33,6 +33,8 @@ class ExpiredLease:
     worker_id: str | None
     cancel_action: str | None
     error: dict[str, Any] | None
+    lease_token: str | None = field(default=None, repr=False)
+    """The attempt's secret: only a message carrying it speaks for the attempt."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def final_outcome(
     cancel_action: str | None,
     error: ErrorInfo | None,
     values: Any,
+    token: str,
 ) -> RunOutcome:
     """The finisher's outcome. ``values`` are the thread's stored values, so that applying it
     leaves them as they were (no worker read the run's last checkpoint)."""
@@ -104,6 +107,7 @@ def final_outcome(
         thread_id=str(thread_id),
         attempt=attempt,
         seq=OUTCOME_SEQ,
+        token=token,
         status=status,
         values=values,
         error=error if status == "error" else None,

@@ -7,7 +7,7 @@ The callers own the transactions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
@@ -15,6 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from agentlist.contracts.errors import ErrorInfo
+from agentlist.contracts.events import new_lease_token
 from agentlist.db.sql import ACTIVE_RUNS, Executor
 from agentlist.scheduler.leases import ExpiredLease
 from agentlist.scheduler.placement import Candidate, WorkerLoad
@@ -32,6 +33,8 @@ class StartedRun:
     attempt: int
     worker_id: str
     kwargs: Any
+    lease_token: str = field(repr=False)
+    """The attempt's secret, for its fence and its dispatch only."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class FinishingRun:
     cancel_action: str | None
     error: ErrorInfo | None
     thread_values: Any
+    lease_token: str = field(repr=False)
 
 
 # An arbitrary constant: claim transactions of every scheduler instance take it in turn, so the
@@ -167,35 +171,45 @@ async def claim_candidates(conn: Executor, free: Mapping[str, int], limit: int) 
     return [Candidate(row["run_id"], row["graph_id"]) for row in rows]
 
 
-# $1 uuid[] runs, $2 text[] their workers, $3 lease seconds.
+# $1 uuid[] runs, $2 text[] their workers, $3 text[] their attempts' lease tokens,
+# $4 lease seconds.
 START_RUNS: Final = """
 UPDATE runs r
    SET status = 'running',
        attempt = r.attempt + 1,
        worker_id = p.worker_id,
-       lease_expires_at = now() + make_interval(secs => $3),
+       lease_token = p.lease_token,
+       lease_expires_at = now() + make_interval(secs => $4),
        started_at = now(),
        updated_at = now()
-  FROM unnest($1::uuid[], $2::text[]) AS p(run_id, worker_id)
+  FROM unnest($1::uuid[], $2::text[], $3::text[]) AS p(run_id, worker_id, lease_token)
  WHERE r.run_id = p.run_id AND r.status = 'pending'
 RETURNING r.run_id, r.thread_id, r.assistant_id, r.graph_id, r.tenant_id, r.attempt,
-          r.worker_id, r.kwargs
+          r.worker_id, r.kwargs, r.lease_token
 """
 
 
 async def start_runs(
-    conn: Executor, placed: Mapping[UUID, str], lease_seconds: float
+    conn: Executor, placed: Mapping[UUID, str], tokens: Mapping[UUID, str], lease_seconds: float
 ) -> list[StartedRun]:
-    """``placed``: the worker of each run."""
-    rows = await conn.fetch(START_RUNS, list(placed), list(placed.values()), lease_seconds)
+    """``placed``: the worker of each run; ``tokens``: the lease token of its new attempt."""
+    run_ids = list(placed)
+    rows = await conn.fetch(
+        START_RUNS,
+        run_ids,
+        [placed[run_id] for run_id in run_ids],
+        [tokens[run_id] for run_id in run_ids],
+        lease_seconds,
+    )
     return [StartedRun(**dict(row)) for row in rows]
 
 
-# Fenced: only the attempt this scheduler started, still on the worker it chose.
+# Fenced: only the attempt this scheduler started, still on the worker it chose. The undone
+# attempt's token goes with it: its fence, if already published, is believed by no bridge.
 UNDO_START: Final = """
 UPDATE runs
    SET status = 'pending', attempt = attempt - 1, worker_id = NULL, lease_expires_at = NULL,
-       updated_at = now()
+       lease_token = NULL, updated_at = now()
  WHERE run_id = $1 AND attempt = $2 AND status = 'running' AND worker_id = $3
 """
 
@@ -218,7 +232,7 @@ async def next_due_in(conn: Executor) -> float | None:
 
 # $1 int batch size.
 EXPIRED_LEASES: Final = """
-SELECT run_id, thread_id, attempt, worker_id, cancel_action, error
+SELECT run_id, thread_id, attempt, worker_id, cancel_action, error, lease_token
   FROM runs
  WHERE status = 'running' AND lease_expires_at < now()
  ORDER BY lease_expires_at
@@ -257,16 +271,22 @@ async def extend_leases(conn: Executor, run_ids: list[UUID], lease_seconds: floa
 
 # Hand a run to the scheduler's finisher (see sweeper.finish): fenced on the attempt it had.
 #   $1 run, $2 its current attempt, $3 the worker it had, $4 the finishing attempt,
-#   $5 the finisher's id, $6 lease seconds, $7 error (jsonb, NULL for a cancel).
+#   $5 the finisher's id, $6 lease seconds, $7 error (jsonb, NULL for a cancel),
+#   $8 a fresh lease token for the finishing attempt. Finishing the attempt the run already
+#   has (publishing it again, or ending a run whose dispatch was unusable) keeps its token, so
+#   that the messages are the same ones again.
 FINISH: Final = """
 UPDATE runs r
    SET attempt = $4, worker_id = $5, lease_expires_at = now() + make_interval(secs => $6),
-       error = $7, updated_at = now()
+       error = $7, updated_at = now(),
+       lease_token = CASE WHEN r.attempt = $4 AND r.lease_token IS NOT NULL
+                          THEN r.lease_token ELSE $8 END
   FROM threads t
  WHERE r.run_id = $1 AND r.attempt = $2 AND r.status = 'running'
    AND r.worker_id IS NOT DISTINCT FROM $3
    AND t.thread_id = r.thread_id
-RETURNING r.run_id, r.thread_id, r.attempt, r.cancel_action, r.error, t.state_values
+RETURNING r.run_id, r.thread_id, r.attempt, r.cancel_action, r.error, t.state_values,
+          r.lease_token
 """
 
 
@@ -283,7 +303,15 @@ async def finish(
     """The parameters of ``FINISH``, in order. None: the run moved on."""
     dumped = error.model_dump(mode="json") if error else None
     row = await conn.fetchrow(
-        FINISH, run_id, attempt, worker_id, finishing_attempt, finisher_id, lease_seconds, dumped
+        FINISH,
+        run_id,
+        attempt,
+        worker_id,
+        finishing_attempt,
+        finisher_id,
+        lease_seconds,
+        dumped,
+        new_lease_token(),
     )
     if row is None:
         return None
@@ -295,6 +323,7 @@ async def finish(
         cancel_action=row["cancel_action"],
         error=ErrorInfo.model_validate(stored) if stored else None,
         thread_values=row["state_values"],
+        lease_token=row["lease_token"],
     )
 
 

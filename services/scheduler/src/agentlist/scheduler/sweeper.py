@@ -69,8 +69,8 @@ async def _decide(
 
 
 async def _outcome_published(js: JetStreamContext, lease: ExpiredLease, wait: float) -> bool | None:
-    """Whether the last message on the run's events subject is this attempt's outcome; None
-    when JetStream does not answer."""
+    """Whether the last message on the run's events subject is this attempt's outcome (with
+    the attempt's lease token); None when JetStream does not answer."""
     subject = subjects.run_events(str(lease.run_id))
     try:
         last = await asyncio.wait_for(js.get_last_msg(subjects.EVENTS_STREAM, subject), wait)
@@ -83,7 +83,20 @@ async def _outcome_published(js: JetStreamContext, lease: ExpiredLease, wait: fl
         message = RUN_MESSAGE.validate_json(last.data or b"")
     except ValidationError:
         return False
-    return isinstance(message, RunOutcome) and message.attempt == lease.attempt
+    if not isinstance(message, RunOutcome) or message.attempt != lease.attempt:
+        return False
+    if lease.lease_token is None or message.token != lease.lease_token:
+        # Someone else's outcome: believed, it would keep the run waiting for ever.
+        logger.warning(
+            "run %s: ignoring an outcome of attempt %d without its lease token "
+            "(stream seq %s, Nats-Msg-Id %r)",
+            lease.run_id,
+            message.attempt,
+            last.seq,
+            (last.headers or {}).get("Nats-Msg-Id"),
+        )
+        return False
+    return True
 
 
 async def _take_over(

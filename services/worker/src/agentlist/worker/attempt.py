@@ -61,7 +61,7 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
     (a revoked run) stops it without publishing anything more."""
     dispatch = run.dispatch
     publisher = EventPublisher(
-        deps.js, RunRef(dispatch.run_id, dispatch.thread_id, dispatch.attempt)
+        deps.js, RunRef(dispatch.run_id, dispatch.thread_id, dispatch.attempt, dispatch.token)
     )
     graph: Graph | None = None
     baseline = WritesBaseline(None)

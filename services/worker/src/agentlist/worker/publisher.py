@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.errors import Error as NatsError
@@ -33,6 +33,8 @@ class RunRef:
     run_id: str
     thread_id: str
     attempt: int
+    token: str | None = field(default=None, repr=False)
+    """The attempt's lease token from its dispatch: every message carries it; never logged."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class EventPublisher:
             thread_id=self._run.thread_id,
             attempt=self._run.attempt,
             seq=self._seq,
+            token=self._run.token,
             event=name,
         )
         message = _Message(self._seq, envelope, {"data": data}, encode_wire(envelope, data=data))
@@ -112,6 +115,7 @@ class EventPublisher:
             thread_id=self._run.thread_id,
             attempt=self._run.attempt,
             seq=self._seq,
+            token=self._run.token,
             status=fields.status,
             next=list(fields.next),
             error=fields.error,
@@ -186,4 +190,5 @@ class EventPublisher:
                 await asyncio.sleep(delay)
 
     def _headers(self, seq: int) -> dict[str, str]:
-        return {_MSG_ID_HEADER: subjects.event_msg_id(self._run.run_id, self._run.attempt, seq)}
+        msg_id = subjects.event_msg_id(self._run.run_id, self._run.attempt, seq, self._run.token)
+        return {_MSG_ID_HEADER: msg_id}

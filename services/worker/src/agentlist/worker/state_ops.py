@@ -52,19 +52,22 @@ class StateService:
             request = STATE_REQUEST.validate_json(payload)
         except ValidationError as exc:
             return _failure(422, "ValidationError", str(exc))
+        thread_id = request.thread_id
         source = self.graphs.get(graph_id)
         if source is None:
-            return _failure(404, "GraphNotFound", f"Graph {graph_id!r} is not served here")
+            return _failure(
+                404, "GraphNotFound", f"Graph {graph_id!r} is not served here", thread_id
+            )
         try:
             config = request_config(request)
             graph = await source.build(config, self.checkpointer(), self.store)
             result = await _perform(graph, request, config)
         except (InvalidUpdateError, EmptyInputError, ValueError, KeyError, TypeError) as exc:
-            return _failure(400, type(exc).__name__, str(exc))
+            return _failure(400, type(exc).__name__, str(exc), thread_id)
         except Exception as exc:
             logger.exception("state request on %s failed", graph_id)
-            return _failure(500, type(exc).__name__, str(exc))
-        return StateReply(ok=True, result=result)
+            return _failure(500, type(exc).__name__, str(exc), thread_id)
+        return StateReply(ok=True, thread_id=thread_id, result=result)
 
 
 def request_config(request: StateRequest) -> RunnableConfig:
@@ -136,7 +139,13 @@ def _checkpoint_result(config: Mapping[str, Any]) -> dict[str, Any]:
     return {"checkpoint": to_jsonable(checkpoint)}
 
 
-def _failure(status_code: int, error: str, message: str) -> StateReply:
+def _failure(
+    status_code: int, error: str, message: str, thread_id: str | None = None
+) -> StateReply:
+    """``thread_id``: the thread asked about (None when the request could not be read)."""
     return StateReply(
-        ok=False, status_code=status_code, error=ErrorInfo(error=error, message=message)
+        ok=False,
+        thread_id=thread_id,
+        status_code=status_code,
+        error=ErrorInfo(error=error, message=message),
     )

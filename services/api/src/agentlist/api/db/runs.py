@@ -157,11 +157,12 @@ class Taken:
 
 # The API takes a pending run over as the next attempt of the pseudo-worker $3, to end it in a
 # worker's place (``agentlist.api.cancel``); with the thread values its outcome keeps.
-#   $1 run, $2 cancel action, $3 pseudo-worker, $4 lease seconds.
+#   $1 run, $2 cancel action, $3 pseudo-worker, $4 lease seconds, $5 the attempt's lease token.
 TAKE_PENDING: Final = """
 UPDATE runs r
 SET status = 'running', attempt = r.attempt + 1, worker_id = $3, cancel_action = $2,
-    lease_expires_at = now() + make_interval(secs => $4::float8), updated_at = now()
+    lease_expires_at = now() + make_interval(secs => $4::float8), lease_token = $5,
+    updated_at = now()
 FROM threads t
 WHERE r.run_id = $1 AND r.status = 'pending' AND t.thread_id = r.thread_id
 RETURNING r.thread_id, r.attempt, t.state_values, t.interrupts
@@ -169,9 +170,9 @@ RETURNING r.thread_id, r.attempt, t.state_values, t.interrupts
 
 
 async def take_pending_for_cancel(
-    conn: Executor, run_id: UUID, action: str, worker_id: str, lease_seconds: float
+    conn: Executor, run_id: UUID, action: str, worker_id: str, lease_seconds: float, token: str
 ) -> Taken | None:
-    row = await conn.fetchrow(TAKE_PENDING, run_id, action, worker_id, lease_seconds)
+    row = await conn.fetchrow(TAKE_PENDING, run_id, action, worker_id, lease_seconds, token)
     if row is None:
         return None
     return Taken(row["thread_id"], row["attempt"], row["state_values"], row["interrupts"])
