@@ -4,18 +4,15 @@ items exactly as Python's does, so a tenant's Python graphs, JS graphs and clien
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-import orjson
 import pytest
 import pytest_asyncio
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.base import BaseStore, InvalidNamespaceError, Item
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from workerkit import run_store_probe
 
 from agentlist.core.langgraph_tables import open_pool, setup_tables
 from agentlist.core.tenant_store import TenantStore, tenant_label
@@ -106,18 +103,7 @@ async def test_the_js_store_labels_tenants_as_python_does(
     await theirs.aput(("shared", "ns"), "k", {"by": "other"})
     await theirs.aput(("theirs",), "k", {"by": "python"})
 
-    node = shutil.which("node")
-    assert node is not None
-    finished = subprocess.run(  # noqa: ASYNC221 - one short child process
-        [node, "--import", "tsx", str(PROBE), mine],
-        cwd=worker_js_dir(),
-        env={**os.environ, "DATABASE_URL": servers.database_url},
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr.decode()
-    seen = orjson.loads(finished.stdout.splitlines()[-1])
+    seen = run_store_probe(PROBE, mine, servers.database_url)
 
     assert seen["from_python"] == {
         "namespace": ["shared", "ns"],

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import uuid
 
-import orjson
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from workerkit import run_store_probe
 
 from agentlist.launcher import Stack
 from agentlist.launcher.jsworker import worker_js_dir
@@ -18,18 +15,7 @@ PROBE = worker_js_dir() / "test" / "fixtures" / "storeProbe.ts"
 
 async def test_js_store_reads_and_writes_pythons_store_table(servers: Stack) -> None:
     root = f"probe{uuid.uuid4().hex[:8]}"
-    node = shutil.which("node")
-    assert node is not None
-    finished = subprocess.run(  # noqa: ASYNC221 - one short child process
-        [node, "--import", "tsx", str(PROBE), root],
-        cwd=worker_js_dir(),
-        env={**os.environ, "DATABASE_URL": servers.database_url},
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr.decode()
-    seen = orjson.loads(finished.stdout.splitlines()[-1])
+    seen = run_store_probe(PROBE, root, servers.database_url)
     assert seen["get"] == {
         "namespace": [root, "alice", "prefs"],
         "key": "theme",

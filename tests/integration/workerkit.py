@@ -4,12 +4,17 @@ protocol): a fake registry, dispatches, reading a run's messages back from JetSt
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import nats
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from waitkit import eventually
@@ -31,6 +36,7 @@ from agentlist.contracts import (
     subjects,
 )
 from agentlist.contracts.events import new_lease_token
+from agentlist.launcher.jsworker import worker_js_dir
 from agentlist.launcher.process import ChildProcess
 
 T = TypeVar("T")
@@ -181,3 +187,20 @@ async def idle(nc: Client, worker_id: str) -> None:
         within=5,
         what=f"{worker_id} holding no run",
     )
+
+
+def run_store_probe(probe: Path, argument: str, database_url: str) -> Any:
+    """Run one of the JS worker's store probes (``test/fixtures/*Probe.ts``) under node on
+    ``database_url``; what it printed last, as JSON."""
+    node = shutil.which("node")
+    assert node is not None, "node is needed for the JS worker's store probes"
+    finished = subprocess.run(
+        [node, "--import", "tsx", str(probe), argument],
+        cwd=worker_js_dir(),
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr.decode()
+    return orjson.loads(finished.stdout.splitlines()[-1])
