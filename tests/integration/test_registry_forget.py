@@ -20,7 +20,14 @@ from serverkit import migrated_pool, own_database, own_nats
 from waitkit import eventually
 
 from agentlist.contracts import subjects
-from agentlist.contracts.workers import GraphInfo, RegisterReply, WorkerRegister
+from agentlist.contracts.workers import (
+    GraphInfo,
+    Heartbeat,
+    HeartbeatReply,
+    HeldRun,
+    RegisterReply,
+    WorkerRegister,
+)
 from agentlist.launcher import Stack
 from agentlist.registry.service import serve
 from agentlist.registry.settings import RegistrySettings
@@ -84,6 +91,7 @@ async def test_a_dead_worker_is_forgotten_and_may_come_back(servers: Stack) -> N
             nc = await nats.connect(server.url)
             try:
                 await check_forgetting(nc, pool)
+                await check_a_stopping_worker_signs_off(nc, pool)
             finally:
                 await nc.drain()
     finally:
@@ -109,3 +117,23 @@ async def check_forgetting(nc: Client, pool: asyncpg.Pool) -> None:
     assert forgotten_after >= FORGET_AFTER - DEAD_AFTER - 0.5, forgotten_after
     assert (await register(nc, worker)).accepted
     assert await state() == "healthy"
+
+
+async def beat(nc: Client, message: Heartbeat) -> HeartbeatReply:
+    reply = await nc.request(subjects.REGISTRY_HEARTBEAT, message.model_dump_json().encode(), 2)
+    return HeartbeatReply.model_validate_json(reply.data)
+
+
+async def check_a_stopping_worker_signs_off(nc: Client, pool: asyncpg.Pool) -> None:
+    """A worker's last heartbeat, after draining, leaves no record; one that still holds
+    runs is not forgotten (its runs' leases must run out first)."""
+    done, busy = f"w-{uuid.uuid4().hex[:8]}", f"w-{uuid.uuid4().hex[:8]}"
+    for worker in (done, busy):
+        assert (await register(nc, worker)).accepted
+    held = [HeldRun(run_id=str(uuid.uuid4()), attempt=1)]
+    await beat(nc, Heartbeat(worker_id=done, capacity=1, draining=True, stopping=True))
+    await beat(nc, Heartbeat(worker_id=busy, capacity=1, runs=held, draining=True, stopping=True))
+    rows = await pool.fetch(
+        "SELECT worker_id FROM workers WHERE worker_id = ANY($1::text[])", [done, busy]
+    )
+    assert [row["worker_id"] for row in rows] == [busy]

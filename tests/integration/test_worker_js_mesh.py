@@ -441,3 +441,5 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     assert 0 < reader.outcomes[0].values["count"] < 100
     await asyncio.to_thread(worker.popen.wait, 15)
     assert worker.popen.returncode == 0, worker.log_tail()
+    mine = [h for h in registry.heartbeats if h.worker_id == WORKER_ID]
+    assert mine[-1].stopping and mine[-1].runs == [] and not any(h.stopping for h in mine[:-1])

@@ -352,4 +352,6 @@ async def test_sigterm_drains_and_releases_unfinished_runs(
     assert reader.outcomes[0].values["steps"]
     await eventually(lambda: not worker.alive(), within=15, what="the worker exited")
     assert worker.popen.returncode == 0
-    assert registry.heartbeats[-1].runs == [] and registry.heartbeats[-1].draining
+    last = registry.heartbeats[-1]
+    assert last.runs == [] and last.draining and last.stopping
+    assert not any(h.stopping for h in registry.heartbeats[:-1])

@@ -170,13 +170,15 @@ export class Worker {
     void this.heartbeat();
   }
 
-  async heartbeat(): Promise<void> {
+  /** One heartbeat; `stopping`: the last one, after draining, as the worker exits. */
+  async heartbeat(stopping = false): Promise<void> {
     const message: Heartbeat = {
       type: MESSAGE_TYPE.Heartbeat,
       worker_id: this.workerId,
       capacity: this.options.capacity,
       runs: this.table.held(),
       draining: this.table.draining,
+      stopping,
     };
     let reply: HeartbeatReply;
     try {
@@ -186,6 +188,7 @@ export class Worker {
       else this.deps.logger.info(`heartbeat unanswered: ${String(error)}`);
       return;
     }
+    if (stopping) return;
     for (const held of reply.revoked ?? []) {
       if (this.table.revoke(held)) this.deps.logger.warn(`run ${held.run_id} attempt ${held.attempt} revoked by the registry`);
     }
@@ -323,7 +326,7 @@ export class Worker {
       }
       await this.waitForRuns(5_000);
     }
-    await this.heartbeat(); // tells the registry the runs are gone
+    await this.heartbeat(true); // the runs are gone, and so is this worker
   }
 
   private async waitForRuns(timeoutMs: number): Promise<void> {

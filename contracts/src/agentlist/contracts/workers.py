@@ -74,6 +74,8 @@ class Heartbeat(WireModel):
     capacity: int = Field(ge=1)
     runs: list[HeldRun] = Field(default_factory=list)
     draining: bool = False
+    stopping: bool = False
+    """The worker's last beat: drained, it holds nothing and exits; the registry forgets it."""
 
 
 class HeartbeatReply(WireModel):

@@ -153,6 +153,7 @@ export interface Heartbeat {
   capacity: number;
   draining?: boolean;
   runs?: HeldRun[];
+  stopping?: boolean;
   type?: "agentlist.worker.heartbeat.v1";
   worker_id: string;
 }

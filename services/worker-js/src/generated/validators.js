@@ -1309,7 +1309,7 @@ return errors === 0;
 }
 
 export const Heartbeat = validate16;
-const schema20 = {"description":"Worker -> registry (request/reply): liveness, load, and the runs whose leases it renews.","properties":{"capacity":{"minimum":1,"title":"Capacity","type":"integer"},"draining":{"default":false,"title":"Draining","type":"boolean"},"runs":{"items":{"$ref":"#/$defs/HeldRun"},"title":"Runs","type":"array"},"type":{"const":"agentlist.worker.heartbeat.v1","default":"agentlist.worker.heartbeat.v1","title":"Type","type":"string"},"worker_id":{"title":"Worker Id","type":"string"}},"required":["worker_id","capacity"],"title":"Heartbeat","type":"object"};
+const schema20 = {"description":"Worker -> registry (request/reply): liveness, load, and the runs whose leases it renews.","properties":{"capacity":{"minimum":1,"title":"Capacity","type":"integer"},"draining":{"default":false,"title":"Draining","type":"boolean"},"runs":{"items":{"$ref":"#/$defs/HeldRun"},"title":"Runs","type":"array"},"stopping":{"default":false,"title":"Stopping","type":"boolean"},"type":{"const":"agentlist.worker.heartbeat.v1","default":"agentlist.worker.heartbeat.v1","title":"Type","type":"string"},"worker_id":{"title":"Worker Id","type":"string"}},"required":["worker_id","capacity"],"title":"Heartbeat","type":"object"};
 const schema21 = {"properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"run_id":{"title":"Run Id","type":"string"}},"required":["run_id","attempt"],"title":"HeldRun","type":"object"};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -1432,15 +1432,10 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.type !== undefined){
-let data6 = data.type;
+if(data.stopping !== undefined){
 const _errs14 = errors;
-if(typeof data6 !== "string"){
-validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
-return false;
-}
-if("agentlist.worker.heartbeat.v1" !== data6){
-validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.worker.heartbeat.v1"},message:"must be equal to constant"}];
+if(typeof data.stopping !== "boolean"){
+validate16.errors = [{instancePath:instancePath+"/stopping",schemaPath:"#/properties/stopping/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
 var valid0 = _errs14 === errors;
@@ -1449,16 +1444,34 @@ else {
 var valid0 = true;
 }
 if(valid0){
-if(data.worker_id !== undefined){
+if(data.type !== undefined){
+let data7 = data.type;
 const _errs16 = errors;
-if(typeof data.worker_id !== "string"){
-validate16.errors = [{instancePath:instancePath+"/worker_id",schemaPath:"#/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data7 !== "string"){
+validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("agentlist.worker.heartbeat.v1" !== data7){
+validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.worker.heartbeat.v1"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs16 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+if(data.worker_id !== undefined){
+const _errs18 = errors;
+if(typeof data.worker_id !== "string"){
+validate16.errors = [{instancePath:instancePath+"/worker_id",schemaPath:"#/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
 }
 }
 }

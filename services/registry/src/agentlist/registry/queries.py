@@ -252,6 +252,14 @@ async def mark_dead(conn: Executor, worker_id: str, silent_for: float) -> None:
 
 
 # $1 seconds of silence. A run still naming one of them goes back to the queue by its lease.
+FORGET: Final = "DELETE FROM workers WHERE worker_id = $1"
+
+
+async def forget(conn: Executor, worker_id: str) -> None:
+    """A worker that said it stops, holding nothing: no record of it is left behind."""
+    await conn.execute(FORGET, worker_id)
+
+
 FORGET_DEAD: Final = """
 DELETE FROM workers
  WHERE state = 'dead' AND last_heartbeat_at < now() - make_interval(secs => $1)

@@ -43,6 +43,9 @@ class RegistryStore:
         """Record the heartbeat and renew the leases of the runs the worker still owns."""
         keys = held_keys(msg.runs)
         async with self._pool.acquire() as conn, conn.transaction():
+            if msg.stopping and not keys:
+                await queries.forget(conn, msg.worker_id)
+                return WorkerView(known=False)
             drain = await queries.heartbeat(conn, msg)
             if drain is None:
                 owned = await queries.owned_runs(conn, msg.worker_id, keys)

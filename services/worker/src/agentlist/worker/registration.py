@@ -103,13 +103,15 @@ class Heartbeater:
             self._wake.clear()
             await sleep_unless(self._wake, self.interval)
 
-    async def beat(self) -> None:
+    async def beat(self, *, stopping: bool = False) -> None:
+        """One heartbeat; ``stopping``: the last one, after draining, as the worker exits."""
         runtime = self._runtime
         message = Heartbeat(
             worker_id=runtime.worker_id,
             capacity=runtime.table.capacity,
             runs=runtime.table.held(),
             draining=runtime.draining,
+            stopping=stopping,
         )
         try:
             answer = await self._nc.request(
@@ -120,6 +122,8 @@ class Heartbeater:
             reply = HeartbeatReply.model_validate_json(answer.data)
         except _UNANSWERED as exc:
             logger.info("heartbeat unanswered: %r", exc)
+            return
+        if stopping:
             return
         runtime.apply_heartbeat_reply(reply)
         if not reply.known:

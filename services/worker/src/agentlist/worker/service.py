@@ -99,7 +99,7 @@ async def _serve_mesh(
     await runtime.finish_draining(settings.drain_grace_seconds)
     drained.set()
     heartbeats.cancel()
-    await heartbeater.beat()  # tells the registry the runs are gone
+    await heartbeater.beat(stopping=True)  # the runs are gone, and so is this worker
     for subscription in own:
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
