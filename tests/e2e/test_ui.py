@@ -167,8 +167,10 @@ async def test_the_studio_works_on_an_authenticated_server_once_given_a_token(
     # owner_auth.py hides what alice does not own, the graphs' own assistants included.
     await alice.assistants.create("agent", name="alice's agent")
     alices = (await alice.threads.create())["thread_id"]
+    alices_second = (await alice.threads.create())["thread_id"]  # the same minute
     bobs = (await bob.threads.create())["thread_id"]
     threads_listed = "[...document.querySelectorAll('#threads button')].map(b => b.title)"
+    labels = "[...document.querySelectorAll('#threads button code')].map(c => c.textContent)"
     checked_modes = "[...document.querySelectorAll('#modes input:checked')].map(b => b.value)"
 
     async with headless_chromium(tmp_path / "profile") as page:
@@ -190,7 +192,9 @@ async def test_the_studio_works_on_an_authenticated_server_once_given_a_token(
             within=BROWSER_PATIENCE,
             what="alice's threads in the Studio",
         )
-        assert bobs not in listed
+        assert bobs not in listed and alices_second in listed
+        shown = await page.evaluate(labels)
+        assert len(set(shown)) == len(shown) == len(listed), shown  # told apart at a glance
         assert await page.evaluate("document.getElementById('error').hidden") is True
         assert await page.evaluate("sessionStorage.getItem('agentlist.token')") == (
             "Bearer token-alice"

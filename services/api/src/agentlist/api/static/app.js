@@ -61,8 +61,9 @@ function json(value) {
   return JSON.stringify(value, null, 2) ?? String(value);
 }
 
+// The tail: ids made in the same minute share their head (UUIDv7 starts with the time).
 /** @param {string} id */
-const short = (id) => String(id).slice(0, 8);
+const short = (id) => String(id).slice(-8);
 
 /** @param {unknown} error */
 function showError(error) {
