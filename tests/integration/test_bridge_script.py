@@ -1,6 +1,6 @@
 """``append.lua`` against a real Redis: the verdict for every message/cursor combination, and
 what a written message leaves behind. Each attempt's messages carry its lease token (``token``):
-a message of the cursor's attempt with any other token is forged."""
+a message of the cursor's attempt with another token waits for the run's row to vouch for it."""
 
 from __future__ import annotations
 
@@ -97,11 +97,15 @@ async def place_cursor(redis: Redis, run: tuple[str, str], attempt: int, seq: in
         ((2, 0), (1, 5), Verdict.STALE),
         ((2, 0), (1, 0), Verdict.STALE),
         ((2, 0), (2, 1), Verdict.NEXT),
-        # Forgeries: the wrong token, none, a fence the run's row did not vouch for.
-        ((1, 4), (1, 5, "guessed"), Verdict.FORGED),
-        ((1, 4), (1, 5, ""), Verdict.FORGED),
-        ((1, 4), (1, 6, "guessed"), Verdict.FORGED),  # not even noted as early
-        ((1, 4), (1, 2, "guessed"), Verdict.FORGED),
+        # Another token for the cursor's attempt: the run's row must be asked first (the
+        # attempt may have been claimed again, its fence still with another bridge).
+        ((1, 4), (1, 5, "guessed"), Verdict.UNFENCED),
+        ((1, 4), (1, 5, ""), Verdict.UNFENCED),
+        ((1, 4), (1, 6, "guessed"), Verdict.UNFENCED),  # not even noted as early
+        ((1, 4), (1, 2, "guessed"), Verdict.UNFENCED),
+        ((1, 4), (1, 1, "claimed-again", True), Verdict.EARLY),  # vouched: its fence comes
+        # Forgeries: a fence the run's row did not vouch for.
+        ((1, 4), (1, 0, "guessed", False), Verdict.FORGED),
         ((0, 0), (1, 0, token(1), False), Verdict.FORGED),
         ((1, 4), (2, 0, token(2), False), Verdict.FORGED),
         ((1, 4), (2, 0, "guessed", False), Verdict.FORGED),
@@ -124,7 +128,7 @@ async def test_verdicts(
     expected = message[:2] if verdict.written else cursor
     found = await cursor_of(redis, run)
     assert (int(found.get(b"attempt", 0)), int(found.get(b"seq", 0))) == expected
-    if verdict is Verdict.FORGED:
+    if verdict in (Verdict.FORGED, Verdict.UNFENCED):
         assert b"gap_attempt" not in found  # a forgery leaves no mark that could be forced
 
 
@@ -137,7 +141,7 @@ async def test_a_fence_installs_its_token_for_the_attempts_messages(
     ]
     assert (await cursor_of(redis, run))[b"token"] == b"secret"
     assert await append(writer, run, (1, 2, token(1)), (1, 2, "secret")) == [
-        Verdict.FORGED,
+        Verdict.UNFENCED,
         Verdict.NEXT,
     ]
 
@@ -151,7 +155,7 @@ async def test_a_vouched_fence_of_the_same_attempt_takes_it_over(
     assert await append(writer, run, (1, 0, "second", True)) == [Verdict.DUPLICATE]
     assert await cursor_of(redis, run) == {b"attempt": b"1", b"seq": b"0", b"token": b"second"}
     assert await append(writer, run, (1, 1, "first"), (1, 1, "second")) == [
-        Verdict.FORGED,
+        Verdict.UNFENCED,
         Verdict.NEXT,
     ]
     assert await redis.xlen(streams.run_stream_key(*run)) == 2  # one metadata, one event
@@ -229,7 +233,8 @@ async def test_a_message_past_a_lost_fence_is_forced_only_once_vouched_for(
         b"seq": b"5",
         b"token": token(2).encode(),
     }
-    assert await append(impatient, run, (2, 6, token(1))) == [Verdict.FORGED]
+    # Another token for attempt 2 now: the run's row must vouch for it first.
+    assert await append(impatient, run, (2, 6, token(1))) == [Verdict.UNFENCED]
 
 
 async def test_progress_restarts_the_wait_for_a_gap(redis: Redis, run: tuple[str, str]) -> None:

@@ -17,8 +17,11 @@
 -- or "unfenced".
 --
 -- The cursor hash holds {attempt, seq, token} of the last message written: token is the lease
--- token of the cursor's attempt, learnt from its verified fence. A message of that attempt
--- with another token is "forged" and changes nothing; so is a fence that was not verified.
+-- token of the cursor's attempt, learnt from its verified fence. A fence that was not verified
+-- is "forged" and changes nothing; so is, once the bridge has checked the run's row, a message
+-- of the cursor's attempt with another token: until then it is "unfenced" (the attempt may
+-- have been claimed again, its new fence still with another bridge), and once vouched for it
+-- waits for that fence as an early message would.
 -- While messages arrive early it also holds the lowest of them (gap_attempt, gap_seq) and
 -- since when the run has made no progress towards it (gap_since, ms). Once that lasts
 -- ``patience``, the messages before the lowest early one are given up as lost and it is
@@ -48,13 +51,17 @@ local function verdict_for(attempt, seq, token, verified)
   if attempt < cursor_attempt then
     return 'stale'
   end
-  if attempt == cursor_attempt then
-    if token ~= state[6] then
-      if seq == 0 and verified then
-        return 'refence'
-      end
-      return 'forged'
+  if attempt == cursor_attempt and token ~= state[6] then
+    if seq == 0 and verified then
+      return 'refence'
     end
+    if not verified then
+      -- Another token for the cursor's attempt: a forgery, or the attempt claimed again
+      -- whose fence another bridge still holds. Only the run's row can tell.
+      return seq == 0 and 'forged' or 'unfenced'
+    end
+    -- Vouched for by the row: its fence (a refence) is on the way; wait for it as early.
+  elseif attempt == cursor_attempt then
     if seq <= cursor_seq then
       return 'duplicate'
     end
