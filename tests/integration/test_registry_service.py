@@ -197,8 +197,9 @@ async def add_running_run(
     await pool.execute("INSERT INTO threads (thread_id, tenant_id) VALUES ($1, 't')", thread_id)
     await pool.execute(
         "INSERT INTO runs (run_id, thread_id, tenant_id, assistant_id, graph_id, kwargs, status,"
-        " attempt, worker_id, lease_expires_at, cancel_action)"
-        " VALUES ($1, $2, 't', $3, 'g', $4, 'running', $5, $6, now() + interval '1 second', $7)",
+        " attempt, worker_id, lease_expires_at, cancel_action, lease_token)"
+        " VALUES ($1, $2, 't', $3, 'g', $4, 'running', $5, $6, now() + interval '1 second', $7,"
+        " $8)",
         run_id,
         thread_id,
         uuid.uuid4(),
@@ -206,8 +207,18 @@ async def add_running_run(
         attempt,
         worker,
         cancel,
+        token_of(str(run_id)),
     )
     return str(run_id)
+
+
+def token_of(run_id: str) -> str:
+    """The lease token the tests' running runs hold: only their holder knows it."""
+    return f"token-{run_id}"
+
+
+def holding(run_id: str, attempt: int = 1) -> HeldRun:
+    return HeldRun(run_id=run_id, attempt=attempt, token=token_of(run_id))
 
 
 async def lease_left(pool: asyncpg.Pool, run_id: str) -> float:
@@ -225,20 +236,24 @@ async def test_heartbeat_renews_revokes_and_cancels(nc: Client, pool: asyncpg.Po
     superseded = await add_running_run(pool, worker, attempt=2)
     elsewhere = await add_running_run(pool, other, attempt=1)
     cancelled = await add_running_run(pool, worker, attempt=1, cancel="interrupt")
+    claimed = await add_running_run(pool, worker, attempt=1)  # named without its token
     held = [
-        HeldRun(run_id=owned, attempt=1),
-        HeldRun(run_id=superseded, attempt=1),
-        HeldRun(run_id=elsewhere, attempt=1),
-        HeldRun(run_id=cancelled, attempt=1),
+        holding(owned),
+        holding(superseded),
+        holding(elsewhere),
+        holding(cancelled),
+        HeldRun(run_id=claimed, attempt=1, token="guessed"),
     ]
     reply = await heartbeat(nc, worker, held)
     assert reply.known and not reply.drain
-    assert {r.run_id for r in reply.revoked} == {superseded, elsewhere}
+    assert {r.run_id for r in reply.revoked} == {superseded, elsewhere, claimed}
+    assert all(r.token is None for r in reply.revoked), "a token is never sent back"
     assert reply.cancels == [RunCancel(run_id=cancelled, action="interrupt")]
     assert await lease_left(pool, owned) > 2.5  # renewed to lease_seconds
     assert await lease_left(pool, cancelled) > 2.5
     assert await lease_left(pool, superseded) < 1.1  # not renewed
     assert await lease_left(pool, elsewhere) < 1.1
+    assert await lease_left(pool, claimed) < 1.1
 
 
 async def test_drain_requested_and_draining(nc: Client, pool: asyncpg.Pool) -> None:
@@ -252,9 +267,9 @@ async def test_drain_requested_and_draining(nc: Client, pool: asyncpg.Pool) -> N
 
 
 async def test_unknown_worker_must_register_again(nc: Client) -> None:
-    run = HeldRun(run_id=str(uuid.uuid4()), attempt=1)
+    run = HeldRun(run_id=str(uuid.uuid4()), attempt=1, token="unknown")
     reply = await heartbeat(nc, worker_id(), [run])
-    assert reply == HeartbeatReply(known=False, revoked=[run])
+    assert reply == HeartbeatReply(known=False, revoked=[HeldRun(run_id=run.run_id, attempt=1)])
 
 
 async def test_silent_worker_becomes_unhealthy_then_dead(nc: Client, pool: asyncpg.Pool) -> None:

@@ -48,6 +48,7 @@ def dispatch(
             "tenant_id": "t",
             "attempt": attempt,
             "params": params,
+            "token": f"lease-{run_id}-{attempt}",
         }
     )
 
@@ -110,7 +111,7 @@ def test_run_table_capacity_redispatch_and_fencing() -> None:
     newer = table.decide(dispatch(run_id="a", attempt=2))
     assert newer.start and newer.supersedes is table.get("a")
     assert not table.decide(dispatch(graph_id="other", run_id="c")).accepted
-    assert table.held() == [HeldRun(run_id="a", attempt=1)]
+    assert table.held() == [HeldRun(run_id="a", attempt=1, token="lease-a-1")]
     assert not table.revoke(HeldRun(run_id="a", attempt=5))
     table.draining = True
     assert table.decide(first).accepted, "a repeated dispatch is accepted even while draining"

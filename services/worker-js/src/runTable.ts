@@ -31,7 +31,11 @@ export class RunTable {
   }
 
   held(): HeldRun[] {
-    return this.all().map((run) => ({ run_id: run.dispatch.run_id, attempt: run.dispatch.attempt }));
+    return this.all().map((run) => ({
+      run_id: run.dispatch.run_id,
+      attempt: run.dispatch.attempt,
+      token: run.dispatch.token,
+    }));
   }
 
   /** Whether to take `dispatch` (protocol step 4). */

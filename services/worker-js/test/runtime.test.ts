@@ -9,7 +9,7 @@ import { RunTable } from "../src/runTable.ts";
 import { eventMsgId, runEvents } from "../src/subjects.ts";
 
 function dispatch(runId: string, attempt = 1, graphId = "g"): RunDispatch {
-  return { run_id: runId, thread_id: "t", assistant_id: "a", graph_id: graphId, tenant_id: "x", attempt, params: {} };
+  return { run_id: runId, thread_id: "t", assistant_id: "a", graph_id: graphId, tenant_id: "x", attempt, params: {}, token: `lease-${runId}-${attempt}` };
 }
 
 test("a run table takes dispatches up to capacity, once per attempt", () => {
@@ -26,7 +26,11 @@ test("a run table takes dispatches up to capacity, once per attempt", () => {
   table.hold(dispatch("r1", 2));
   assert.equal(table.decide(dispatch("r1", 1)).reason, "a newer attempt of this run is held here");
   table.forget(first);
-  assert.deepEqual(table.held(), [{ run_id: "r1", attempt: 2 }, { run_id: "r2", attempt: 1 }]);
+  // Each held run carries its attempt's lease token: only its holder renews its lease.
+  assert.deepEqual(table.held(), [
+    { run_id: "r1", attempt: 2, token: "lease-r1-2" },
+    { run_id: "r2", attempt: 1, token: "lease-r2-1" },
+  ]);
   table.draining = true;
   assert.equal(table.decide(dispatch("r4")).reason, "worker is draining");
   assert.deepEqual(table.decide(dispatch("r2")), { accepted: true, start: false });

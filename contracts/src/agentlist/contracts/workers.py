@@ -64,6 +64,9 @@ class RegisterReply(WireModel):
 class HeldRun(WireModel):
     run_id: str
     attempt: int = Field(ge=1)
+    token: str | None = Field(default=None, repr=False)
+    """The attempt's lease token (from its dispatch): only the holder of the attempt renews its
+    lease. None in the registry's replies, which never send a token back."""
 
 
 class Heartbeat(WireModel):

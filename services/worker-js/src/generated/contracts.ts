@@ -164,6 +164,7 @@ export interface Heartbeat {
 export interface HeldRun {
   attempt: number;
   run_id: string;
+  token?: string | null;
 }
 /**
  * This interface was referenced by `AgentListWireMessages`'s JSON-Schema

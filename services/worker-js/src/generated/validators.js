@@ -1310,7 +1310,7 @@ return errors === 0;
 
 export const Heartbeat = validate16;
 const schema20 = {"description":"Worker -> registry (request/reply): liveness, load, and the runs whose leases it renews.","properties":{"capacity":{"minimum":1,"title":"Capacity","type":"integer"},"draining":{"default":false,"title":"Draining","type":"boolean"},"runs":{"items":{"$ref":"#/$defs/HeldRun"},"title":"Runs","type":"array"},"stopping":{"default":false,"title":"Stopping","type":"boolean"},"type":{"const":"agentlist.worker.heartbeat.v1","default":"agentlist.worker.heartbeat.v1","title":"Type","type":"string"},"worker_id":{"title":"Worker Id","type":"string"}},"required":["worker_id","capacity"],"title":"Heartbeat","type":"object"};
-const schema21 = {"properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"run_id":{"title":"Run Id","type":"string"}},"required":["run_id","attempt"],"title":"HeldRun","type":"object"};
+const schema21 = {"properties":{"attempt":{"minimum":1,"title":"Attempt","type":"integer"},"run_id":{"title":"Run Id","type":"string"},"token":{"anyOf":[{"type":"string"},{"type":"null"}],"default":null,"title":"Token"}},"required":["run_id","attempt"],"title":"HeldRun","type":"object"};
 
 function validate16(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1407,6 +1407,69 @@ var valid3 = _errs12 === errors;
 else {
 var valid3 = true;
 }
+if(valid3){
+if(data3.token !== undefined){
+let data6 = data3.token;
+const _errs14 = errors;
+const _errs15 = errors;
+let valid4 = false;
+const _errs16 = errors;
+if(typeof data6 !== "string"){
+const err0 = {instancePath:instancePath+"/runs/" + i0+"/token",schemaPath:"#/$defs/HeldRun/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs16 === errors;
+valid4 = valid4 || _valid0;
+if(!valid4){
+const _errs18 = errors;
+if(data6 !== null){
+const err1 = {instancePath:instancePath+"/runs/" + i0+"/token",schemaPath:"#/$defs/HeldRun/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs18 === errors;
+valid4 = valid4 || _valid0;
+}
+if(!valid4){
+const err2 = {instancePath:instancePath+"/runs/" + i0+"/token",schemaPath:"#/$defs/HeldRun/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate16.errors = vErrors;
+return false;
+}
+else {
+errors = _errs15;
+if(vErrors !== null){
+if(_errs15){
+vErrors.length = _errs15;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid3 = _errs14 === errors;
+}
+else {
+var valid3 = true;
+}
+}
 }
 }
 }
@@ -1433,41 +1496,41 @@ var valid0 = true;
 }
 if(valid0){
 if(data.stopping !== undefined){
-const _errs14 = errors;
+const _errs20 = errors;
 if(typeof data.stopping !== "boolean"){
 validate16.errors = [{instancePath:instancePath+"/stopping",schemaPath:"#/properties/stopping/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid0 = _errs14 === errors;
+var valid0 = _errs20 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data7 = data.type;
-const _errs16 = errors;
-if(typeof data7 !== "string"){
+let data8 = data.type;
+const _errs22 = errors;
+if(typeof data8 !== "string"){
 validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("agentlist.worker.heartbeat.v1" !== data7){
+if("agentlist.worker.heartbeat.v1" !== data8){
 validate16.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.worker.heartbeat.v1"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs16 === errors;
+var valid0 = _errs22 === errors;
 }
 else {
 var valid0 = true;
 }
 if(valid0){
 if(data.worker_id !== undefined){
-const _errs18 = errors;
+const _errs24 = errors;
 if(typeof data.worker_id !== "string"){
 validate16.errors = [{instancePath:instancePath+"/worker_id",schemaPath:"#/properties/worker_id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid0 = _errs18 === errors;
+var valid0 = _errs24 === errors;
 }
 else {
 var valid0 = true;
@@ -1668,6 +1731,69 @@ var valid6 = _errs23 === errors;
 else {
 var valid6 = true;
 }
+if(valid6){
+if(data8.token !== undefined){
+let data11 = data8.token;
+const _errs25 = errors;
+const _errs26 = errors;
+let valid7 = false;
+const _errs27 = errors;
+if(typeof data11 !== "string"){
+const err0 = {instancePath:instancePath+"/revoked/" + i1+"/token",schemaPath:"#/$defs/HeldRun/properties/token/anyOf/0/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+var _valid0 = _errs27 === errors;
+valid7 = valid7 || _valid0;
+if(!valid7){
+const _errs29 = errors;
+if(data11 !== null){
+const err1 = {instancePath:instancePath+"/revoked/" + i1+"/token",schemaPath:"#/$defs/HeldRun/properties/token/anyOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+var _valid0 = _errs29 === errors;
+valid7 = valid7 || _valid0;
+}
+if(!valid7){
+const err2 = {instancePath:instancePath+"/revoked/" + i1+"/token",schemaPath:"#/$defs/HeldRun/properties/token/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+validate17.errors = vErrors;
+return false;
+}
+else {
+errors = _errs26;
+if(vErrors !== null){
+if(_errs26){
+vErrors.length = _errs26;
+}
+else {
+vErrors = null;
+}
+}
+}
+var valid6 = _errs25 === errors;
+}
+else {
+var valid6 = true;
+}
+}
 }
 }
 }
@@ -1694,17 +1820,17 @@ var valid0 = true;
 }
 if(valid0){
 if(data.type !== undefined){
-let data11 = data.type;
-const _errs25 = errors;
-if(typeof data11 !== "string"){
+let data12 = data.type;
+const _errs31 = errors;
+if(typeof data12 !== "string"){
 validate17.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-if("agentlist.worker.heartbeat_reply.v1" !== data11){
+if("agentlist.worker.heartbeat_reply.v1" !== data12){
 validate17.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "agentlist.worker.heartbeat_reply.v1"},message:"must be equal to constant"}];
 return false;
 }
-var valid0 = _errs25 === errors;
+var valid0 = _errs31 === errors;
 }
 else {
 var valid0 = true;

@@ -10,6 +10,8 @@ from agentlist.contracts.runs import RunCancel
 from agentlist.contracts.workers import HeartbeatReply, HeldRun
 
 RunKey = tuple[uuid.UUID, int]
+HeldKey = tuple[RunKey, str | None]
+"""A held run's key and the lease token its holder presents."""
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,10 @@ class WorkerView:
     ``cancel_action``."""
 
 
-def held_keys(held: Sequence[HeldRun]) -> list[RunKey]:
-    """The held runs Postgres can own (a run id that is not a UUID names no run)."""
-    return [key for key in (run_key(h) for h in held) if key is not None]
+def held_keys(held: Sequence[HeldRun]) -> list[HeldKey]:
+    """The held runs Postgres can own (a run id that is not a UUID names no run), each with
+    the lease token the worker presents for it."""
+    return [(key, h.token) for h, key in ((h, run_key(h)) for h in held) if key is not None]
 
 
 def run_key(held: HeldRun) -> RunKey | None:
@@ -43,7 +46,8 @@ def answer(held: Sequence[HeldRun], view: WorkerView) -> HeartbeatReply:
     for run in held:
         key = run_key(run)
         if key is None or key not in view.owned:
-            revoked.append(run)
+            # The token stays with the worker: a reply may reach other ears than its sender's.
+            revoked.append(HeldRun(run_id=run.run_id, attempt=run.attempt))
             continue
         action = view.owned[key]
         if action is not None:

@@ -14,7 +14,7 @@ from agentlist.contracts.ids import SYSTEM_TENANT, system_assistant_id
 from agentlist.contracts.workers import GraphInfo, Heartbeat, WorkerRegister
 from agentlist.db.sql import Executor
 from agentlist.registry.catalogue import SYSTEM_METADATA, system_assistant_name
-from agentlist.registry.leases import RunKey
+from agentlist.registry.leases import HeldKey, RunKey
 
 
 @dataclass(frozen=True)
@@ -172,44 +172,50 @@ async def heartbeat(conn: Executor, msg: Heartbeat) -> bool | None:
     return drain
 
 
-# $1 worker, $2 uuid[] held runs, $3 int[] their attempts, $4 lease seconds.
+# $1 worker, $2 uuid[] held runs, $3 int[] their attempts, $4 lease seconds, $5 text[] the
+# lease tokens presented: a heartbeat naming a run without its attempt's token renews nothing.
 RENEW_LEASES: Final = """
 UPDATE runs r
    SET lease_expires_at = now() + make_interval(secs => $4)
-  FROM unnest($2::uuid[], $3::int[]) AS h(run_id, attempt)
- WHERE r.run_id = h.run_id AND r.attempt = h.attempt
+  FROM unnest($2::uuid[], $3::int[], $5::text[]) AS h(run_id, attempt, token)
+ WHERE r.run_id = h.run_id AND r.attempt = h.attempt AND r.lease_token = h.token
    AND r.status = 'running' AND r.worker_id = $1
 RETURNING r.run_id, r.attempt, r.cancel_action
 """
 
 
 async def renew_leases(
-    conn: Executor, worker_id: str, held: Sequence[RunKey], lease_seconds: float
+    conn: Executor, worker_id: str, held: Sequence[HeldKey], lease_seconds: float
 ) -> dict[RunKey, str | None]:
     """The held runs the worker owns, with their ``cancel_action``; their leases renewed."""
-    run_ids, attempts = _columns(held)
-    return _owned(await conn.fetch(RENEW_LEASES, worker_id, run_ids, attempts, lease_seconds))
+    run_ids, attempts, tokens = _columns(held)
+    rows = await conn.fetch(RENEW_LEASES, worker_id, run_ids, attempts, lease_seconds, tokens)
+    return _owned(rows)
 
 
 # The same, read only (for a worker that is no longer known).
 OWNED_RUNS: Final = """
 SELECT r.run_id, r.attempt, r.cancel_action
   FROM runs r
-  JOIN unnest($2::uuid[], $3::int[]) AS h(run_id, attempt)
-    ON r.run_id = h.run_id AND r.attempt = h.attempt
+  JOIN unnest($2::uuid[], $3::int[], $4::text[]) AS h(run_id, attempt, token)
+    ON r.run_id = h.run_id AND r.attempt = h.attempt AND r.lease_token = h.token
  WHERE r.status = 'running' AND r.worker_id = $1
 """
 
 
 async def owned_runs(
-    conn: Executor, worker_id: str, held: Sequence[RunKey]
+    conn: Executor, worker_id: str, held: Sequence[HeldKey]
 ) -> dict[RunKey, str | None]:
-    run_ids, attempts = _columns(held)
-    return _owned(await conn.fetch(OWNED_RUNS, worker_id, run_ids, attempts))
+    run_ids, attempts, tokens = _columns(held)
+    return _owned(await conn.fetch(OWNED_RUNS, worker_id, run_ids, attempts, tokens))
 
 
-def _columns(held: Sequence[RunKey]) -> tuple[list[UUID], list[int]]:
-    return [run_id for run_id, _ in held], [attempt for _, attempt in held]
+def _columns(held: Sequence[HeldKey]) -> tuple[list[UUID], list[int], list[str | None]]:
+    return (
+        [run_id for (run_id, _), _ in held],
+        [attempt for (_, attempt), _ in held],
+        [token for _, token in held],
+    )
 
 
 def _owned(rows: Iterable[asyncpg.Record]) -> dict[RunKey, str | None]:

@@ -70,7 +70,10 @@ class RunTable:
         return self._runs.get(run_id)
 
     def held(self) -> list[HeldRun]:
-        return [HeldRun(run_id=run.run_id, attempt=run.attempt) for run in self._runs.values()]
+        return [
+            HeldRun(run_id=run.run_id, attempt=run.attempt, token=run.dispatch.token)
+            for run in self._runs.values()
+        ]
 
     def decide(self, dispatch: RunDispatch) -> Decision:
         """Whether to take ``dispatch`` (protocol step 4)."""
