@@ -51,6 +51,10 @@ async def test_another_owners_thread_does_not_exist_for_a_caller(auth_stack: Sta
     runs = await alice.runs.list(tid)
     assert await status_of(bob.runs.get(tid, runs[0]["run_id"])) == 404
     assert await status_of(bob.runs.join(tid, runs[0]["run_id"])) == 404
+    async with httpx.AsyncClient(base_url=auth_stack.api_url, headers=bearer("token-bob")) as http:
+        for stream in (f"/threads/{tid}/runs/{runs[0]['run_id']}/stream", f"/threads/{tid}/stream"):
+            refused = await http.get(stream, headers={"Last-Event-ID": "-1"})
+            assert refused.status_code == 404, (stream, refused.text)
 
     mine = await bob.threads.create()
     bobs_view = {t["thread_id"] for t in await bob.threads.search(limit=100)}
@@ -65,6 +69,9 @@ async def test_a_handler_returning_false_is_403(auth_stack: Stack) -> None:
     alice, bob = bearer_client(auth_stack, "token-alice"), bearer_client(auth_stack, "token-bob")
     bobs = await bob.threads.create()
     assert await status_of(bob.threads.delete(bobs["thread_id"])) == 403
+    assert (await bob.threads.get(bobs["thread_id"]))["thread_id"] == bobs["thread_id"]
+    # Alice may delete, but only what her filter lets her see: bob's thread is a 404 to her.
+    assert await status_of(alice.threads.delete(bobs["thread_id"])) == 404
     assert (await bob.threads.get(bobs["thread_id"]))["thread_id"] == bobs["thread_id"]
     alices = await alice.threads.create()
     await alice.threads.delete(alices["thread_id"])
