@@ -68,6 +68,10 @@ async def answer(beat: Heartbeat) -> HeartbeatReply:
     return REPLY
 
 
+async def answer_on(beat: Heartbeat, _subject: str) -> HeartbeatReply:
+    return REPLY
+
+
 def report_cpu_on_request(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     """Each line on stdin is answered with this process's CPU seconds; end of input stops it.
     A thread blocked on a read costs no CPU, so it does not blur what it measures."""
@@ -79,7 +83,7 @@ def report_cpu_on_request(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) 
 
 async def serve_raw(url: str, stop: asyncio.Event) -> None:
     nc = await connect(url, "bench-raw")
-    await serve_requests(nc, SUBJECT, Heartbeat, answer, queue=QUEUE)
+    await serve_requests(nc, SUBJECT, Heartbeat, answer_on, queue=QUEUE)
     await nc.flush()
     await serve_until(stop)
     await nc.drain()

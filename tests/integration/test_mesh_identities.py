@@ -4,7 +4,6 @@ role needs still works."""
 
 from __future__ import annotations
 
-import asyncio
 import stat
 import uuid
 from collections.abc import AsyncIterator
@@ -16,32 +15,15 @@ import pytest
 import pytest_asyncio
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from natskit import Violations, heard
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.streams import run_stream_key, tenant_run_bucket_key, thread_stream_key
 from agentlist.launcher import Stack
 from agentlist.launcher.identities import FILE_NAME, Role
-
-SILENCE = 0.5
-"""How long a subscriber that must receive nothing is watched."""
-
-
-class Violations:
-    """The errors the server sent one client (nats-py hands them to ``error_cb``)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    async def record(self, exc: Exception) -> None:
-        self.seen.append(str(exc))
-
-    def about(self, subject: str) -> bool:
-        # nats-py lowers the server's message.
-        return any(
-            "permissions violation" in s.lower() and subject.lower() in s.lower() for s in self.seen
-        )
 
 
 @pytest_asyncio.fixture
@@ -67,22 +49,8 @@ async def test_an_anonymous_or_wrong_password_connection_is_refused(servers: Sta
             await nats.connect(url, allow_reconnect=False, connect_timeout=2)
 
 
-async def received_within(client: Client, subject: str, publish: Client, sent: str) -> list[bytes]:
-    got: list[bytes] = []
-
-    async def keep(msg: Msg) -> None:
-        got.append(msg.data)
-
-    await client.subscribe(subject, cb=keep)
-    await client.flush()
-    await publish.publish(sent, b"secret-dispatch")
-    await publish.flush()
-    await asyncio.sleep(SILENCE)
-    return got
-
-
 @pytest.mark.parametrize(
-    "subject", [">", "_INBOX.>", "_INBOX_api.>", "$JS.API.>", "agentlist.v1.registry.register"]
+    "subject", [">", "_INBOX.>", "_INBOX_api.>", "$JS.API.>", subjects.REGISTRY_REGISTER_ALL]
 )
 async def test_worker_credentials_cannot_listen_beyond_their_subjects(
     servers: Stack, admin: Client, subject: str
@@ -90,10 +58,10 @@ async def test_worker_credentials_cannot_listen_beyond_their_subjects(
     violations = Violations()
     worker = await connect_as(servers, "worker", violations)
     try:
-        sent = "agentlist.v1.registry.register" if "registry" in subject else "_INBOX_api.x"
+        sent = subjects.registry_register("x") if "registry" in subject else "_INBOX_api.x"
         if subject == "$JS.API.>":
             sent = "$JS.API.INFO"
-        assert await received_within(worker, subject, admin, sent) == []
+        assert await heard(worker, subject, admin, sent) == []
         assert violations.about(subject), violations.seen
     finally:
         await worker.close()
@@ -112,8 +80,8 @@ async def test_worker_credentials_cannot_read_old_events_or_forge_dispatches(
                 b'{"last_by_subj": "%s"}' % stolen.encode(),
                 timeout=1,
             )
-        forged = subjects.worker_dispatch("victim-worker")
-        assert await received_within(admin, forged, worker, forged) == []
+        forged = subjects.worker_dispatch(DEFAULT_TEAM, "victim-worker")
+        assert await heard(admin, forged, worker, forged) == []
         assert violations.about(f"$JS.API.STREAM.MSG.GET.{subjects.EVENTS_STREAM}")
         assert violations.about(forged), violations.seen
     finally:
@@ -124,8 +92,8 @@ async def test_the_api_cannot_listen_to_dispatches(servers: Stack, admin: Client
     violations = Violations()
     api = await connect_as(servers, "api", violations)
     try:
-        dispatch = subjects.worker_dispatch("some-worker")
-        assert await received_within(api, dispatch, admin, dispatch) == []
+        dispatch = subjects.worker_dispatch(DEFAULT_TEAM, "some-worker")
+        assert await heard(api, dispatch, admin, dispatch) == []
         assert violations.about(dispatch), violations.seen
     finally:
         await api.close()
@@ -138,7 +106,7 @@ async def test_a_role_gets_answers_in_its_own_inbox(servers: Stack, admin: Clien
     worker = await connect_as(servers, "worker", violations)
     scheduler = await connect_as(servers, "scheduler", violations)
     try:
-        dispatch = subjects.worker_dispatch(f"w-{uuid.uuid4().hex[:8]}")
+        dispatch = subjects.worker_dispatch(DEFAULT_TEAM, f"w-{uuid.uuid4().hex[:8]}")
 
         async def accept(msg: Msg) -> None:
             await msg.respond(b"accepted")

@@ -20,6 +20,7 @@ from serverkit import migrated_pool, own_database, own_nats
 from waitkit import eventually
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.workers import (
     GraphInfo,
     Heartbeat,
@@ -71,7 +72,9 @@ async def register(nc: Client, worker: str) -> RegisterReply:
     )
     for _ in range(50):  # the registry may still be starting
         with contextlib.suppress(nats.errors.NoRespondersError, nats.errors.TimeoutError):
-            reply = await nc.request(subjects.REGISTRY_REGISTER, msg.model_dump_json().encode(), 2)
+            reply = await nc.request(
+                subjects.registry_register(DEFAULT_TEAM), msg.model_dump_json().encode(), 2
+            )
             return RegisterReply.model_validate_json(reply.data)
         await asyncio.sleep(0.1)
     raise AssertionError("no registry answered")
@@ -120,7 +123,9 @@ async def check_forgetting(nc: Client, pool: asyncpg.Pool) -> None:
 
 
 async def beat(nc: Client, message: Heartbeat) -> HeartbeatReply:
-    reply = await nc.request(subjects.REGISTRY_HEARTBEAT, message.model_dump_json().encode(), 2)
+    reply = await nc.request(
+        subjects.registry_heartbeat(DEFAULT_TEAM), message.model_dump_json().encode(), 2
+    )
     return HeartbeatReply.model_validate_json(reply.data)
 
 

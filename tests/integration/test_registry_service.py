@@ -23,6 +23,7 @@ from serverkit import migrated_pool, own_database, own_nats
 from waitkit import eventually
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.ids import SYSTEM_TENANT, system_assistant_id
 from agentlist.contracts.runs import RunCancel, RunKwargs
 from agentlist.contracts.workers import (
@@ -116,7 +117,9 @@ async def register(
         ],
         runtime={"langgraph": "1.0"},
     )
-    reply = await _request(nc, subjects.REGISTRY_REGISTER, msg.model_dump_json().encode())
+    reply = await _request(
+        nc, subjects.registry_register(DEFAULT_TEAM), msg.model_dump_json().encode()
+    )
     return RegisterReply.model_validate_json(reply)
 
 
@@ -124,7 +127,9 @@ async def heartbeat(
     nc: Client, worker: str, runs: list[HeldRun] | None = None, draining: bool = False
 ) -> HeartbeatReply:
     msg = Heartbeat(worker_id=worker, capacity=4, runs=runs or [], draining=draining)
-    reply = await _request(nc, subjects.REGISTRY_HEARTBEAT, msg.model_dump_json().encode())
+    reply = await _request(
+        nc, subjects.registry_heartbeat(DEFAULT_TEAM), msg.model_dump_json().encode()
+    )
     return HeartbeatReply.model_validate_json(reply)
 
 
@@ -301,7 +306,7 @@ async def test_worker_answering_pings_stays_healthy_until_dead(
     async def pong(msg: Msg) -> None:
         await msg.respond(WorkerControlReply(worker_id=worker).model_dump_json().encode())
 
-    sub = await nc.subscribe(subjects.worker_control(worker), cb=pong)
+    sub = await nc.subscribe(subjects.worker_control(DEFAULT_TEAM, worker), cb=pong)
     await register(nc, worker, [graph_id()])
     await asyncio.sleep(1.0)  # past the suspect threshold (0.4 s), before death (1.5 s)
     assert await state_of(pool, worker) == "healthy"

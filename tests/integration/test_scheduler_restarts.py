@@ -17,6 +17,7 @@ from serverkit import own_database, own_nats
 from waitkit import eventually
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
 from agentlist.db.pool import create_pool, migrate
 from agentlist.launcher import Stack
@@ -69,7 +70,7 @@ async def test_dispatches_resume_after_nats_restart_and_lost_connections(
     task = asyncio.create_task(serve(SchedulerSettings.model_validate(values), stop))
     worker = await nats.connect(nats_server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
     try:
-        await worker.subscribe(subjects.worker_dispatch(worker_id), cb=on_dispatch)
+        await worker.subscribe(subjects.worker_dispatch(DEFAULT_TEAM, worker_id), cb=on_dispatch)
         await worker.flush()
         first = await _add_run(pool)
         await eventually(lambda: first in received, within=10, what="the first run dispatched")

@@ -21,6 +21,7 @@ from serverkit import migrated_pool, own_database
 from waitkit import eventually
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.events import RUN_MESSAGE, AttemptStarted, RunEvent, RunOutcome
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
 from agentlist.launcher import Stack
@@ -115,7 +116,7 @@ class FakeWorker:
             capacity,
         )
         sub = await self._nc.subscribe(
-            subjects.worker_dispatch(self.worker_id), cb=self._on_dispatch
+            subjects.worker_dispatch(DEFAULT_TEAM, self.worker_id), cb=self._on_dispatch
         )
         beat = asyncio.create_task(self._beat())
         try:

@@ -17,6 +17,7 @@ from serverkit import own_database
 from waitkit import eventually
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.runs import DispatchReply, RunDispatch, RunKwargs
 from agentlist.db.pool import create_pool
 from agentlist.launcher import Stack
@@ -56,7 +57,7 @@ async def test_a_burst_is_dispatched_once_each(servers: Stack, dsn: str) -> None
             all_in.set()
 
     try:
-        await nc.subscribe(subjects.worker_dispatch(worker_id), cb=on_dispatch)
+        await nc.subscribe(subjects.worker_dispatch(DEFAULT_TEAM, worker_id), cb=on_dispatch)
         await eventually(
             lambda: _migrated(pool),
             within=20,

@@ -80,8 +80,8 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 async def registry(nc: Client) -> AsyncIterator[FakeRegistry]:
     fake = FakeRegistry(heartbeat_interval=HEARTBEAT_INTERVAL)
     subscriptions = [
-        await nc.subscribe(subjects.REGISTRY_REGISTER, cb=fake.on_register),
-        await nc.subscribe(subjects.REGISTRY_HEARTBEAT, cb=fake.on_heartbeat),
+        await nc.subscribe(subjects.REGISTRY_REGISTER_ALL, cb=fake.on_register),
+        await nc.subscribe(subjects.REGISTRY_HEARTBEAT_ALL, cb=fake.on_heartbeat),
     ]
     yield fake
     for subscription in subscriptions:

@@ -35,6 +35,7 @@ from agentlist.contracts import (
     WorkerRegister,
     subjects,
 )
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.events import new_lease_token
 from agentlist.launcher.jsworker import worker_js_dir
 from agentlist.launcher.process import ChildProcess
@@ -92,7 +93,9 @@ def new_dispatch(graph_id: str, thread_id: str | None = None, **params: Any) -> 
 
 async def send(nc: Client, dispatch: RunDispatch, worker_id: str) -> DispatchReply:
     answer = await nc.request(
-        subjects.worker_dispatch(worker_id), dispatch.model_dump_json().encode(), timeout=5
+        subjects.worker_dispatch(DEFAULT_TEAM, worker_id),
+        dispatch.model_dump_json().encode(),
+        timeout=5,
     )
     return DispatchReply.model_validate_json(answer.data)
 
@@ -150,7 +153,7 @@ async def first_event(nc: Client, run_id: str) -> None:
 
 async def inflight(nc: Client, worker_id: str) -> int:
     ping = WorkerControl(action="ping").model_dump_json().encode()
-    answer = await nc.request(subjects.worker_control(worker_id), ping, timeout=5)
+    answer = await nc.request(subjects.worker_control(DEFAULT_TEAM, worker_id), ping, timeout=5)
     return WorkerControlReply.model_validate_json(answer.data).inflight
 
 

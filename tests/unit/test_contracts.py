@@ -21,6 +21,7 @@ from agentlist.contracts import (
     subjects,
 )
 from agentlist.contracts.events import new_lease_token
+from agentlist.core.nats import below_floor
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,7 +87,12 @@ def test_subject_tokens_refuse_what_would_change_routing(bad: str) -> None:
 def test_builders_fill_templates() -> None:
     run_id = "0196f0e2-7a1b-7c3d-8e4f-0123456789ab"
     assert subjects.run_events(run_id) == f"agentlist.v1.runs.{run_id}.events"
-    assert subjects.worker_dispatch("py-host-1") == "agentlist.v1.workers.py-host-1.dispatch"
+    assert (
+        subjects.worker_dispatch("search", "py-host-1")
+        == "agentlist.v1.workers.search.py-host-1.dispatch"
+    )
+    assert subjects.registry_register("search") == "agentlist.v1.registry.register.search"
+    assert subjects.team_of(subjects.registry_heartbeat("search")) == "search"
     assert subjects.event_msg_id(run_id, 2, 7, None) == f"{run_id}:2:7"
 
 
@@ -138,3 +144,10 @@ def test_lease_tokens_are_fresh_secrets_that_no_repr_shows() -> None:
     assert all(message.token == token for message in messages)
     assert all(token not in repr(message) for message in messages)
     assert all(token in message.model_dump_json() for message in messages)  # on the wire only
+
+
+def test_a_nats_server_below_the_floor_is_refused() -> None:
+    assert below_floor((2, 9, 25))
+    assert not below_floor((2, 10, 0))
+    assert not below_floor((2, 15, 1))
+    assert not below_floor((3, 0, 0))

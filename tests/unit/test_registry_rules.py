@@ -3,21 +3,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
+from pathlib import Path
 
+from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM, TEAMS_FILE
 from agentlist.contracts.runs import RunCancel
 from agentlist.contracts.workers import (
     GraphInfo,
     Heartbeat,
     HeartbeatReply,
     HeldRun,
-    RegisterReply,
     WorkerRegister,
 )
 from agentlist.registry.catalogue import rejected_graphs
 from agentlist.registry.handlers import RegistryHandlers
 from agentlist.registry.leases import WorkerView, answer
 from agentlist.registry.liveness import Thresholds, Verdict, judge, state_after_ping
+from agentlist.registry.teams import TeamGrants
 
 T = Thresholds(suspect_after=6, dead_after=15)
 
@@ -69,16 +74,20 @@ def test_heartbeat_answer() -> None:
 
 
 class FakeStore:
+    """Records what the handlers store; refuses nothing of its own, so that every refusal in a
+    reply is the handlers' (or the team grants')."""
+
     def __init__(self) -> None:
-        self.registered: list[WorkerRegister] = []
+        self.registered: list[tuple[str, str]] = []
 
-    async def register(self, msg: WorkerRegister) -> dict[str, str]:
-        self.registered.append(msg)
-        return {"taken": "served by javascript workers"}
+    async def register(
+        self, msg: WorkerRegister, team: str, refused: dict[str, str]
+    ) -> dict[str, str] | None:
+        self.registered.append((team, msg.worker_id))
+        return refused
 
-    async def heartbeat(self, msg: Heartbeat, lease_seconds: float) -> WorkerView:
-        known = any(r.worker_id == msg.worker_id for r in self.registered)
-        return WorkerView(known=known)
+    async def heartbeat(self, msg: Heartbeat, team: str, lease_seconds: float) -> WorkerView:
+        return WorkerView(known=(team, msg.worker_id) in self.registered)
 
 
 def registration(worker_id: str) -> WorkerRegister:
@@ -89,22 +98,41 @@ def registration(worker_id: str) -> WorkerRegister:
         host="h",
         pid=1,
         capacity=2,
-        graphs=[graph("mine"), graph("taken")],
+        graphs=[graph("mine"), graph("theirs")],
     )
 
 
-async def test_handlers_answer_registrations_and_heartbeats() -> None:
+async def test_a_team_is_refused_the_graphs_its_grant_lacks(tmp_path: Path) -> None:
+    teams = tmp_path / TEAMS_FILE
+    teams.write_text(json.dumps({"search": ["mine"]}))
     store = FakeStore()
-    handlers = RegistryHandlers(store, heartbeat_interval=0.5, lease_seconds=3)
-    reply = await handlers.on_register(registration("w1"))
-    assert isinstance(reply, RegisterReply)
+    handlers = RegistryHandlers(store, TeamGrants(teams), heartbeat_interval=0.5, lease_seconds=3)
+
+    reply = await handlers.on_register(registration("w1"), subjects.registry_register("search"))
     assert reply.accepted and reply.heartbeat_interval == 0.5
-    assert set(reply.rejected_graphs) == {"taken"}
-
-    refused = await handlers.on_register(registration("bad.id"))
+    assert list(reply.rejected_graphs) == ["theirs"]
+    own = await handlers.on_register(registration("w2"), subjects.registry_register(DEFAULT_TEAM))
+    assert own.accepted and own.rejected_graphs == {}
+    stranger = await handlers.on_register(registration("w3"), subjects.registry_register("other"))
+    assert set(stranger.rejected_graphs) == {"mine", "theirs"}
+    refused = await handlers.on_register(registration("bad.id"), subjects.registry_register("x"))
     assert not refused.accepted
-    assert [r.worker_id for r in store.registered] == ["w1"]
+    assert store.registered == [("search", "w1"), (DEFAULT_TEAM, "w2"), ("other", "w3")]
 
+    # A grant edited while the registry runs applies to the next registration.
+    teams.write_text(json.dumps({"search": ["mine", "theirs"]}))
+    os.utime(teams, (1, 1))
+    again = await handlers.on_register(registration("w1"), subjects.registry_register("search"))
+    assert again.rejected_graphs == {}
+
+
+async def test_a_heartbeat_counts_only_from_the_workers_own_team() -> None:
+    store = FakeStore()
+    handlers = RegistryHandlers(store, TeamGrants(None), heartbeat_interval=0.5, lease_seconds=3)
+    await handlers.on_register(registration("w1"), subjects.registry_register(DEFAULT_TEAM))
     run = HeldRun(run_id=str(uuid.uuid4()), attempt=1)
-    beat = Heartbeat(worker_id="w2", capacity=2, runs=[run])
-    assert await handlers.on_heartbeat(beat) == HeartbeatReply(known=False, revoked=[run])
+    beat = Heartbeat(worker_id="w1", capacity=2, runs=[run])
+    forged = await handlers.on_heartbeat(beat, subjects.registry_heartbeat("evil"))
+    assert forged == HeartbeatReply(known=False, revoked=[run])
+    own = await handlers.on_heartbeat(beat, subjects.registry_heartbeat(DEFAULT_TEAM))
+    assert own.known

@@ -154,6 +154,7 @@ def test_dispatch_is_built_from_the_row() -> None:
         tenant_id="t",
         attempt=2,
         worker_id="w",
+        team="default",
         kwargs=kwargs.model_dump(mode="json"),
         lease_token="secret-of-attempt-2",
     )

@@ -10,6 +10,7 @@ import { loadGraphs } from "./loader.js";
 import { createLogger, type Logger } from "./log.js";
 import { openPersistence } from "./persistence.js";
 import { readSettings, SettingsError, USAGE, type WorkerSettings } from "./settings.js";
+import * as subjects from "./subjects.js";
 import { Worker } from "./worker.js";
 
 export async function runWorker(settings: WorkerSettings, logger: Logger): Promise<void> {
@@ -22,6 +23,7 @@ export async function runWorker(settings: WorkerSettings, logger: Logger): Promi
   const worker = new Worker(
     {
       workerId: settings.workerId,
+      team: subjects.teamOfUser(natsIdentity(settings.natsUrl).user),
       capacity: settings.capacity,
       drainGraceSeconds: settings.drainGraceSeconds,
       runTimeoutSeconds: settings.runTimeoutSeconds,
@@ -65,6 +67,17 @@ export function natsIdentity(natsUrl: string): {
   return { servers, user, pass, inboxPrefix: `_INBOX_${user}` };
 }
 
+/** Whether a nats-server `version` is older than the mesh's floor (contracts'
+ * `subjects.NATS_SERVER_FLOOR`). */
+export function belowFloor(version: string): boolean {
+  const parts = (text: string) => text.split(/[.-]/).slice(0, 3).map((part) => Number.parseInt(part, 10) || 0);
+  const [have, floor] = [parts(version), parts(subjects.NATS_SERVER_FLOOR)];
+  for (let i = 0; i < 3; i += 1) {
+    if (have[i] !== floor[i]) return have[i]! < floor[i]!;
+  }
+  return false;
+}
+
 /** Connect and keep reconnecting for ever: a restarted NATS server is a normal event. */
 async function connectNats(settings: WorkerSettings, logger: Logger): Promise<NatsConnection> {
   const nc = await connect({
@@ -75,6 +88,11 @@ async function connectNats(settings: WorkerSettings, logger: Logger): Promise<Na
     timeout: 2_000,
     waitOnFirstConnect: true,
   });
+  const version = nc.info?.version ?? "0.0.0";
+  if (belowFloor(version)) {
+    await nc.close();
+    throw new SettingsError(`the NATS server is version ${version}, older than ${subjects.NATS_SERVER_FLOOR}, which AgentList needs`);
+  }
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === "disconnect") logger.warn("nats disconnected");

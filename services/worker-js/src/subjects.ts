@@ -2,6 +2,8 @@
 import { createHash } from "node:crypto";
 import {
   GRAPH_STATE,
+  REGISTRY_HEARTBEAT,
+  REGISTRY_REGISTER,
   RUN_CANCEL,
   RUN_EVENTS,
   WORKER_CONTROL,
@@ -35,8 +37,23 @@ function fill(template: string, values: Record<string, string>): string {
 
 export const runEvents = (runId: string): string => fill(RUN_EVENTS, { run_id: runId });
 export const runCancel = (runId: string): string => fill(RUN_CANCEL, { run_id: runId });
-export const workerDispatch = (workerId: string): string => fill(WORKER_DISPATCH, { worker_id: workerId });
-export const workerControl = (workerId: string): string => fill(WORKER_CONTROL, { worker_id: workerId });
+export const workerDispatch = (team: string, workerId: string): string => fill(WORKER_DISPATCH, { team, worker_id: workerId });
+export const workerControl = (team: string, workerId: string): string => fill(WORKER_CONTROL, { team, worker_id: workerId });
+export const registryRegister = (team: string): string => fill(REGISTRY_REGISTER, { team });
+export const registryHeartbeat = (team: string): string => fill(REGISTRY_HEARTBEAT, { team });
+
+/** The stack's own team (contracts' `access.DEFAULT_TEAM`), which the `worker` user is. */
+export const DEFAULT_TEAM = "default";
+const TEAM_USER_PREFIX = "worker-";
+
+/** The team whose workers connect as `user` (`worker-<team>`), as contracts'
+ * `access.team_of_user` reads it: its subjects are the only ones that user may use. */
+export function teamOfUser(user: string | undefined): string {
+  if (user && user.startsWith(TEAM_USER_PREFIX) && user.length > TEAM_USER_PREFIX.length) {
+    return user.slice(TEAM_USER_PREFIX.length);
+  }
+  return DEFAULT_TEAM;
+}
 export const graphState = (graphId: string): string => fill(GRAPH_STATE, { graph_id: graphId });
 
 /** Hex characters of the lease token's SHA-256 that end a run message's id (Python's

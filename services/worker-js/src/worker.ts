@@ -30,6 +30,8 @@ import { decodeMessage, encodeMessage, MalformedMessage, type MessageKind, type 
 
 export interface WorkerOptions {
   workerId: string;
+  /** The team of the NATS user it connects as: its subjects name it. */
+  team: string;
   capacity: number;
   drainGraceSeconds: number;
   runTimeoutSeconds: number;
@@ -84,8 +86,8 @@ export class Worker {
   /** Subscribe, register (waiting for a registry), then heartbeat. False if stopped first. */
   async start(): Promise<boolean> {
     const { nc } = this.deps;
-    this.listen(nc.subscribe(subjects.workerDispatch(this.workerId)), (msg) => this.onDispatch(msg), this.ownSubs);
-    this.listen(nc.subscribe(subjects.workerControl(this.workerId)), (msg) => this.onControl(msg), this.ownSubs);
+    this.listen(nc.subscribe(subjects.workerDispatch(this.options.team, this.workerId)), (msg) => this.onDispatch(msg), this.ownSubs);
+    this.listen(nc.subscribe(subjects.workerControl(this.options.team, this.workerId)), (msg) => this.onControl(msg), this.ownSubs);
     if (!(await this.register())) return false;
     void this.heartbeatLoop();
     return true;
@@ -113,7 +115,7 @@ export class Worker {
     };
     for (let attempt = 0; !this.stopped; attempt += 1) {
       try {
-        const reply = await this.request("RegisterReply", subjects.REGISTRY_REGISTER, message);
+        const reply = await this.request("RegisterReply", subjects.registryRegister(this.options.team), message);
         if (reply.accepted) {
           this.heartbeatIntervalMs = Math.max(50, reply.heartbeat_interval * 1000);
           this.serve(reply.rejected_graphs ?? {});
@@ -182,7 +184,7 @@ export class Worker {
     };
     let reply: HeartbeatReply;
     try {
-      reply = await this.request("HeartbeatReply", subjects.REGISTRY_HEARTBEAT, message, Math.min(this.heartbeatIntervalMs, REQUEST_TIMEOUT_MS));
+      reply = await this.request("HeartbeatReply", subjects.registryHeartbeat(this.options.team), message, Math.min(this.heartbeatIntervalMs, REQUEST_TIMEOUT_MS));
     } catch (error) {
       if (error instanceof MalformedMessage) this.deps.logger.warn(error.message);
       else this.deps.logger.info(`heartbeat unanswered: ${String(error)}`);

@@ -24,10 +24,12 @@ test("generated contracts match contracts/schema (run `npm run gen:contracts` if
 
 test("subject builders fill the generated templates with subject tokens", () => {
   assert.equal(subjects.runEvents("r-1"), subjects.RUN_EVENTS.replace("{run_id}", "r-1"));
-  assert.equal(subjects.workerDispatch("js-w_1"), subjects.WORKER_DISPATCH.replace("{worker_id}", "js-w_1"));
+  assert.equal(subjects.workerDispatch("t", "js-w_1"), subjects.WORKER_DISPATCH.replace("{team}", "t").replace("{worker_id}", "js-w_1"));
+  assert.equal(subjects.registryRegister("t"), subjects.REGISTRY_REGISTER.replace("{team}", "t"));
+  assert.equal(subjects.registryHeartbeat("t"), subjects.REGISTRY_HEARTBEAT.replace("{team}", "t"));
   assert.equal(subjects.graphState("agent"), subjects.GRAPH_STATE.replace("{graph_id}", "agent"));
   assert.equal(subjects.runCancel("r"), subjects.RUN_CANCEL.replace("{run_id}", "r"));
-  assert.equal(subjects.workerControl("w"), subjects.WORKER_CONTROL.replace("{worker_id}", "w"));
+  assert.equal(subjects.workerControl("t", "w"), subjects.WORKER_CONTROL.replace("{team}", "t").replace("{worker_id}", "w"));
   for (const bad of ["a.b", "a*", ">", "a b", ""]) assert.throws(() => subjects.runEvents(bad), /subject token/);
 });
 
@@ -40,4 +42,11 @@ test("event message ids are run:attempt:seq and a digest of the lease token, as 
 test("message types come from the schema", () => {
   assert.equal(MESSAGE_TYPE.RunEvent, "agentlist.run.event.v1");
   assert.equal(MESSAGE_TYPE.WorkerRegister, "agentlist.worker.register.v1");
+});
+
+test("a worker's team is read from its NATS user as contracts' access.team_of_user reads it", () => {
+  assert.equal(subjects.teamOfUser("worker-search"), "search");
+  assert.equal(subjects.teamOfUser("worker"), subjects.DEFAULT_TEAM);
+  assert.equal(subjects.teamOfUser("worker-"), subjects.DEFAULT_TEAM);
+  assert.equal(subjects.teamOfUser(undefined), subjects.DEFAULT_TEAM);
 });

@@ -14,7 +14,7 @@ import * as subjects from "../src/subjects.ts";
 import { decodeMessage, MalformedMessage } from "../src/wire.ts";
 import { Worker } from "../src/worker.ts";
 
-const SUBJECT = subjects.workerDispatch("w");
+const SUBJECT = subjects.workerDispatch(subjects.DEFAULT_TEAM, "w");
 
 function bytes(payload: unknown): Uint8Array {
   return new TextEncoder().encode(typeof payload === "string" ? payload : JSON.stringify(payload));
@@ -189,8 +189,8 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 test("the worker refuses or drops malformed messages and keeps serving", async () => {
   const nats = new FakeNats();
   const registered = { type: MESSAGE_TYPE.RegisterReply, accepted: true, heartbeat_interval: 0.05 };
-  nats.answer(subjects.REGISTRY_REGISTER, "<html>", { accepted: "yes", heartbeat_interval: 1 }, registered);
-  nats.answer(subjects.REGISTRY_HEARTBEAT, { known: true, revoked: [{ run_id: "r1" }] }, { known: true });
+  nats.answer(subjects.registryRegister(subjects.DEFAULT_TEAM), "<html>", { accepted: "yes", heartbeat_interval: 1 }, registered);
+  nats.answer(subjects.registryHeartbeat(subjects.DEFAULT_TEAM), { known: true, revoked: [{ run_id: "r1" }] }, { known: true });
   const logger = recordingLogger();
   // A run that gets no further than reading its thread until the test ends: it stays held, so
   // it can be cancelled.
@@ -200,7 +200,7 @@ test("the worker refuses or drops malformed messages and keeps serving", async (
   const persistence = { pool: { query: () => untilTheEnd } } as unknown as OpenPersistence;
   const failingSource = { build: async () => Promise.reject(new Error("not buildable here")) } as unknown as GraphSource;
   const worker = new Worker(
-    { workerId: "w", capacity: 2, drainGraceSeconds: 0, runTimeoutSeconds: 60 },
+    { workerId: "w", team: subjects.DEFAULT_TEAM, capacity: 2, drainGraceSeconds: 0, runTimeoutSeconds: 60 },
     {
       nc: nats as unknown as NatsConnection,
       js: {} as JetStreamClient,
@@ -212,11 +212,11 @@ test("the worker refuses or drops malformed messages and keeps serving", async (
   );
   try {
     assert.equal(await worker.start(), true, "registered despite two malformed replies");
-    const registerWarnings = logger.warnings.filter((line) => line.startsWith(`${subjects.REGISTRY_REGISTER} (reply): malformed RegisterReply: `));
+    const registerWarnings = logger.warnings.filter((line) => line.startsWith(`${subjects.registryRegister(subjects.DEFAULT_TEAM)} (reply): malformed RegisterReply: `));
     assert.equal(registerWarnings.length, 2, logger.warnings.join("\n"));
     await until(() => logger.warnings.some((line) => line.includes("malformed HeartbeatReply: /revoked/0 must have required property 'attempt'")), "the malformed heartbeat reply");
 
-    const dispatchSubject = subjects.workerDispatch("w");
+    const dispatchSubject = subjects.workerDispatch(subjects.DEFAULT_TEAM, "w");
     const unreadable = { type: MESSAGE_TYPE.DispatchReply, accepted: false, reason: "unreadable dispatch" };
     for (const bad of ["{", dispatch({ params: null }), dispatch({ run_id: "r.*" })]) {
       const reply = await nats.send(dispatchSubject, bad);
@@ -240,7 +240,7 @@ test("the worker refuses or drops malformed messages and keeps serving", async (
     const answered = (await nats.send(stateSubject, { type: MESSAGE_TYPE.GetState, thread_id: "t" })) as Record<string, unknown>;
     assert.equal(answered.status_code, 500, "a well-formed request reaches the graph (which fails here)");
 
-    const controlSubject = subjects.workerControl("w");
+    const controlSubject = subjects.workerControl(subjects.DEFAULT_TEAM, "w");
     assert.equal(await nats.send(controlSubject, { type: MESSAGE_TYPE.WorkerControl, action: "reboot" }), undefined);
     assert.ok(logger.warnings.at(-1)!.startsWith(`${controlSubject}: malformed WorkerControl: /action must be equal to one of the allowed values`));
     const pong = await nats.send(controlSubject, { type: MESSAGE_TYPE.WorkerControl, action: "ping" });

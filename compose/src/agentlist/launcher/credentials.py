@@ -1,8 +1,16 @@
-"""``agentlist credentials env``: fresh secrets for a deployment, as the lines of an env file.
+"""``agentlist credentials``: secrets for a deployment's servers.
 
-Compose reads ``compose/.env``: every role's NATS and Redis password
-(:func:`agentlist.contracts.access.password_variable`) and ``JWT_SECRET``. Writing a new file
-and restarting the services is how they are rotated.
+``env`` prints fresh secrets for Compose as the lines of an env file: every role's NATS and
+Redis password (:func:`agentlist.contracts.access.password_variable`) and ``JWT_SECRET``.
+Writing a new file and restarting the services is how they are rotated.
+
+``worker --team T --graphs a,b`` gives a worker team credentials of its own on an
+``agentlist dev`` data folder: NATS user ``worker-T``, which receives only that team's
+dispatches and the state requests of its graphs, and which the registry lets register only
+those graphs. A running stack takes the team at once (its NATS re-reads its users, its
+registry the teams file); the file ``worker-T.env`` in the folder (mode 0600) holds the
+``NATS_URL`` its workers join with. Running it again for the same team changes its graphs
+and keeps its password; ``--rotate`` makes a new one.
 """
 
 from __future__ import annotations
@@ -10,8 +18,19 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from pathlib import Path
 
-from agentlist.contracts.access import NATS_PERMISSIONS, REDIS_ROLES, password_variable
+from agentlist.contracts import subjects
+from agentlist.contracts.access import (
+    DEFAULT_TEAM,
+    NATS_PERMISSIONS,
+    REDIS_ROLES,
+    password_variable,
+    team_user,
+)
+from agentlist.launcher import datafolder
+from agentlist.launcher.identities import Identities, write_secret
+from agentlist.launcher.servers import reload_nats_users
 
 
 def env_lines() -> list[str]:
@@ -25,9 +44,84 @@ def _secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="agentlist credentials", description=__doc__)
+def add_team(folder: Path, team: str, graphs: list[str], *, rotate: bool = False) -> list[str]:
+    """Grant ``team`` ``graphs`` on the stack kept in ``folder``; returns what to tell the
+    operator, one line each."""
+    identities = Identities.load_or_create(folder)
+    if rotate:
+        identities = identities.without_password(team_user(team))
+    identities = identities.with_team(folder, team, graphs)
+    port = reload_nats_users(folder, identities)
+    lines = [f"team {team} may serve: {', '.join(graphs)}"]
+    if port is None:
+        lines.append(
+            f"the stack on {folder} is not running: its NATS admits {team_user(team)} when it"
+            f" starts; run this again then for the URL"
+        )
+        return lines
+    url = identities.url_as_team(f"nats://127.0.0.1:{port}", team)
+    env_file = folder / f"{team_user(team)}.env"
+    write_secret(env_file, f"NATS_URL={url}\n")
+    lines += [
+        f"its workers join with the NATS_URL in {env_file}:",
+        f"  NATS_URL={url}",
+        "  (and the DATABASE_URL that agentlist dev printed)",
+    ]
+    return lines
+
+
+def _team(value: str) -> str:
+    try:
+        team = subjects.token(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if team == DEFAULT_TEAM:
+        raise argparse.ArgumentTypeError(f"{DEFAULT_TEAM!r} is the stack's own workers' team")
+    return team
+
+
+def _graphs(value: str) -> list[str]:
+    graphs = [graph.strip() for graph in value.split(",") if graph.strip()]
+    try:
+        return [subjects.token(graph) for graph in graphs] or _none_given()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _none_given() -> list[str]:
+    raise argparse.ArgumentTypeError("name at least one graph id")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentlist credentials",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("env", help="print an env file of fresh passwords for Compose")
-    parser.parse_args(argv)
-    sys.stdout.write("\n".join(env_lines()) + "\n")
+    worker = commands.add_parser(
+        "worker", help="credentials for a worker team that serve only its graphs"
+    )
+    worker.add_argument("--team", type=_team, required=True, help="letters, digits, _ and -")
+    worker.add_argument("--graphs", type=_graphs, required=True, help="graph ids: a,b")
+    worker.add_argument("--rotate", action="store_true", help="give the team a new password")
+    where = worker.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", type=Path, help="the stack's data folder")
+    where.add_argument(
+        "--config", type=Path, help="the langgraph.json whose .agentlist/ folder it is"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "env":
+        sys.stdout.write("\n".join(env_lines()) + "\n")
+        return
+    folder = args.data_dir or datafolder.project_folder(args.config, Path.cwd())
+    if not folder.is_dir():
+        sys.stderr.write(f"agentlist credentials: {folder} is no stack's data folder\n")
+        raise SystemExit(2)
+    lines = add_team(folder, args.team, args.graphs, rotate=args.rotate)
+    sys.stdout.write("\n".join(lines) + "\n")

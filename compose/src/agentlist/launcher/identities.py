@@ -7,6 +7,10 @@ what that role needs; ``admin`` is the operator's and the tests' own, allowed ev
 Passwords are made once per data folder and kept in ``credentials.json`` there (mode 0600), so
 a restarted server, a restarted stack and a process joining from another terminal agree on
 them. Rotating them is deleting the file while the stack is stopped.
+
+Worker teams (``agentlist credentials worker --team T --graphs a,b``) add a user
+``worker-T`` each: its password joins the others in ``credentials.json``, its graphs go to
+``teams.json`` beside it (no secret there), which the registry reads.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, get_args
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from agentlist.contracts.access import TEAMS_FILE, parse_teams, team_user
 
 Role = Literal["admin", "api", "scheduler", "registry", "bridge", "worker"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -36,25 +42,66 @@ FILE_NAME: Final = "credentials.json"
 @dataclass(frozen=True)
 class Identities:
     passwords: Mapping[str, str]
+    """Each role's password, and each worker team's (under its user, ``worker-<team>``)."""
+    teams: Mapping[str, list[str]]
+    """Each worker team's graphs."""
 
     @classmethod
     def load_or_create(cls, folder: Path) -> Identities:
         """The folder's credentials, made (readable by this user only) on first use."""
         path = folder / FILE_NAME
+        teams = read_teams(folder)
         if path.exists():
-            stored = json.loads(path.read_text())
+            stored = {
+                user: str(password) for user, password in json.loads(path.read_text()).items()
+            }
             if set(stored) >= set(ROLES):
-                return cls({role: str(stored[role]) for role in ROLES})
-        made: dict[str, str] = {role: secrets.token_urlsafe(24) for role in ROLES}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(made, file, indent=2)
-        path.chmod(0o600)
-        return cls(made)
+                return cls(stored, {t: g for t, g in teams.items() if team_user(t) in stored})
+        made: dict[str, str] = {role: _new_password() for role in ROLES}
+        write_secret(path, json.dumps(made, indent=2))
+        return cls(made, {})
 
     def url_as(self, url: str, role: Role) -> str:
         """``url`` (any user in it or none) with ``role``'s user and password."""
         return with_user(url, role, self.passwords[role])
+
+    def url_as_team(self, url: str, team: str) -> str:
+        """``url`` with the user and password of ``team``'s workers."""
+        user = team_user(team)
+        return with_user(url, user, self.passwords[user])
+
+    def with_team(self, folder: Path, team: str, graphs: list[str]) -> Identities:
+        """These identities and ``team``, allowed ``graphs`` (its password kept if it has
+        one), written to ``folder``."""
+        user = team_user(team)
+        passwords = {**self.passwords, user: self.passwords.get(user) or _new_password()}
+        teams = {**self.teams, team: graphs}
+        write_secret(folder / FILE_NAME, json.dumps(passwords, indent=2))
+        (folder / TEAMS_FILE).write_text(json.dumps(teams, indent=2) + "\n")
+        return Identities(passwords, teams)
+
+    def without_password(self, user: str) -> Identities:
+        """These identities less ``user``'s password, to make a new one."""
+        passwords = {name: p for name, p in self.passwords.items() if name != user}
+        return Identities(passwords, self.teams)
+
+
+def read_teams(folder: Path) -> dict[str, list[str]]:
+    """The teams of ``folder``'s :data:`TEAMS_FILE` (none if it has none)."""
+    path = folder / TEAMS_FILE
+    return parse_teams(path.read_text()) if path.exists() else {}
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def write_secret(path: Path, text: str) -> None:
+    """``text`` in a file only this user may read, from its first byte on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    path.chmod(0o600)
 
 
 def with_user(url: str, user: str, password: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -96,17 +97,19 @@ class NatsServer(ManagedServer):
         return self.identities.url_as(f"nats://127.0.0.1:{self.port}", "admin")
 
     def _launch(self) -> ChildProcess:
-        config = self.root / "nats.conf"
+        config = self.root / NATS_CONFIG
         # sync_interval "always" fsyncs every JetStream write (see research/reliability.md on
         # Jepsen's NATS findings); the dev default trades that for speed, like fsync=off below.
         sync = "always" if self.durable else "2m"
+        write_nats_users(self.root, self.identities)
         config.write_text(
             f'listen: "127.0.0.1:{self.port}"\n'
             f'http: "127.0.0.1:{self.monitor_port}"\n'
             f"max_payload: {NATS_MAX_PAYLOAD}\n"
             f"max_connections: {NATS_MAX_CONNECTIONS}\n"
+            f'pid_file: "{self.root / NATS_PID}"\n'
             f'jetstream {{ store_dir: "{self.root / "js"}", sync_interval: "{sync}" }}\n'
-            f"{nats_authorization(self.identities.passwords)}\n"
+            f"include ./{NATS_USERS}\n"
         )
         config.chmod(0o600)
         argv = [str(binaries.nats_server()), "-c", str(config), "-l", str(self.root / "nats.log")]
@@ -119,6 +122,47 @@ class NatsServer(ManagedServer):
                 return bool(response.status == 200)
         except OSError:
             return False
+
+
+NATS_CONFIG = "nats.conf"
+NATS_USERS = "users.conf"
+NATS_PID = "nats.pid"
+_NATS_LISTEN = re.compile(r'^listen: "127\.0\.0\.1:(\d+)"$', re.MULTILINE)
+
+
+def write_nats_users(root: Path, identities: Identities) -> None:
+    """The users of the NATS server kept in ``root``: every role and every worker team."""
+    users = root / NATS_USERS
+    users.touch(mode=0o600)
+    users.write_text(nats_authorization(identities.passwords, identities.teams) + "\n")
+
+
+def reload_nats_users(data_dir: Path, identities: Identities) -> int | None:
+    """Write the users of the NATS server kept in ``data_dir`` and, if it runs, have it read
+    them again (``SIGHUP``: its clients stay connected). Returns its port, or None when it is
+    not running (it reads them when it starts)."""
+    root = data_dir / NatsServer.name
+    root.mkdir(parents=True, exist_ok=True)
+    write_nats_users(root, identities)
+    try:
+        pid = int((root / NATS_PID).read_text().strip())
+        listen = _NATS_LISTEN.search((root / NATS_CONFIG).read_text())
+    except (OSError, ValueError):
+        return None
+    if listen is None or not _runs_config(pid, root / NATS_CONFIG):
+        return None
+    os.kill(pid, signal.SIGHUP)
+    return int(listen.group(1))
+
+
+def _runs_config(pid: int, config: Path) -> bool:
+    """Whether process ``pid`` is the server started with ``config``: a pid file left by a
+    killed server may name another process by now."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return str(config).encode() in argv
 
 
 class RedisServer(ManagedServer):

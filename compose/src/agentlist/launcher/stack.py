@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
-from agentlist.contracts.access import REDIS_ROLES
+from agentlist.contracts.access import REDIS_ROLES, TEAMS_FILE
 from agentlist.launcher.graphs import split_by_language
 from agentlist.launcher.identities import FILE_NAME as CREDENTIALS_FILE
 from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role
@@ -109,6 +109,8 @@ class Stack:
         self.database_url = options.database_url or ""
         self.redis_url = options.redis_url or ""
         self.identities = options.identities
+        self._teams_file: Path | None = None
+        """The worker teams' grants, where this stack keeps its own credentials."""
 
     @property
     def api_url(self) -> str:
@@ -140,6 +142,7 @@ class Stack:
         """The credentials of the servers this stack starts, kept in its data folder."""
         if self.identities is None:
             self.identities = Identities.load_or_create(self.data_dir)
+            self._teams_file = self.data_dir / TEAMS_FILE
         return self.identities
 
     def _start(self, server: ManagedServer) -> str:
@@ -167,6 +170,8 @@ class Stack:
         )
         if self.identities is not None and role not in REDIS_ROLES:
             del env["REDIS_URL"]  # a role with no Redis user never reaches Redis
+        if role == "registry" and self._teams_file is not None:
+            env["AGENTLIST_REGISTRY_TEAMS_FILE"] = str(self._teams_file)
         env.update(self.options.env)
         env.update(extra or {})
         return env

@@ -16,12 +16,18 @@ prefix per role (``_INBOX_<role>``, from the user name), never ``_INBOX.>``; a r
 requests has ``allow_responses``, so it may publish to a requester's inbox only to answer it.
 Only the scheduler and the bridge touch the JetStream API, and only for the run events stream
 and the bridge's consumer; workers publish events and cannot read them back.
+
+**Worker teams.** A team's workers share one user, ``worker-<team>``
+(:func:`worker_permissions`): they receive only their team's dispatches and controls, answer
+state requests only for the graphs granted to the team, and register and heartbeat only on
+their team's subjects, which tell the registry who is asking. The ``worker`` role is the
+stack's own team, :data:`DEFAULT_TEAM`, which may serve any graph.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from agentlist.contracts import subjects
@@ -80,8 +86,8 @@ def inbox_prefix(user: str | None) -> str:
 _JS: Final = "$JS.API"
 _STREAM: Final = subjects.EVENTS_STREAM
 _CONSUMER: Final = subjects.BRIDGE_CONSUMER
-_WORKER_DISPATCH_ALL: Final = subjects.WORKER_DISPATCH.format(worker_id="*")
-_WORKER_CONTROL_ALL: Final = subjects.WORKER_CONTROL.format(worker_id="*")
+_WORKER_DISPATCH_ALL: Final = subjects.WORKER_DISPATCH.format(team="*", worker_id="*")
+_WORKER_CONTROL_ALL: Final = subjects.WORKER_CONTROL.format(team="*", worker_id="*")
 _GRAPH_STATE_ALL: Final = subjects.GRAPH_STATE.format(graph_id="*")
 _MANAGE_EVENTS_STREAM: Final = (
     f"{_JS}.INFO",
@@ -93,6 +99,53 @@ _MANAGE_EVENTS_STREAM: Final = (
 
 def _inbox(role: str) -> str:
     return f"{inbox_prefix(role)}.>"
+
+
+DEFAULT_TEAM: Final = "default"
+"""The team of the ``worker`` role: the stack's own workers, allowed every graph."""
+_TEAM_USER_PREFIX: Final = "worker-"
+
+
+def team_user(team: str) -> str:
+    """The NATS user the workers of ``team`` share."""
+    return f"{_TEAM_USER_PREFIX}{subjects.token(team)}"
+
+
+def team_of_user(user: str | None) -> str:
+    """The team whose workers connect as ``user`` (any other user's is the default team)."""
+    if user and user.startswith(_TEAM_USER_PREFIX) and len(user) > len(_TEAM_USER_PREFIX):
+        return user.removeprefix(_TEAM_USER_PREFIX)
+    return DEFAULT_TEAM
+
+
+def worker_permissions(team: str, graphs: Sequence[str] | None) -> dict[str, object]:
+    """The rights of ``team``'s workers: ``graphs`` they may serve, None for any graph.
+
+    They publish their runs' events and outcomes (which the bridge accepts only under the
+    attempt's lease token), registrations and heartbeats on their team's subjects; they
+    receive their team's dispatches and controls, the state requests of their graphs, cancels,
+    and the replies to their own requests."""
+    user = team_user(team) if team != DEFAULT_TEAM else "worker"
+    states = (
+        [subjects.graph_state(graph) for graph in graphs]
+        if graphs is not None
+        else [_GRAPH_STATE_ALL]
+    )
+    return {
+        "publish": [
+            subjects.RUN_EVENTS_ALL,
+            subjects.registry_register(team),
+            subjects.registry_heartbeat(team),
+        ],
+        "subscribe": [
+            subjects.WORKER_DISPATCH.format(team=subjects.token(team), worker_id="*"),
+            subjects.WORKER_CONTROL.format(team=subjects.token(team), worker_id="*"),
+            *states,
+            subjects.RUN_CANCEL_ALL,
+            _inbox(user),
+        ],
+        "allow_responses": True,
+    }
 
 
 NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
@@ -123,7 +176,11 @@ NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
     "registry": {
         # Registrations and heartbeats answered; workers pinged.
         "publish": [_WORKER_CONTROL_ALL],
-        "subscribe": [subjects.REGISTRY_REGISTER, subjects.REGISTRY_HEARTBEAT, _inbox("registry")],
+        "subscribe": [
+            subjects.REGISTRY_REGISTER_ALL,
+            subjects.REGISTRY_HEARTBEAT_ALL,
+            _inbox("registry"),
+        ],
         "allow_responses": True,
     },
     "bridge": {
@@ -140,31 +197,18 @@ NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
         ],
         "subscribe": [_inbox("bridge")],
     },
-    "worker": {
-        # Its runs' events and outcomes, registration and heartbeats; dispatches, controls,
-        # cancels and thread-state requests answered.
-        "publish": [
-            subjects.RUN_EVENTS_ALL,
-            subjects.REGISTRY_REGISTER,
-            subjects.REGISTRY_HEARTBEAT,
-        ],
-        "subscribe": [
-            _WORKER_DISPATCH_ALL,
-            _WORKER_CONTROL_ALL,
-            _GRAPH_STATE_ALL,
-            subjects.RUN_CANCEL_ALL,
-            _inbox("worker"),
-        ],
-        "allow_responses": True,
-    },
+    "worker": worker_permissions(DEFAULT_TEAM, None),
 }
 """Per role: the subjects it may publish to and subscribe to, and whether it answers requests."""
 
 
-def nats_authorization(passwords: Mapping[str, str]) -> str:
+def nats_authorization(
+    passwords: Mapping[str, str], teams: Mapping[str, Sequence[str]] | None = None
+) -> str:
     """The ``authorization`` block of a nats-server config: one user per role, with its rights
-    and its password (JSON is valid in NATS's config format)."""
-    return _nats_users(lambda role: json.dumps(passwords[role]))
+    and its password, then one per worker team (``teams``: each team's graphs), whose
+    password is ``passwords[team_user(team)]`` (JSON is valid in NATS's config format)."""
+    return _nats_users(lambda user: json.dumps(passwords[user]), teams or {})
 
 
 def password_variable(server: str, role: str) -> str:
@@ -176,12 +220,16 @@ def password_variable(server: str, role: str) -> str:
 def nats_authorization_from_env() -> str:
     """The same block reading each password from :func:`password_variable` when nats-server
     starts: it refuses to start while one is missing."""
-    return _nats_users(lambda role: f"${password_variable('nats', role)}")
+    return _nats_users(lambda role: f"${password_variable('nats', role)}", {})
 
 
-def _nats_users(password: Callable[[str], str]) -> str:
+def _nats_users(password: Callable[[str], str], teams: Mapping[str, Sequence[str]]) -> str:
+    users = dict(NATS_PERMISSIONS)
+    users.update(
+        {team_user(team): worker_permissions(team, graphs) for team, graphs in teams.items()}
+    )
     lines = ["authorization {", '  "users": [']
-    for role, rights in NATS_PERMISSIONS.items():
+    for role, rights in users.items():
         permissions: dict[str, object] = {
             "publish": {"allow": rights["publish"]},
             "subscribe": {"allow": rights["subscribe"]},
@@ -194,3 +242,22 @@ def _nats_users(password: Callable[[str], str]) -> str:
         )
     lines += ["  ]", "}"]
     return "\n".join(lines)
+
+
+TEAMS_FILE: Final = "teams.json"
+"""The worker teams of a deployment and the graphs each may serve, as a JSON object
+(``{"search": ["retriever", "ranker"]}``): written by ``agentlist credentials worker``, read
+by the registry, rendered into NATS users. It holds no secret."""
+
+
+def parse_teams(text: str) -> dict[str, list[str]]:
+    """The teams of a :data:`TEAMS_FILE`; raises ``ValueError`` on anything else."""
+    loaded = json.loads(text)
+    if not isinstance(loaded, dict):
+        raise ValueError("a teams file is a JSON object of team: [graph ids]")
+    teams: dict[str, list[str]] = {}
+    for team, graphs in loaded.items():
+        if not isinstance(graphs, list) or not all(isinstance(g, str) for g in graphs):
+            raise ValueError(f"team {team!r}: its graphs are a list of graph ids")
+        teams[subjects.token(team)] = [subjects.token(graph) for graph in graphs]
+    return teams

@@ -17,15 +17,24 @@ PREFIX: Final = f"agentlist.{VERSION}"
 RUNS_REQUESTED: Final = f"{PREFIX}.runs.requested"
 RUN_EVENTS: Final = f"{PREFIX}.runs.{{run_id}}.events"
 RUN_CANCEL: Final = f"{PREFIX}.runs.{{run_id}}.cancel"
-WORKER_DISPATCH: Final = f"{PREFIX}.workers.{{worker_id}}.dispatch"
-WORKER_CONTROL: Final = f"{PREFIX}.workers.{{worker_id}}.control"
-REGISTRY_REGISTER: Final = f"{PREFIX}.registry.register"
-REGISTRY_HEARTBEAT: Final = f"{PREFIX}.registry.heartbeat"
+# A worker's subjects and its registry requests name its team, so that NATS can confine a
+# team's credentials to its own workers (see ``access``); the registry reads the team from the
+# subject a registration arrived on, never from the message.
+WORKER_DISPATCH: Final = f"{PREFIX}.workers.{{team}}.{{worker_id}}.dispatch"
+WORKER_CONTROL: Final = f"{PREFIX}.workers.{{team}}.{{worker_id}}.control"
+REGISTRY_REGISTER: Final = f"{PREFIX}.registry.register.{{team}}"
+REGISTRY_HEARTBEAT: Final = f"{PREFIX}.registry.heartbeat.{{team}}"
 GRAPH_STATE: Final = f"{PREFIX}.graphs.{{graph_id}}.state"
 
 # Wildcards used by subscribers and by the JetStream stream definition.
 RUN_EVENTS_ALL: Final = f"{PREFIX}.runs.*.events"
 RUN_CANCEL_ALL: Final = f"{PREFIX}.runs.*.cancel"
+REGISTRY_REGISTER_ALL: Final = REGISTRY_REGISTER.format(team="*")
+REGISTRY_HEARTBEAT_ALL: Final = REGISTRY_HEARTBEAT.format(team="*")
+
+NATS_SERVER_FLOOR: Final = "2.10.0"
+"""The oldest nats-server the mesh runs on (per-user ``allow_responses``, JetStream direct
+gets and the stream settings it asks for); every client refuses an older one."""
 
 MSG_ID_DIGEST_CHARS: Final = 16
 """Hex characters of the lease token's SHA-256 that end a run message's ``Nats-Msg-Id``."""
@@ -61,12 +70,25 @@ def run_cancel(run_id: str) -> str:
     return RUN_CANCEL.format(run_id=token(run_id))
 
 
-def worker_dispatch(worker_id: str) -> str:
-    return WORKER_DISPATCH.format(worker_id=token(worker_id))
+def worker_dispatch(team: str, worker_id: str) -> str:
+    return WORKER_DISPATCH.format(team=token(team), worker_id=token(worker_id))
 
 
-def worker_control(worker_id: str) -> str:
-    return WORKER_CONTROL.format(worker_id=token(worker_id))
+def worker_control(team: str, worker_id: str) -> str:
+    return WORKER_CONTROL.format(team=token(team), worker_id=token(worker_id))
+
+
+def registry_register(team: str) -> str:
+    return REGISTRY_REGISTER.format(team=token(team))
+
+
+def registry_heartbeat(team: str) -> str:
+    return REGISTRY_HEARTBEAT.format(team=token(team))
+
+
+def team_of(subject: str) -> str:
+    """The team a registry request was sent by: the last token of its subject."""
+    return subject.rsplit(".", 1)[-1]
 
 
 def graph_state(graph_id: str) -> str:
@@ -90,6 +112,7 @@ def all_names() -> dict[str, str]:
     """Every exported name, for ``subjects.json`` (and the TypeScript worker built from it)."""
     return {
         "VERSION": VERSION,
+        "NATS_SERVER_FLOOR": NATS_SERVER_FLOOR,
         "PREFIX": PREFIX,
         "RUNS_REQUESTED": RUNS_REQUESTED,
         "RUN_EVENTS": RUN_EVENTS,
@@ -101,6 +124,8 @@ def all_names() -> dict[str, str]:
         "GRAPH_STATE": GRAPH_STATE,
         "RUN_EVENTS_ALL": RUN_EVENTS_ALL,
         "RUN_CANCEL_ALL": RUN_CANCEL_ALL,
+        "REGISTRY_REGISTER_ALL": REGISTRY_REGISTER_ALL,
+        "REGISTRY_HEARTBEAT_ALL": REGISTRY_HEARTBEAT_ALL,
         "EVENTS_STREAM": EVENTS_STREAM,
         "BRIDGE_CONSUMER": BRIDGE_CONSUMER,
         "REGISTRY_QUEUE": REGISTRY_QUEUE,

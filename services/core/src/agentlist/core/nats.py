@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from agentlist.contracts import subjects
 from agentlist.contracts._wire import WireModel
 from agentlist.contracts.access import inbox_prefix
+from agentlist.core.lifecycle import FatalError
 from agentlist.core.retry import Transient, retry
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ async def connect(url: str, name: str) -> Client:
     async def on_reconnect() -> None:
         logger.info("nats reconnected")
 
-    return await nats.connect(
+    nc = await nats.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,
@@ -65,6 +66,20 @@ async def connect(url: str, name: str) -> Client:
         reconnected_cb=on_reconnect,
         inbox_prefix=inbox_prefix(url_user(url)),
     )
+    version = nc.connected_server_version
+    if below_floor((version.major, version.minor, version.patch)):
+        await nc.close()
+        raise FatalError(
+            f"the NATS server is version {version.major}.{version.minor}.{version.patch},"
+            f" older than {subjects.NATS_SERVER_FLOOR}, which AgentList needs"
+        )
+    return nc
+
+
+def below_floor(version: tuple[int, int, int]) -> bool:
+    """Whether a nats-server ``version`` is older than the mesh's floor."""
+    floor = tuple(int(part) for part in subjects.NATS_SERVER_FLOOR.split("."))
+    return version < floor
 
 
 def url_user(url: str) -> str | None:
@@ -95,13 +110,14 @@ async def serve_requests(
     nc: Client,
     subject: str,
     request_type: type[Request],
-    handler: Callable[[Request], Awaitable[WireModel]],
+    handler: Callable[[Request, str], Awaitable[WireModel]],
     *,
     queue: str = "",
 ) -> Subscription:
-    """Answer each request on ``subject`` with what ``handler`` returns for it, decoded and
-    encoded with the contracts' models. An unreadable request, or one whose handler failed,
-    gets no answer: its sender times out and retries, as it does for a lost message."""
+    """Answer each request on ``subject`` (a wildcard, perhaps) with what ``handler`` returns
+    for it and the subject it came on, decoded and encoded with the contracts' models. An
+    unreadable request, or one whose handler failed, gets no answer: its sender times out and
+    retries, as it does for a lost message."""
 
     async def on_request(msg: Msg) -> None:
         try:
@@ -110,7 +126,7 @@ async def serve_requests(
             logger.warning("%s: unreadable %s: %s", subject, request_type.__name__, exc)
             return
         try:
-            reply = await handler(request)
+            reply = await handler(request, msg.subject)
         except Exception:
             logger.exception("%s: answering %s failed", subject, request_type.__name__)
             return

@@ -20,6 +20,7 @@ from agentlist.registry.leases import HeldKey, RunKey
 @dataclass(frozen=True)
 class SilentWorker:
     worker_id: str
+    team: str
     state: str
     silence: float
 
@@ -58,8 +59,8 @@ async def live_languages(
 
 UPSERT_WORKER: Final = """
 INSERT INTO workers (worker_id, language, version, host, pid, capacity, state, graphs, runtime,
-                     last_heartbeat_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'healthy', $7::text[], $8, now())
+                     team, last_heartbeat_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'healthy', $7::text[], $8, $9, now())
 ON CONFLICT (worker_id) DO UPDATE
    SET language = EXCLUDED.language,
        version = EXCLUDED.version,
@@ -70,12 +71,17 @@ ON CONFLICT (worker_id) DO UPDATE
        graphs = EXCLUDED.graphs,
        runtime = EXCLUDED.runtime,
        last_heartbeat_at = now()
+ WHERE workers.team = EXCLUDED.team
+RETURNING worker_id
 """
 
 
-async def upsert_worker(conn: Executor, msg: WorkerRegister, graph_ids: list[str]) -> None:
-    """``graph_ids``: the graphs of ``msg`` the worker may serve."""
-    await conn.execute(
+async def upsert_worker(
+    conn: Executor, msg: WorkerRegister, team: str, graph_ids: list[str]
+) -> bool:
+    """``graph_ids``: the graphs of ``msg`` the worker may serve. False: the id is taken by a
+    worker of another team, which this one may not replace."""
+    recorded = await conn.fetchval(
         UPSERT_WORKER,
         msg.worker_id,
         msg.language,
@@ -85,7 +91,9 @@ async def upsert_worker(conn: Executor, msg: WorkerRegister, graph_ids: list[str
         msg.capacity,
         graph_ids,
         msg.runtime,
+        team,
     )
+    return recorded is not None
 
 
 UPSERT_GRAPH: Final = """
@@ -155,20 +163,22 @@ async def create_system_assistants(conn: Executor, graphs: Iterable[GraphInfo]) 
     )
 
 
-# $1 worker, $2 capacity, $3 draining. No row: unknown or dead.
+# $1 worker, $2 capacity, $3 draining, $4 its team. No row: unknown, dead or another team's.
 HEARTBEAT: Final = """
 UPDATE workers
    SET last_heartbeat_at = now(),
        capacity = $2,
        state = CASE WHEN $3 OR drain_requested THEN 'draining' ELSE 'healthy' END
- WHERE worker_id = $1 AND state <> 'dead'
+ WHERE worker_id = $1 AND state <> 'dead' AND team = $4
 RETURNING drain_requested
 """
 
 
-async def heartbeat(conn: Executor, msg: Heartbeat) -> bool | None:
+async def heartbeat(conn: Executor, msg: Heartbeat, team: str) -> bool | None:
     """Whether the worker is asked to drain; None: the worker is unknown or dead."""
-    drain: bool | None = await conn.fetchval(HEARTBEAT, msg.worker_id, msg.capacity, msg.draining)
+    drain: bool | None = await conn.fetchval(
+        HEARTBEAT, msg.worker_id, msg.capacity, msg.draining, team
+    )
     return drain
 
 
@@ -224,7 +234,7 @@ def _owned(rows: Iterable[asyncpg.Record]) -> dict[RunKey, str | None]:
 
 # $1 seconds of silence.
 SILENT_WORKERS: Final = """
-SELECT worker_id, state, EXTRACT(EPOCH FROM now() - last_heartbeat_at)::float8 AS silence
+SELECT worker_id, team, state, EXTRACT(EPOCH FROM now() - last_heartbeat_at)::float8 AS silence
   FROM workers
  WHERE state <> 'dead' AND last_heartbeat_at < now() - make_interval(secs => $1)
 """
@@ -257,15 +267,16 @@ async def mark_dead(conn: Executor, worker_id: str, silent_for: float) -> None:
     await conn.execute(MARK_DEAD, worker_id, silent_for)
 
 
-# $1 seconds of silence. A run still naming one of them goes back to the queue by its lease.
-FORGET: Final = "DELETE FROM workers WHERE worker_id = $1"
+# $1 worker, $2 its team (a worker of another team cannot sign this one off).
+FORGET: Final = "DELETE FROM workers WHERE worker_id = $1 AND team = $2"
 
 
-async def forget(conn: Executor, worker_id: str) -> None:
+async def forget(conn: Executor, worker_id: str, team: str) -> None:
     """A worker that said it stops, holding nothing: no record of it is left behind."""
-    await conn.execute(FORGET, worker_id)
+    await conn.execute(FORGET, worker_id, team)
 
 
+# $1 seconds of silence. A run still naming one of them goes back to the queue by its lease.
 FORGET_DEAD: Final = """
 DELETE FROM workers
  WHERE state = 'dead' AND last_heartbeat_at < now() - make_interval(secs => $1)

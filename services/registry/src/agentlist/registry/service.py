@@ -14,6 +14,7 @@ from agentlist.registry.liveness import Thresholds
 from agentlist.registry.settings import RegistrySettings
 from agentlist.registry.store import RegistryStore
 from agentlist.registry.sweeper import sweep_once
+from agentlist.registry.teams import TeamGrants
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
         store = RegistryStore(held.pool)
         handlers = RegistryHandlers(
             store,
+            TeamGrants(settings.teams_file),
             heartbeat_interval=settings.heartbeat_interval,
             lease_seconds=settings.lease_seconds,
         )

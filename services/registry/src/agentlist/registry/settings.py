@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -22,3 +24,6 @@ class RegistrySettings(ControlPlaneSettings):
     liveness_sweep_interval: float = Field(default=1.0, gt=0)
     ping_timeout: float = Field(default=0.5, gt=0)
     pool_size: int = Field(default=5, ge=2)
+    teams_file: Path | None = None
+    """The worker teams and their graphs (``contracts.access.TEAMS_FILE``); unset, only the
+    stack's own workers (the ``worker`` role) may register."""

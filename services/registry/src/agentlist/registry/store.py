@@ -16,37 +16,44 @@ from agentlist.registry.queries import SilentWorker
 class Store(Protocol):
     """What the request handlers need from storage (a fake stands in for unit tests)."""
 
-    async def register(self, msg: WorkerRegister) -> dict[str, str]: ...
+    async def register(
+        self, msg: WorkerRegister, team: str, refused: dict[str, str]
+    ) -> dict[str, str] | None: ...
 
-    async def heartbeat(self, msg: Heartbeat, lease_seconds: float) -> WorkerView: ...
+    async def heartbeat(self, msg: Heartbeat, team: str, lease_seconds: float) -> WorkerView: ...
 
 
 class RegistryStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def register(self, msg: WorkerRegister) -> dict[str, str]:
-        """Record the worker and the graphs it may serve; returns the graphs it may not."""
+    async def register(
+        self, msg: WorkerRegister, team: str, refused: dict[str, str]
+    ) -> dict[str, str] | None:
+        """Record ``team``'s worker and the graphs it may serve; returns the graphs it may not
+        (``refused`` to its team among them), None if its id is another team's worker's."""
         graph_ids = [g.graph_id for g in msg.graphs]
         async with self._pool.acquire() as conn, conn.transaction():
             await queries.lock_register(conn)
             live = await queries.live_languages(conn, msg.worker_id, graph_ids)
-            rejected = rejected_graphs(msg.graphs, msg.language, live)
+            rejected = refused | rejected_graphs(msg.graphs, msg.language, live)
             served = [g for g in msg.graphs if g.graph_id not in rejected]
-            await queries.upsert_worker(conn, msg, [g.graph_id for g in served])
+            if not await queries.upsert_worker(conn, msg, team, [g.graph_id for g in served]):
+                return None
             if served:
                 await queries.upsert_graphs(conn, served, msg.language)
                 await queries.create_system_assistants(conn, served)
         return rejected
 
-    async def heartbeat(self, msg: Heartbeat, lease_seconds: float) -> WorkerView:
-        """Record the heartbeat and renew the leases of the runs the worker still owns."""
+    async def heartbeat(self, msg: Heartbeat, team: str, lease_seconds: float) -> WorkerView:
+        """Record the heartbeat of ``team``'s worker and renew the leases of the runs it still
+        owns; a worker of another team is unknown to it."""
         keys = held_keys(msg.runs)
         async with self._pool.acquire() as conn, conn.transaction():
             if msg.stopping and not keys:
-                await queries.forget(conn, msg.worker_id)
+                await queries.forget(conn, msg.worker_id, team)
                 return WorkerView(known=False)
-            drain = await queries.heartbeat(conn, msg)
+            drain = await queries.heartbeat(conn, msg, team)
             if drain is None:
                 owned = await queries.owned_runs(conn, msg.worker_id, keys)
             else:

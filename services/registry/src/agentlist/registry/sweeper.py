@@ -23,11 +23,11 @@ from agentlist.registry.store import RegistryStore
 logger = logging.getLogger(__name__)
 
 
-async def ping(nc: Client, worker_id: str, wait: float) -> bool:
+async def ping(nc: Client, worker: SilentWorker, wait: float) -> bool:
     """Whether the worker answers a ping on its control subject within ``wait`` seconds."""
     try:
         msg = await nc.request(
-            subjects.worker_control(worker_id),
+            subjects.worker_control(worker.team, worker.worker_id),
             WorkerControl(action="ping").model_dump_json().encode(),
             timeout=wait,
         )
@@ -51,7 +51,7 @@ async def sweep_once(
         logger.info("forgot workers dead for %.0fs: %s", thresholds.forget_after, forgotten)
     suspects = [w for w, verdict in verdicts if verdict is Verdict.SUSPECT]
     if suspects:
-        answers = await asyncio.gather(*(ping(nc, w.worker_id, ping_timeout) for w in suspects))
+        answers = await asyncio.gather(*(ping(nc, w, ping_timeout) for w in suspects))
         for worker, answered in zip(suspects, answers, strict=True):
             await _after_ping(store, worker, answered, thresholds)
 

@@ -98,7 +98,7 @@ class Dispatcher:
     async def _request(self, run: StartedRun, request: RunDispatch) -> Dispatched:
         try:
             msg = await self._nc.request(
-                subjects.worker_dispatch(run.worker_id),
+                subjects.worker_dispatch(run.team, run.worker_id),
                 request.model_dump_json().encode(),
                 timeout=self._timeout,
             )

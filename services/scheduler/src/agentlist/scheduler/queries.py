@@ -32,6 +32,8 @@ class StartedRun:
     tenant_id: str
     attempt: int
     worker_id: str
+    team: str
+    """The worker's team: its dispatch subject names it."""
     kwargs: Any
     lease_token: str = field(repr=False)
     """The attempt's secret, for its fence and its dispatch only."""
@@ -172,7 +174,8 @@ async def claim_candidates(conn: Executor, free: Mapping[str, int], limit: int) 
 
 
 # $1 uuid[] runs, $2 text[] their workers, $3 text[] their attempts' lease tokens,
-# $4 lease seconds.
+# $4 lease seconds. The join reads each worker's team, whose subject the dispatch goes to; a
+# run whose worker was forgotten since placement stays pending.
 START_RUNS: Final = """
 UPDATE runs r
    SET status = 'running',
@@ -183,9 +186,10 @@ UPDATE runs r
        started_at = now(),
        updated_at = now()
   FROM unnest($1::uuid[], $2::text[], $3::text[]) AS p(run_id, worker_id, lease_token)
+  JOIN workers w ON w.worker_id = p.worker_id
  WHERE r.run_id = p.run_id AND r.status = 'pending'
 RETURNING r.run_id, r.thread_id, r.assistant_id, r.graph_id, r.tenant_id, r.attempt,
-          r.worker_id, r.kwargs, r.lease_token
+          r.worker_id, w.team, r.kwargs, r.lease_token
 """
 
 

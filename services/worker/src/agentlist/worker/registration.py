@@ -62,14 +62,17 @@ def registration_message(
 
 
 async def register(
-    nc: Client, message: WorkerRegister, stop: asyncio.Event
+    nc: Client, message: WorkerRegister, team: str, stop: asyncio.Event
 ) -> RegisterReply | None:
-    """Send ``message`` until a registry answers it (one may start after the worker); None if
-    ``stop`` is set first. A refusal is fatal: the worker cannot join as configured."""
+    """Send ``message`` as a worker of ``team`` until a registry answers it (one may start
+    after the worker); None if ``stop`` is set first. A refusal is fatal: the worker cannot
+    join as configured."""
     payload = message.model_dump_json().encode()
 
     async def attempt() -> RegisterReply:
-        answer = await nc.request(subjects.REGISTRY_REGISTER, payload, timeout=_REQUEST_TIMEOUT)
+        answer = await nc.request(
+            subjects.registry_register(team), payload, timeout=_REQUEST_TIMEOUT
+        )
         reply = RegisterReply.model_validate_json(answer.data)
         if not reply.accepted:
             raise FatalError(f"the registry refused worker {message.worker_id}: {reply.reason}")
@@ -85,11 +88,13 @@ class Heartbeater:
         self,
         nc: Client,
         runtime: WorkerRuntime,
+        team: str,
         interval: float,
         reregister: Callable[[], Awaitable[RegisterReply | None]],
     ) -> None:
         self._nc = nc
         self._runtime = runtime
+        self._subject = subjects.registry_heartbeat(team)
         self.interval = interval
         self._reregister = reregister
         self._wake = asyncio.Event()
@@ -115,7 +120,7 @@ class Heartbeater:
         )
         try:
             answer = await self._nc.request(
-                subjects.REGISTRY_HEARTBEAT,
+                self._subject,
                 message.model_dump_json().encode(),
                 timeout=min(self.interval, _REQUEST_TIMEOUT),
             )

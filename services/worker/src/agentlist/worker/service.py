@@ -72,15 +72,19 @@ async def _serve_mesh(
     table = RunTable(settings.capacity)
     runtime = WorkerRuntime(nc, settings.worker_id, table, deps)
     own = [
-        await nc.subscribe(subjects.worker_dispatch(settings.worker_id), cb=runtime.on_dispatch),
-        await nc.subscribe(subjects.worker_control(settings.worker_id), cb=runtime.on_control),
+        await nc.subscribe(
+            subjects.worker_dispatch(settings.team, settings.worker_id), cb=runtime.on_dispatch
+        ),
+        await nc.subscribe(
+            subjects.worker_control(settings.team, settings.worker_id), cb=runtime.on_control
+        ),
     ]
     state_service = StateService(graphs, persistence.checkpointer, persistence.store)
     state = _StateSubscriptions(nc, state_service)
     message = registration_message(settings.worker_id, settings.capacity, infos)
 
     async def register_and_serve() -> RegisterReply | None:
-        reply = await register(nc, message, stop)
+        reply = await register(nc, message, settings.team, stop)
         if reply is not None:
             await _apply_registration(reply, graphs, table, state)
         return reply
@@ -88,7 +92,9 @@ async def _serve_mesh(
     first = await register_and_serve()
     if first is None:
         return
-    heartbeater = Heartbeater(nc, runtime, first.heartbeat_interval, register_and_serve)
+    heartbeater = Heartbeater(
+        nc, runtime, settings.team, first.heartbeat_interval, register_and_serve
+    )
     # Heartbeats go on while draining: they renew the leases of the runs still finishing.
     drained = asyncio.Event()
     heartbeats = asyncio.create_task(heartbeater.run(drained))

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from agentlist.contracts.access import team_of_user
+from agentlist.core.nats import url_user
 from agentlist.core.settings import ProcessSettings
 
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_-]+")
@@ -39,3 +41,9 @@ class WorkerSettings(ProcessSettings):
     drain_grace_seconds: float = Field(default=30.0, ge=0)
     """How long a draining worker lets its runs finish before handing them back."""
     run_timeout_seconds: float = Field(default=3600.0, gt=0)
+
+    @property
+    def team(self) -> str:
+        """The team of the NATS user the worker connects as (``worker-<team>``): the only
+        subjects that user may use name it."""
+        return team_of_user(url_user(self.nats_url))

@@ -40,10 +40,12 @@ async def list_all(pool: asyncpg.Pool) -> list[asyncpg.Record]:
 
 REQUEST_DRAIN: Final = (
     "UPDATE workers SET drain_requested = true WHERE worker_id = $1 AND state <> 'dead'"
-    " RETURNING worker_id"
+    " RETURNING team"
 )
 
 
-async def request_drain(pool: asyncpg.Pool, worker_id: str) -> bool:
-    """Flag a live worker to drain; its next heartbeat reply tells it."""
-    return await pool.fetchval(REQUEST_DRAIN, worker_id) is not None
+async def request_drain(pool: asyncpg.Pool, worker_id: str) -> str | None:
+    """Flag a live worker to drain (its next heartbeat reply tells it); returns its team, or
+    None if there is no such live worker."""
+    team: str | None = await pool.fetchval(REQUEST_DRAIN, worker_id)
+    return team

@@ -31,12 +31,13 @@ async def drain_worker(
     worker_id: str, resources: ResourcesDep, operator: OperatorDep
 ) -> JsonResponse:
     """The worker takes no new runs, finishes or hands back what it holds, then exits."""
-    if not await workers.request_drain(resources.pool, worker_id):
+    team = await workers.request_drain(resources.pool, worker_id)
+    if team is None:
         raise NotFoundError(f"No live worker {worker_id}")
     operator.audit("worker_drain", worker=worker_id)
     try:  # at once if it answers; otherwise its next heartbeat reply carries the request
         await resources.nats.request(
-            subjects.worker_control(subjects.token(worker_id)),
+            subjects.worker_control(team, worker_id),
             WorkerControl(action="drain").model_dump_json().encode(),
             timeout=1,
         )
