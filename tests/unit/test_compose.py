@@ -123,3 +123,12 @@ def test_the_nats_config_is_one_nats_server_accepts(tmp_path: Path) -> None:
         env={**os.environ, **SECRETS},
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_nats_image_is_the_tested_server_version() -> None:
+    """Pinned, not floating: the image runs the nats-server the suite runs against."""
+    image = _services(**SECRETS)["nats"]["image"]
+    tested = subprocess.run(
+        [str(binaries.nats_server()), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]  # "nats-server: v2.15.1"
+    assert image == f"nats:{tested.removeprefix('v')}-alpine"
