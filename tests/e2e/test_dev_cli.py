@@ -280,3 +280,45 @@ async def test_a_second_ctrl_c_stops_at_once_and_quietly(project: Path, log_dir:
     left_behind = await asyncio.to_thread(Path(temporary.group(1)).exists)
     assert not left_behind, "--ephemeral left its folder behind"
     assert not (project / ".agentlist").exists()
+
+
+# -- (e) a worker that dies ------------------------------------------------------------------
+
+
+async def test_a_killed_worker_is_started_again_and_its_run_finishes(
+    project: Path, log_dir: Path
+) -> None:
+    """kill -9 of the only worker, mid-run: the stack stays up, the worker is started again,
+    and the run goes on from its checkpoint to success, every step once in its state."""
+    dev = Dev(project, log_dir / "dev-cli-worker-killed.log", "--ephemeral")
+    try:
+        await dev.ready()
+        client = get_client(url=dev.url)
+        thread = await client.threads.create()
+        run = await client.runs.create(
+            thread["thread_id"], "dev_cli_slow", input={"delay": 0.5, "total": 6}
+        )
+        await run_reaches(client, thread["thread_id"], run["run_id"], "running", within=30)
+        workers = [pid for pid, cmd in dev.children.items() if "agentlist.worker" in cmd]
+        assert len(workers) == 1, dev.children
+        os.kill(workers[0], signal.SIGKILL)
+        await eventually(
+            dev.output,
+            lambda out: "worker-1 started again" in out,
+            within=15,
+            what="the worker started again",
+        )
+        done = await run_reaches(
+            client, thread["thread_id"], run["run_id"], "success", "error", within=90
+        )
+        assert done["status"] == "success", done
+        state: Any = await client.threads.get_state(thread["thread_id"])
+        assert state["values"]["steps"] == [1, 2, 3, 4, 5, 6]
+        assert dev.process.poll() is None, "the stack stopped when its worker died"
+        dev.children = descendants(dev.process.pid)
+        dev.interrupt()
+        assert await dev.exit_code(60) == 0, dev.output()[-3000:]
+        dev.assert_no_child_left()
+    finally:
+        dev.stop_quietly()
+    assert "exited with -9; starting it again" in dev.output()

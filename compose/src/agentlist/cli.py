@@ -180,6 +180,7 @@ def _data_folder(
 
 def _run_dev(options: StackOptions) -> int:
     from agentlist.launcher import Stack
+    from agentlist.launcher.supervisor import Supervisor
 
     stack = Stack(options)
     started = time.monotonic()
@@ -199,11 +200,11 @@ def _run_dev(options: StackOptions) -> int:
     try:
         stack.start()
         _print_banner(stack, time.monotonic() - started)
-        while all(child.alive() for child in stack.services):
-            time.sleep(0.5)
-        dead = [child.name for child in stack.services if not child.alive()]
-        sys.stderr.write(f"[dev] {', '.join(dead)} exited; stopping the stack\n")
-        return 1
+        supervisor = Supervisor()
+        while True:
+            for line in supervisor.tick(stack.services, time.monotonic()):
+                sys.stderr.write(f"[dev] {line}\n")
+            time.sleep(0.25)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -44,6 +44,9 @@ class ChildProcess:
     stop_signal: int = signal.SIGTERM
     log_path: Path | None = None
     _log_file: IO[bytes] | None = field(default=None, repr=False)
+    _launch: Callable[[IO[bytes] | None], subprocess.Popen[bytes]] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def pid(self) -> int:
@@ -89,6 +92,16 @@ class ChildProcess:
             self.popen.kill()
             self.popen.wait(10)
 
+    def respawn(self) -> ChildProcess:
+        """The same program started again, as it was first (an exited one, replaced)."""
+        assert self._launch is not None and not self.alive()
+        self.stop()  # closes its log
+        log_file = self.log_path.open("ab") if self.log_path is not None else None
+        popen = self._launch(log_file)
+        return ChildProcess(
+            self.name, popen, self.stop_signal, self.log_path, log_file, self._launch
+        )
+
     def log_tail(self, lines: int = 60) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
@@ -109,20 +122,23 @@ def spawn(
     """Start ``argv`` in its own session (the terminal's Ctrl-C reaches only the launcher,
     which stops children in order) and tied to the launcher's life."""
     log_file = log_path.open("ab") if log_path is not None else None
-    popen = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT if log_file is not None else None,
-        env=dict(env) if env is not None else None,
-        cwd=cwd,
-        user=user,
-        group=group,
-        extra_groups=[] if user is not None else None,
-        start_new_session=True,
-        preexec_fn=_die_with_parent(stop_signal),
-    )
-    return ChildProcess(name, popen, stop_signal, log_path, log_file)
+
+    def launch(output: IO[bytes] | None) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            user=user,
+            group=group,
+            extra_groups=[] if user is not None else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(stop_signal),
+        )
+
+    return ChildProcess(name, launch(log_file), stop_signal, log_path, log_file, launch)
 
 
 def pid_alive(pid: int) -> bool:
