@@ -4,13 +4,14 @@ KEDA's CRDs (as cloudcoil-models-keda generates them), with no cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -22,6 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from cloudcoil.models.keda import v1alpha1 as keda
+from waitkit import eventually
 
 from agentlist.api.metrics import prometheus
 from agentlist.api.routes.meta import router as meta_router
@@ -33,6 +35,8 @@ from agentlist.contracts.access import (
     password_variable,
     redis_user_arguments,
 )
+from agentlist.core import nats as mesh_nats
+from agentlist.core.nats import events_stream_config
 from agentlist.launcher import binaries
 from agentlist.launcher.credentials import (
     DATABASE_ROLES,
@@ -41,6 +45,7 @@ from agentlist.launcher.credentials import (
     NATS_ROUTE_USER,
     k8s_manifest,
 )
+from agentlist.launcher.process import free_port, port_open
 from agentlist.worker.runtime import WorkerRuntime
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
@@ -401,6 +406,20 @@ def test_nats_routes_authenticate_as_the_route_user() -> None:
     )
 
 
+def test_every_generated_password_is_one_nats_server_reads_as_a_string() -> None:
+    """A variable's value starting with ``-`` (1 in 64 of random URL-safe strings), or with
+    digits and a ``-``, is a number or a date to nats-server, which then refuses to start."""
+    for _ in range(50):
+        for password in _fresh_passwords():
+            assert password[0].isalpha(), password
+
+
+def _fresh_passwords() -> list[str]:
+    manifest: Any = k8s_manifest(trial=True)
+    secrets = {item["metadata"]["name"]: item["stringData"] for item in manifest["items"]}
+    return [*secrets[K8S_CREDENTIALS].values(), secrets[K8S_DATABASE]["POSTGRES_PASSWORD"]]
+
+
 def test_nats_server_accepts_the_rendered_config_and_arguments(tmp_path: Path) -> None:
     nats = _one("StatefulSet", "nats")
     container = _container(nats)
@@ -416,6 +435,96 @@ def test_nats_server_accepts_the_rendered_config_and_arguments(tmp_path: Path) -
         env={**os.environ, **env},
     )
     assert checked.returncode == 0, checked.stderr
+
+
+class _LocalServer:
+    """One server of the StatefulSet, run here: the ConfigMap's config with loopback ports
+    and a folder of its own, the container's arguments and environment."""
+
+    def __init__(self, folder: Path, index: int, route_ports: list[int], route_password: str):
+        nats = _one("StatefulSet", "nats")
+        container = _container(nats)
+        self.client_port, self.log = free_port(), folder / "nats.log"
+        config = _config_maps()["nats-config"]
+        replaced = {
+            '"0.0.0.0:4222"': f'"127.0.0.1:{self.client_port}"',
+            '"127.0.0.1:8222"': f'"127.0.0.1:{free_port()}"',
+            '"0.0.0.0:6222"': f'"127.0.0.1:{route_ports[index]}"',
+            '"/data"': f'"{folder}/data"',
+            "/var/run/nats/nats.pid": f"{folder}/nats.pid",
+        }
+        text = config["nats.conf"]
+        for old, new in replaced.items():
+            assert old in text, old
+            text = text.replace(old, new)
+        (folder / "nats.conf").write_text(text)
+        (folder / "nats-users.conf").write_text(config["nats-users.conf"])
+        env = _environment(container) | {"POD_NAME": f"nats-{index}"}
+        routes = ",".join(f"nats://route:{route_password}@127.0.0.1:{p}" for p in route_ports[:3])
+        with self.log.open("w") as log:
+            command = [str(binaries.nats_server()), "--config", str(folder / "nats.conf")]
+            self.process = subprocess.Popen(
+                [*command, "--routes", routes],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@contextlib.asynccontextmanager
+async def _cluster(folder: Path, passwords: list[str]) -> AsyncIterator[list[_LocalServer]]:
+    """One server per password, each presenting it on its routes to the first three (the
+    StatefulSet's), which route to one another only."""
+    ports = [free_port() for _ in range(3)] + [free_port() for _ in passwords[3:]]
+    servers: list[_LocalServer] = []
+    try:
+        for index, password in enumerate(passwords):
+            (folder / f"nats-{index}").mkdir()
+            servers.append(_LocalServer(folder / f"nats-{index}", index, ports, password))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+async def test_three_nats_servers_replicate_the_events_stream_and_admit_no_other_server(
+    tmp_path: Path,
+) -> None:
+    """Three servers as the StatefulSet runs them: the scheduler's user creates the run events
+    stream at three replicas; a server presenting another route password is refused."""
+    secrets = _generated()[K8S_CREDENTIALS]
+    route_password = secrets[password_variable("nats", NATS_ROUTE_USER)]
+    async with _cluster(tmp_path, [route_password] * 3 + ["not-the-route-password"]) as servers:
+        await eventually(lambda: port_open(servers[0].client_port), within=10, what="NATS up")
+        url = f"nats://scheduler:{secrets[password_variable('nats', 'scheduler')]}@127.0.0.1"
+        nc = await mesh_nats.connect(f"{url}:{servers[0].client_port}", name="k8s-test")
+        try:
+            config = events_stream_config(3600)
+            config.num_replicas = 3  # what AGENTLIST_EVENTS_REPLICAS is for
+
+            async def create() -> Any:
+                with contextlib.suppress(Exception):  # until JetStream has its meta leader
+                    return await nc.jetstream().add_stream(config)
+                return None
+
+            info = await eventually(create, within=30, what="a stream of three replicas")
+        finally:
+            await nc.close()
+        assert info.cluster.name == "agentlist"
+        assert {info.cluster.leader, *(r.name for r in info.cluster.replicas)} == {
+            "nats-0",
+            "nats-1",
+            "nats-2",
+        }
+        await eventually(
+            lambda: "Authorization Violation" in servers[3].log.read_text(),
+            within=10,
+            what="the fourth server refused on its routes",
+        )
 
 
 # -- the trial's servers ----------------------------------------------------------------------

@@ -48,7 +48,13 @@ def env_lines() -> list[str]:
 
 
 def _secret() -> str:
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe, starting with a letter: nats-server parses a variable's value
+    as it would the config's own, so a password starting with ``-``, or with digits and a
+    ``-``, reads as a number or a date and the server refuses to start."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if secret[0].isalpha():
+            return secret
 
 
 K8S_CREDENTIALS: Final = "agentlist-credentials"
