@@ -283,6 +283,57 @@ def test_the_api_scales_on_cpu() -> None:
     assert "replicas" not in _one("Deployment", "worker")["spec"]  # and KEDA this one
 
 
+def test_the_images_run_as_the_user_the_pods_name() -> None:
+    """compose/Dockerfile: the mesh image's entry point is ``agentlist`` (the Deployments pass
+    the service's name), the worker image's ``agentlist-worker``, both as uid 10001."""
+    dockerfile = (COMPOSE / "Dockerfile").read_text()
+    uid = re.search(r"useradd --system --uid (\d+) agentlist", dockerfile)
+    assert uid is not None
+    entry_points = dict(
+        re.findall(r"FROM runtime AS (\w+)\n(?:.*\n)*?ENTRYPOINT \[\"([\w-]+)\"\]", dockerfile)
+    )
+    assert entry_points == {"worker": "agentlist-worker", "mesh": "agentlist"}
+    for workload in _workloads():
+        container = _container(workload)
+        if container["image"].split(":")[0] in ("agentlist", "agentlist-worker"):
+            pod = workload["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsUser"] == int(uid.group(1))
+
+
+def _selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    expressions = selector.get("matchExpressions", [])
+    assert all(e["operator"] == "In" for e in expressions)
+    return selector.get("matchLabels", {}).items() <= labels.items() and all(
+        labels.get(e["key"]) in e["values"] for e in expressions
+    )
+
+
+def _admitted(policy: str, labels: Mapping[str, str], port: int) -> bool:
+    rules = _one("NetworkPolicy", policy)["spec"]["ingress"]
+    return any(
+        any(p["port"] == port for p in rule["ports"])
+        and any(_selects(peer["podSelector"], labels) for peer in rule["from"])
+        for rule in rules
+    )
+
+
+def test_the_network_policies_admit_each_pod_to_the_servers_it_uses_and_no_further() -> None:
+    for workload in _workloads():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        env = _environment(_container(workload))
+        name = workload["metadata"]["name"]
+        if "NATS_URL" in env:
+            assert _admitted("nats", labels, 4222), name
+        assert _admitted("nats", labels, 6222) == (name == "nats"), name
+        assert _admitted("valkey", labels, 6379) == ("REDIS_URL" in env), name
+        if "DATABASE_URL" in env:
+            assert _admitted("postgres", labels, 5432), name
+        # What serves no port takes no connection.
+        if not _container(workload).get("ports"):
+            closed = _one("NetworkPolicy", "agentlist-no-ingress")["spec"]
+            assert _selects(closed["podSelector"], labels) and "ingress" not in closed, name
+
+
 # -- identities -----------------------------------------------------------------------------
 
 
