@@ -45,6 +45,9 @@ from agentlist.launcher.credentials import (
     NATS_ROUTE_USER,
     k8s_manifest,
 )
+from agentlist.launcher.credentials import (
+    main as credentials_main,
+)
 from agentlist.launcher.process import free_port, port_open
 from agentlist.worker.runtime import WorkerRuntime
 
@@ -381,6 +384,25 @@ def test_the_secrets_read_are_exactly_those_agentlist_credentials_k8s_writes() -
     assert {password_variable("redis", role) for role in REDIS_ROLES} <= credentials
     # External Postgres: the operator writes the same keys, one DATABASE_URL per role.
     assert set(DATABASE_ROLES) <= set(_generated()[K8S_DATABASE])
+
+
+def test_agentlist_credentials_k8s_prints_secrets_kubectl_applies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    credentials_main(["k8s", "--trial"])
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["apiVersion"], printed["kind"]) == ("v1", "List")
+    assert {item["metadata"]["name"] for item in printed["items"]} == {
+        K8S_CREDENTIALS,
+        K8S_DATABASE,
+    }
+    for secret in printed["items"]:
+        assert not _problems(secret), secret["metadata"]["name"]
+    credentials_main(["k8s"])
+    (alone,) = json.loads(capsys.readouterr().out)["items"]
+    assert alone["metadata"]["name"] == K8S_CREDENTIALS
+    assert alone["stringData"].keys() == _generated()[K8S_CREDENTIALS].keys()
+    assert alone["stringData"]["JWT_SECRET"] != _generated()[K8S_CREDENTIALS]["JWT_SECRET"]
 
 
 def test_each_service_connects_as_its_role_with_its_own_passwords() -> None:
