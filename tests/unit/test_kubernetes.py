@@ -271,6 +271,10 @@ def _served_config(container: Manifest) -> Path:
     path: str = container["args"][container["args"].index("--config") + 1]
     marker = "site-packages/agentlist/worker/"
     assert marker in path, path
+    base = re.search(
+        r"FROM python:(\d+\.\d+)-slim AS runtime", (COMPOSE / "Dockerfile").read_text()
+    )
+    assert base is not None and path.startswith(f"/usr/local/lib/python{base[1]}/{marker}")
     served = Path(str(files("agentlist.worker"))) / path.split(marker, 1)[1]
     assert served.is_file(), served
     return served
