@@ -4,6 +4,11 @@
 Redis password (:func:`agentlist.contracts.access.password_variable`) and ``JWT_SECRET``.
 Writing a new file and restarting the services is how they are rotated.
 
+``k8s`` prints the same secrets as a Kubernetes Secret, ``agentlist-credentials``, for the
+manifests of compose/k8s (with the password of the routes between NATS servers); ``--trial``
+adds ``agentlist-database``: a password for the trial's Postgres and each role's
+``DATABASE_URL`` on it. Pipe it to ``kubectl apply -f -``: no file holds the secrets.
+
 ``worker --team T --graphs a,b`` gives a worker team credentials of its own on an
 ``agentlist dev`` data folder: NATS user ``worker-T``, which receives only that team's
 dispatches and the state requests of its graphs, and which the registry lets register only
@@ -16,9 +21,11 @@ and keeps its password; ``--rotate`` makes a new one.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import sys
 from pathlib import Path
+from typing import Final
 
 from agentlist.contracts import subjects
 from agentlist.contracts.access import (
@@ -41,7 +48,49 @@ def env_lines() -> list[str]:
 
 
 def _secret() -> str:
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe, starting with a letter: nats-server parses a variable's value
+    as it would the config's own, so a password starting with ``-``, or with digits and a
+    ``-``, reads as a number or a date and the server refuses to start."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if secret[0].isalpha():
+            return secret
+
+
+K8S_CREDENTIALS: Final = "agentlist-credentials"
+"""The Secret of compose/k8s holding every role's NATS and Redis password and ``JWT_SECRET``."""
+K8S_DATABASE: Final = "agentlist-database"
+"""The Secret of compose/k8s holding each role's ``DATABASE_URL``, under the role's name."""
+NATS_ROUTE_USER: Final = "route"
+"""The user a NATS server of a cluster presents to the others on its routes."""
+DATABASE_ROLES: Final = ("api", "scheduler", "registry", "bridge", "worker", "migrate")
+"""Who connects to Postgres: each service, and ``migrate``, the schema's owner."""
+TRIAL_POSTGRES: Final = "postgresql://agentlist:{password}@postgres:5432/agentlist"
+"""The trial's Postgres (compose/k8s/trial/postgres.yaml), as its owner."""
+
+
+def k8s_manifest(*, trial: bool = False) -> dict[str, object]:
+    """Fresh secrets as Kubernetes Secrets: :data:`K8S_CREDENTIALS`, and with ``trial`` the
+    :data:`K8S_DATABASE` of the trial's Postgres."""
+    credentials = dict(line.split("=", 1) for line in env_lines())
+    credentials[password_variable("nats", NATS_ROUTE_USER)] = _secret()
+    items = [_k8s_secret(K8S_CREDENTIALS, credentials)]
+    if trial:
+        # Every role connects as the owner until the database has roles of its own.
+        password = _secret()
+        urls = {role: TRIAL_POSTGRES.format(password=password) for role in DATABASE_ROLES}
+        items.append(_k8s_secret(K8S_DATABASE, {"POSTGRES_PASSWORD": password, **urls}))
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def _k8s_secret(name: str, values: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "agentlist"}},
+        "type": "Opaque",
+        "stringData": values,
+    }
 
 
 def add_team(folder: Path, team: str, graphs: list[str], *, rotate: bool = False) -> list[str]:
@@ -100,6 +149,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("env", help="print an env file of fresh passwords for Compose")
+    k8s = commands.add_parser(
+        "k8s", help="print fresh passwords as a Kubernetes Secret for compose/k8s"
+    )
+    k8s.add_argument(
+        "--trial", action="store_true", help="and the DATABASE_URLs of compose/k8s/trial"
+    )
     worker = commands.add_parser(
         "worker", help="credentials for a worker team that serve only its graphs"
     )
@@ -118,6 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "env":
         sys.stdout.write("\n".join(env_lines()) + "\n")
+        return
+    if args.command == "k8s":
+        sys.stdout.write(json.dumps(k8s_manifest(trial=args.trial), indent=2) + "\n")
         return
     folder = args.data_dir or datafolder.project_folder(args.config, Path.cwd())
     if not folder.is_dir():
