@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 from agentlist.contracts.access import (
     REDIS_ROLES,
-    nats_authorization_from_env,
     password_variable,
     redis_user_arguments,
+    team_password_variable,
+    team_user,
 )
-from agentlist.launcher import binaries
+from agentlist.launcher import binaries, compose_teams
 from agentlist.launcher.credentials import env_lines
 
 COMPOSE = Path(__file__).resolve().parents[2] / "compose"
@@ -83,7 +84,7 @@ def test_each_service_connects_as_its_role_with_the_rights_of_the_contracts() ->
     expected += redis_user_arguments(lambda role: SECRETS[password_variable("redis", role)])
     assert services["valkey"]["command"] == expected
     nats_users = (COMPOSE / "nats-users.conf").read_text()
-    assert nats_authorization_from_env() in nats_users, (
+    assert nats_users == compose_teams.nats_users(compose_teams.read_teams(COMPOSE)), (
         "regenerate compose/nats-users.conf from contracts/access.py (its header says how)"
     )
 
@@ -132,3 +133,49 @@ def test_the_nats_image_is_the_tested_server_version() -> None:
         [str(binaries.nats_server()), "--version"], capture_output=True, text=True, check=True
     ).stdout.split()[-1]  # "nats-server: v2.15.1"
     assert image == f"nats:{tested.removeprefix('v')}-alpine"
+
+
+def test_a_worker_team_added_to_compose_reaches_nats_and_the_registry(tmp_path: Path) -> None:
+    """``agentlist credentials worker --compose``: Compose renders the team's password into the
+    nats container only, the registry mounts the grant, and nats-server admits the team."""
+    deployment = tmp_path / "compose"
+    shutil.copytree(COMPOSE, deployment, ignore=shutil.ignore_patterns("k8s", "src", ".env"))
+    said = compose_teams.add_team(deployment, "search", ["retriever", "ranker"])
+    assert any("docker compose up -d nats registry" in line for line in said)
+    assert compose_teams.read_teams(deployment) == {"search": ["retriever", "ranker"]}
+    passwords = dict(
+        line.split("=", 1) for line in (deployment / "nats-teams.env").read_text().splitlines()
+    )
+    variable = team_password_variable("search")
+    joins = (deployment / f"{team_user('search')}.env").read_text()
+    assert joins == f"NATS_URL=nats://worker-search:{passwords[variable]}@nats:4222\n"
+    for secret in ("nats-teams.env", f"{team_user('search')}.env"):
+        assert (deployment / secret).stat().st_mode & 0o777 == 0o600
+
+    rendered = subprocess.run(
+        [_compose(), "-f", str(deployment / "docker-compose.yml"), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **SECRETS},
+    )
+    services = json.loads(rendered.stdout)["services"]
+    assert services["nats"]["environment"][variable] == passwords[variable]
+    assert variable not in services["api"]["environment"]
+    registry = services["registry"]
+    teams_file = registry["environment"]["AGENTLIST_REGISTRY_TEAMS_FILE"]
+    assert any(v["target"] == teams_file for v in registry["volumes"])
+
+    checked = subprocess.run(
+        [str(binaries.nats_server()), "-c", str(deployment / "nats.conf"), "-t"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **SECRETS, **passwords},
+    )
+    assert checked.returncode == 0, checked.stderr
+    # Again, rotated: a new password, the same grant changed.
+    compose_teams.add_team(deployment, "search", ["retriever"], rotate=True)
+    rotated = (deployment / "nats-teams.env").read_text()
+    assert passwords[variable] not in rotated
+    assert compose_teams.read_teams(deployment) == {"search": ["retriever"]}

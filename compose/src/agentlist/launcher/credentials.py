@@ -15,14 +15,14 @@ dispatches and the state requests of its graphs, and which the registry lets reg
 those graphs. A running stack takes the team at once (its NATS re-reads its users, its
 registry the teams file); the file ``worker-T.env`` in the folder (mode 0600) holds the
 ``NATS_URL`` its workers join with. Running it again for the same team changes its graphs
-and keeps its password; ``--rotate`` makes a new one.
+and keeps its password; ``--rotate`` makes a new one. With ``--compose DIR`` it does the same
+for the Compose deployment in ``DIR`` (:mod:`agentlist.launcher.compose_teams`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
 from pathlib import Path
 from typing import Final
@@ -35,26 +35,16 @@ from agentlist.contracts.access import (
     password_variable,
     team_user,
 )
-from agentlist.launcher import datafolder
-from agentlist.launcher.identities import Identities, write_secret
+from agentlist.launcher import compose_teams, datafolder
+from agentlist.launcher.identities import Identities, new_secret, write_secret
 from agentlist.launcher.servers import reload_nats_users
 
 
 def env_lines() -> list[str]:
-    lines = [f"{password_variable('nats', role)}={_secret()}" for role in NATS_PERMISSIONS]
-    lines += [f"{password_variable('redis', role)}={_secret()}" for role in sorted(REDIS_ROLES)]
-    lines.append(f"JWT_SECRET={_secret()}")
+    lines = [f"{password_variable('nats', role)}={new_secret()}" for role in NATS_PERMISSIONS]
+    lines += [f"{password_variable('redis', role)}={new_secret()}" for role in sorted(REDIS_ROLES)]
+    lines.append(f"JWT_SECRET={new_secret()}")
     return lines
-
-
-def _secret() -> str:
-    """32 random bytes, URL-safe, starting with a letter: nats-server parses a variable's value
-    as it would the config's own, so a password starting with ``-``, or with digits and a
-    ``-``, reads as a number or a date and the server refuses to start."""
-    while True:
-        secret = secrets.token_urlsafe(32)
-        if secret[0].isalpha():
-            return secret
 
 
 K8S_CREDENTIALS: Final = "agentlist-credentials"
@@ -73,11 +63,11 @@ def k8s_manifest(*, trial: bool = False) -> dict[str, object]:
     """Fresh secrets as Kubernetes Secrets: :data:`K8S_CREDENTIALS`, and with ``trial`` the
     :data:`K8S_DATABASE` of the trial's Postgres."""
     credentials = dict(line.split("=", 1) for line in env_lines())
-    credentials[password_variable("nats", NATS_ROUTE_USER)] = _secret()
+    credentials[password_variable("nats", NATS_ROUTE_USER)] = new_secret()
     items = [_k8s_secret(K8S_CREDENTIALS, credentials)]
     if trial:
         # Every role connects as the owner until the database has roles of its own.
-        password = _secret()
+        password = new_secret()
         urls = {role: TRIAL_POSTGRES.format(password=password) for role in DATABASE_ROLES}
         items.append(_k8s_secret(K8S_DATABASE, {"POSTGRES_PASSWORD": password, **urls}))
     return {"apiVersion": "v1", "kind": "List", "items": items}
@@ -166,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--config", type=Path, help="the langgraph.json whose .agentlist/ folder it is"
     )
+    where.add_argument(
+        "--compose", type=Path, metavar="DIR", help="the Compose deployment in DIR (compose/)"
+    )
     return parser
 
 
@@ -176,6 +169,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command == "k8s":
         sys.stdout.write(json.dumps(k8s_manifest(trial=args.trial), indent=2) + "\n")
+        return
+    if args.compose is not None:
+        lines = compose_teams.add_team(args.compose, args.team, args.graphs, rotate=args.rotate)
+        sys.stdout.write("\n".join(lines) + "\n")
         return
     folder = args.data_dir or datafolder.project_folder(args.config, Path.cwd())
     if not folder.is_dir():

@@ -57,7 +57,7 @@ class Identities:
             }
             if set(stored) >= set(ROLES):
                 return cls(stored, {t: g for t, g in teams.items() if team_user(t) in stored})
-        made: dict[str, str] = {role: _new_password() for role in ROLES}
+        made: dict[str, str] = {role: new_secret() for role in ROLES}
         write_secret(path, json.dumps(made, indent=2))
         return cls(made, {})
 
@@ -74,7 +74,7 @@ class Identities:
         """These identities and ``team``, allowed ``graphs`` (its password kept if it has
         one), written to ``folder``."""
         user = team_user(team)
-        passwords = {**self.passwords, user: self.passwords.get(user) or _new_password()}
+        passwords = {**self.passwords, user: self.passwords.get(user) or new_secret()}
         teams = {**self.teams, team: graphs}
         write_secret(folder / FILE_NAME, json.dumps(passwords, indent=2))
         (folder / TEAMS_FILE).write_text(json.dumps(teams, indent=2) + "\n")
@@ -92,8 +92,14 @@ def read_teams(folder: Path) -> dict[str, list[str]]:
     return parse_teams(path.read_text()) if path.exists() else {}
 
 
-def _new_password() -> str:
-    return secrets.token_urlsafe(24)
+def new_secret() -> str:
+    """32 random bytes, URL-safe, starting with a letter: nats-server parses a variable's value
+    as it would the config's own, so a password starting with ``-``, or with digits and a
+    ``-``, reads as a number or a date and the server refuses to start."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if secret[0].isalpha():
+            return secret
 
 
 def write_secret(path: Path, text: str) -> None:

@@ -217,10 +217,23 @@ def password_variable(server: str, role: str) -> str:
     return f"{server.upper()}_{role.upper()}_PASSWORD"
 
 
-def nats_authorization_from_env() -> str:
-    """The same block reading each password from :func:`password_variable` when nats-server
-    starts: it refuses to start while one is missing."""
-    return _nats_users(lambda role: f"${password_variable('nats', role)}", {})
+def team_password_variable(team: str) -> str:
+    """The environment variable holding the NATS password of ``team``'s workers where a
+    deployment passes passwords as variables (``-`` is no character of a variable's name)."""
+    return password_variable("nats", f"team_{subjects.token(team).replace('-', '_')}")
+
+
+def nats_authorization_from_env(teams: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The same block reading each password from :func:`password_variable` (a team's from
+    :func:`team_password_variable`) when nats-server starts: it refuses to start while one is
+    missing."""
+
+    def variable(user: str) -> str:
+        if user in NATS_PERMISSIONS:
+            return f"${password_variable('nats', user)}"
+        return f"${team_password_variable(team_of_user(user))}"
+
+    return _nats_users(variable, teams or {})
 
 
 def _nats_users(password: Callable[[str], str], teams: Mapping[str, Sequence[str]]) -> str:
