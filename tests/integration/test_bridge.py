@@ -64,7 +64,7 @@ async def pg_pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
 @pytest_asyncio.fixture
 async def nc(servers: Stack) -> AsyncIterator[Client]:
     client = await nats.connect(servers.nats_url)
-    await ensure_events_stream(client.jetstream(), 86_400)
+    await ensure_events_stream(client.jetstream(), 86_400, 1)
     yield client
     await client.close()
 
@@ -771,7 +771,7 @@ async def test_restarted_servers_cost_nothing(servers: Stack) -> None:
     redis = Redis.from_url(servers.redis_url)
     pool = await create_pool(servers.database_url, max_size=2)
     await migrate(pool)
-    await ensure_events_stream(nc.jetstream(), 86_400)
+    await ensure_events_stream(nc.jetstream(), 86_400, 1)
     js = nc.jetstream()
     runs = [await new_run(pool) for _ in range(2)]
     fast = {"max_backoff": 0.5}

@@ -89,7 +89,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest_asyncio.fixture(scope="module")
 async def nc(nats_url: str) -> AsyncIterator[Client]:
     client = await nats.connect(nats_url)
-    await ensure_events_stream(client.jetstream(), 3600)
+    await ensure_events_stream(client.jetstream(), 3600, 1)
     yield client
     await client.close()
 

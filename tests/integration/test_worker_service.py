@@ -71,7 +71,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest_asyncio.fixture(scope="module")
 async def nc(nats_url: str) -> AsyncIterator[Client]:
     client = await nats.connect(nats_url)
-    await ensure_events_stream(client.jetstream(), 3600)
+    await ensure_events_stream(client.jetstream(), 3600, 1)
     yield client
     await client.close()
 
@@ -326,7 +326,7 @@ async def test_events_wait_for_the_events_stream(nc: Client) -> None:
     task = asyncio.create_task(publish_all())
     await asyncio.sleep(0.5)
     assert not task.done()
-    await ensure_events_stream(js, 3600)
+    await ensure_events_stream(js, 3600, 1)
     await asyncio.wait_for(task, 15)
     reader = await read_run(nc, run_id)
     assert_well_formed(reader, run_id, token=token)

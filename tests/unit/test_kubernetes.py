@@ -37,6 +37,7 @@ from agentlist.contracts.access import (
 )
 from agentlist.core import nats as mesh_nats
 from agentlist.core.nats import events_stream_config
+from agentlist.core.settings import MeshSettings
 from agentlist.launcher import binaries
 from agentlist.launcher.credentials import (
     DATABASE_ROLES,
@@ -580,8 +581,9 @@ async def test_three_nats_servers_replicate_the_events_stream_and_admit_no_other
         url = f"nats://scheduler:{secrets[password_variable('nats', 'scheduler')]}@127.0.0.1"
         nc = await mesh_nats.connect(f"{url}:{servers[0].client_port}", name="k8s-test")
         try:
-            config = events_stream_config(3600)
-            config.num_replicas = 3  # what AGENTLIST_EVENTS_REPLICAS is for
+            replicas = MeshSettings.model_validate(_mesh_environment()).events_replicas
+            assert replicas == 3
+            config = events_stream_config(3600, replicas)
 
             async def create() -> Any:
                 with contextlib.suppress(Exception):  # until JetStream has its meta leader
@@ -640,3 +642,9 @@ def test_postgres_and_valkey_are_external_unless_on_trial(name: str) -> None:
     assert [(d["kind"], d["metadata"]["name"], d["spec"]["type"]) for d in external] == [
         ("Service", "valkey", "ExternalName")
     ]
+
+
+def _mesh_environment() -> dict[str, str]:
+    """The mesh-wide settings every pod reads from the ConfigMap ``agentlist-mesh``, as the
+    settings classes read them."""
+    return {key: str(value) for key, value in _config_maps()["agentlist-mesh"].items()}

@@ -116,7 +116,7 @@ class Pull:
 async def subscribe(nc: Client, settings: BridgeSettings) -> Pull:
     """Create or update the stream and the consumer, then start pulling from it."""
     js = nc.jetstream()
-    await ensure_events_stream(js, settings.events_max_age_seconds)
+    await ensure_events_stream(js, settings.events_max_age_seconds, settings.events_replicas)
     await js.add_consumer(subjects.EVENTS_STREAM, consumer_config(settings))
     pull = Pull(nc)
     await pull.open()

@@ -136,8 +136,9 @@ async def serve_requests(
     return await nc.subscribe(subject, queue=queue, cb=on_request)
 
 
-def events_stream_config(max_age_seconds: float) -> StreamConfig:
-    """Run events are kept past their run so that Redis can be rebuilt from them."""
+def events_stream_config(max_age_seconds: float, replicas: int = 1) -> StreamConfig:
+    """Run events are kept past their run so that Redis can be rebuilt from them, on
+    ``replicas`` servers of a cluster."""
     return StreamConfig(
         name=subjects.EVENTS_STREAM,
         subjects=[subjects.RUN_EVENTS_ALL],
@@ -146,11 +147,14 @@ def events_stream_config(max_age_seconds: float) -> StreamConfig:
         discard=DiscardPolicy.OLD,
         max_age=max_age_seconds,
         duplicate_window=120.0,
+        num_replicas=replicas,
     )
 
 
-async def ensure_events_stream(js: JetStreamContext, max_age_seconds: float) -> None:
-    config = events_stream_config(max_age_seconds)
+async def ensure_events_stream(js: JetStreamContext, max_age_seconds: float, replicas: int) -> None:
+    """Create the stream, or bring an existing one to this config (NATS raises or lowers
+    its replicas in place)."""
+    config = events_stream_config(max_age_seconds, replicas)
     try:
         await js.add_stream(config)
     except BadRequestError:

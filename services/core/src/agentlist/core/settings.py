@@ -61,6 +61,10 @@ class MeshSettings(ProcessSettings):
         default=86_400, gt=0, validation_alias=mesh_wide("events_max_age_seconds")
     )
     """How long JetStream keeps run events (Redis streams can be rebuilt from them)."""
+    events_replicas: int = Field(
+        default=1, ge=1, le=5, validation_alias=mesh_wide("events_replicas")
+    )
+    """Copies of the run events stream in a NATS cluster (3 on Kubernetes' three servers)."""
     default_tenant: str = Field(default="default", validation_alias=mesh_wide("default_tenant"))
     graphs_config: str | None = Field(default=None, validation_alias=mesh_wide("graphs_config"))
     """The langgraph.json whose server sections apply (``http``, ``webhooks``, ``store``...)."""

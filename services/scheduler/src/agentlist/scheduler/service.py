@@ -147,7 +147,9 @@ async def _serve_mesh(
     js = nc.jetstream()
     await retry(
         "events stream",
-        lambda: mesh_nats.ensure_events_stream(js, settings.events_max_age_seconds),
+        lambda: mesh_nats.ensure_events_stream(
+            js, settings.events_max_age_seconds, settings.events_replicas
+        ),
         stop,
         transient=connections.TRANSIENT,
         most=settings.max_backoff,
