@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,32 +32,38 @@ async def test_57_cron_lifecycle(sdk: Any) -> None:
     ]
 
 
-async def test_58_a_due_thread_cron_creates_one_run(stack: Stack, sdk: Any) -> None:
+def once_a_year_at(moment: datetime) -> str:
+    """A schedule (croniter's sixth field is the second) whose only tick in a year is
+    ``moment``, to the second (UTC)."""
+    return f"{moment.minute} {moment.hour} {moment.day} {moment.month} * {moment.second}"
+
+
+async def test_58_a_due_thread_cron_creates_one_run(sdk: Any) -> None:
     thread_id = (await sdk.threads.create())["thread_id"]
+    # A real tick, a few seconds ahead: the scheduler fires it on its own.
+    tick = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
     cron = await sdk.crons.create_for_thread(
         thread_id,
         "agent",
-        schedule="* * * * *",
+        schedule=once_a_year_at(tick),
         input={"messages": [{"role": "user", "content": "tick"}]},
     )
-    # Bring the tick forward instead of waiting for the next minute.
-    async with httpx.AsyncClient(base_url=stack.api_url) as http:
-        assert (await http.get(f"/runs/crons/{cron['cron_id']}")).status_code == 200
-    from agentlist.db.pool import create_pool
+    assert datetime.fromisoformat(cron["next_run_date"]) == tick
 
-    pool = await create_pool(stack.database_url, max_size=1)
-    try:
-        await pool.execute(
-            "UPDATE crons SET next_run_date = now() WHERE cron_id = $1", cron["cron_id"]
-        )
-    finally:
-        await pool.close()
-    runs = await eventually(
-        lambda: sdk.runs.list(thread_id), within=20, every=0.1, what="the cron's run"
+    # The tick's run and the cron's next date are written in one transaction: once the date
+    # has moved on (a year), the runs of that tick are all there is.
+    async def next_date() -> datetime:
+        found: dict[str, Any] = await sdk.http.get(f"/runs/crons/{cron['cron_id']}")
+        return datetime.fromisoformat(found["next_run_date"])
+
+    moved = await eventually(
+        next_date, lambda date: date > tick, within=30, every=0.1, what="the tick fired"
     )
+    assert moved >= tick + timedelta(days=365), moved
+    runs = await sdk.runs.list(thread_id)
+    assert len(runs) == 1, "one tick, one run"
+    assert runs[0]["metadata"]["cron_id"] == cron["cron_id"]
     await sdk.runs.join(thread_id, runs[0]["run_id"])
-    await asyncio.sleep(1.5)
-    assert len(await sdk.runs.list(thread_id)) == 1, "one tick, one run"
     state = await sdk.threads.get_state(thread_id)
     assert state["values"]["messages"][-1]["content"] == "echo: tick"
     await sdk.crons.delete(cron["cron_id"])

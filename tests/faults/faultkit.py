@@ -13,13 +13,16 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import psycopg
 from langgraph_sdk import get_client
 from serverkit import FAST_TIMINGS, services_on
 from waitkit import eventually
@@ -27,7 +30,11 @@ from waitkit import eventually
 from agentlist.launcher import Stack
 from agentlist.launcher.process import ChildProcess
 
-FAULT_GRAPHS = Path(__file__).resolve().parents[1] / "graphs" / "faults.py"
+GRAPHS_FOLDER = Path(__file__).resolve().parents[1] / "graphs"
+sys.path.insert(0, str(GRAPHS_FOLDER))  # the ledger's module, shared with the graphs
+import effect_ledger  # noqa: E402
+
+FAULT_GRAPHS = GRAPHS_FOLDER / "faults.py"
 GRAPHS = ("steps", "bursts", "raises", "kills_worker", "sleepy")
 
 FAULT_TIMINGS = {**FAST_TIMINGS, "AGENTLIST_SCHEDULER_POLL_INTERVAL": "0.25"}
@@ -37,10 +44,14 @@ is a hang."""
 
 
 def write_config(folder: Path) -> tuple[Path, dict[str, str]]:
-    """A ``langgraph.json`` serving every fault graph under an id unique to this stack."""
+    """A ``langgraph.json`` serving every fault graph under an id unique to this stack (with
+    the graphs' folder as a dependency, for the ledger's module)."""
     suffix = uuid.uuid4().hex[:8]
     ids = {name: f"{name}_{suffix}" for name in GRAPHS}
-    config = {"graphs": {ids[name]: f"{FAULT_GRAPHS}:{name}" for name in GRAPHS}}
+    config = {
+        "dependencies": [str(GRAPHS_FOLDER)],
+        "graphs": {ids[name]: f"{FAULT_GRAPHS}:{name}" for name in GRAPHS},
+    }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "langgraph.json"
     path.write_text(json.dumps(config))
@@ -95,6 +106,7 @@ def fault_stack(
         env={**FAULT_TIMINGS, **(env or {})},
     )
     try:
+        create_ledger(stack.database_url)
         stack.start_services()
         sdk = get_client(url=stack.api_url, timeout=HTTP_TIMEOUT, headers=headers)
         yield FaultStack(stack, ids, config, sdk)
@@ -122,33 +134,109 @@ async def wait_exit(child: ChildProcess, within: float) -> int:
 # -- the effect ledger ------------------------------------------------------------------------
 
 
-async def ledger(sdk: Any, thread_id: str) -> list[dict[str, Any]]:
-    """Every node execution the thread's runs recorded, oldest first (through ``/store``)."""
-    found = await sdk.store.search_items(("ledger", thread_id), limit=1000)
-    items = sorted(found["items"], key=lambda item: item["created_at"])
-    return [item["value"] for item in items]
+@dataclass(frozen=True)
+class Effect:
+    """One execution of a step, as the graph recorded it (``effect_ledger.py``)."""
+
+    run_id: str
+    thread_id: str
+    step: str
+    attempt: int
+    pid: int
 
 
-def counts(entries: Sequence[Mapping[str, Any]]) -> Counter[str]:
-    return Counter(entry["label"] for entry in entries)
+EFFECTS = """
+SELECT run_id::text, thread_id::text, step, attempt, pid
+  FROM test_ledger.effects
+ WHERE ($1::uuid[] IS NULL OR run_id = ANY($1)) AND ($2::uuid IS NULL OR thread_id = $2)
+ ORDER BY recorded_at, effect_id
+"""
+
+
+def create_ledger(dsn: str) -> None:
+    """The ledger's table, before any graph records into it."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute(effect_ledger.SCHEMA)
+
+
+async def effects(
+    dsn: str, *, runs: Collection[str] | None = None, thread_id: str | None = None
+) -> list[Effect]:
+    """Every execution the given runs (or the thread's runs) recorded, oldest first."""
+    run_ids = [uuid.UUID(run_id) for run_id in runs] if runs is not None else None
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(EFFECTS, run_ids, uuid.UUID(thread_id) if thread_id else None)
+    finally:
+        await conn.close()
+    return [Effect(*row) for row in rows]
+
+
+async def ledger(mesh: FaultStack, thread_id: str) -> list[Effect]:
+    """Every step execution the thread's runs recorded, oldest first."""
+    return await effects(mesh.stack.database_url, thread_id=thread_id)
+
+
+def counts(entries: Sequence[Effect]) -> Counter[str]:
+    return Counter(entry.step for entry in entries)
 
 
 async def wait_recorded(
-    sdk: Any, thread_id: str, label: str, *, within: float = 30, attempt: int | None = None
-) -> dict[str, Any]:
-    """The first ledger entry ``label`` (of ``attempt``, if given)."""
+    mesh: FaultStack, thread_id: str, step: str, *, within: float = 30, attempt: int | None = None
+) -> Effect:
+    """The first execution of ``step`` (by ``attempt``, if given)."""
 
-    def match(entries: list[dict[str, Any]]) -> bool:
-        return any(_is(entry, label, attempt) for entry in entries)
+    def match(entries: list[Effect]) -> bool:
+        return any(_is(entry, step, attempt) for entry in entries)
 
     entries = await eventually(
-        lambda: ledger(sdk, thread_id), match, within=within, what=f"{label} recorded"
+        lambda: ledger(mesh, thread_id), match, within=within, what=f"{step} recorded"
     )
-    return next(entry for entry in entries if _is(entry, label, attempt))
+    return next(entry for entry in entries if _is(entry, step, attempt))
 
 
-def _is(entry: Mapping[str, Any], label: str, attempt: int | None) -> bool:
-    return entry["label"] == label and (attempt is None or entry["attempt"] == attempt)
+def _is(entry: Effect, step: str, attempt: int | None) -> bool:
+    return entry.step == step and (attempt is None or entry.attempt == attempt)
+
+
+def replays_per_run(
+    found: Sequence[Effect],
+    attempts: Mapping[str, int],
+    steps: Collection[str],
+    *,
+    per_retry: int = 1,
+    bound: int | None = None,
+) -> Counter[str]:
+    """Checks the ledger of runs that all ended in success (``run_id -> its last attempt``),
+    each made of ``steps``, and returns how many re-executions each run had (runs with none
+    left out).
+
+    Every step of every run ran, and none twice in one attempt. Each retry explains at most
+    ``per_retry`` re-executions: one where the attempt it replaced was interrupted (a killed
+    worker's: the next resumes from the last checkpoint, re-running the step in flight); more
+    where that attempt lived on until it learnt it was replaced (a lease that lapsed while its
+    worker ran). ``bound``, if given, caps a run's re-executions: what the faults a test caused
+    explain.
+    """
+    by_run: dict[str, list[Effect]] = {run_id: [] for run_id in attempts}
+    for effect in found:
+        by_run[effect.run_id].append(effect)
+    replays: Counter[str] = Counter()
+    for run_id, mine in by_run.items():
+        per_step = Counter(effect.step for effect in mine)
+        assert set(per_step) == set(steps), f"run {run_id} ran {dict(per_step)}, not {steps}"
+        executions = {(effect.step, effect.attempt) for effect in mine}
+        assert len(executions) == len(mine), f"run {run_id}: a step ran twice in one attempt"
+        extra = len(mine) - len(steps)
+        explained = (attempts[run_id] - 1) * per_retry
+        if bound is not None:
+            explained = min(explained, bound)
+        assert extra <= explained, (
+            f"run {run_id}, attempt {attempts[run_id]}, re-ran {extra} steps: {mine}"
+        )
+        if extra:
+            replays[run_id] = extra
+    return replays
 
 
 # -- streams ----------------------------------------------------------------------------------

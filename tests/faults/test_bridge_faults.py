@@ -22,6 +22,7 @@ from faultkit import (
     attempts_of,
     collect,
     fault_stack,
+    ledger,
     replay,
 )
 from langgraph_sdk.errors import APIStatusError
@@ -110,6 +111,10 @@ async def assert_every_event_once(mesh: FaultStack, thread_id: str, live: list[P
     assert run["status"] == "success"
     state = await mesh.sdk.threads.get_state(thread_id)
     assert state["values"]["emitted"] == EVENTS
+    # A bridge's death never makes the run itself execute again (the effect ledger).
+    assert [(e.run_id, e.step, e.attempt) for e in await ledger(mesh, thread_id)] == [
+        (run_id, "burst", 1)
+    ]
 
 
 async def test_a_bridge_killed_mid_run_and_restarted_loses_and_repeats_nothing(

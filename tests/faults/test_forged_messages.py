@@ -133,7 +133,7 @@ async def test_forged_and_stale_messages_change_nothing_and_the_run_finishes(
         stream_resumable=True,
     )
     run_id = run["run_id"]
-    step2 = await wait_recorded(sdk, thread_id, "step-2", attempt=1)
+    step2 = await wait_recorded(mesh, thread_id, "step-2", attempt=1)
 
     # While attempt 1 runs: a wrong token, then none.
     await forge(js, run_id, thread_id, 1, "guessed-token")
@@ -143,8 +143,8 @@ async def test_forged_and_stale_messages_change_nothing_and_the_run_finishes(
     assert no_forgery_in(await collect_until_now(sdk, thread_id, run_id))
 
     # Failover: attempt 1's worker is lost, attempt 2 takes the run over elsewhere.
-    mesh.worker_with_pid(step2["pid"]).kill()
-    await wait_recorded(sdk, thread_id, "step-3", attempt=2, within=45)
+    mesh.worker_with_pid(step2.pid).kill()
+    await wait_recorded(mesh, thread_id, "step-3", attempt=2, within=45)
     stale = await fence_token(js, run_id, 1)
     # Attempt 1's own token: for attempt 1 (superseded) and passed off as attempt 2's.
     await forge(js, run_id, thread_id, 1, stale)
@@ -168,7 +168,7 @@ async def test_forged_and_stale_messages_change_nothing_and_the_run_finishes(
     assert no_forgery_in(whole)
     last_values = [part.data for part in whole if part.event == "values"][-1]
     assert last_values["done"] == [1, 2, 3, 4, 5]
-    steps = [entry["label"] for entry in await ledger(sdk, thread_id)]
+    steps = [entry.step for entry in await ledger(mesh, thread_id)]
     assert steps[-1] == "step-5"
 
 

@@ -1,10 +1,11 @@
 """The mesh under faults of its own processes and servers, and scaled out (issue 4, scenarios
-4, 5 and 6).
+4, 5 and 6; issue 15, the effect ledger).
 
 Every test starts a private stack — its own NATS, Postgres and Redis in a fresh temp folder,
 and its own services — so killing or restarting anything never disturbs another test. Clients
-are the official ``langgraph-sdk``; the verdicts read Postgres (the truth about runs) and Redis
-(what any API instance serves) directly.
+are the official ``langgraph-sdk``; the verdicts read Postgres (the truth about runs, and the
+effect ledger, where every step of the graphs records each of its executions) and Redis (what
+any API instance serves) directly.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from faultkit import GRAPHS_FOLDER, create_ledger, effects, replays_per_run
 from langgraph_sdk import get_client
 from redis.asyncio import Redis
-from serverkit import GRAPHS_CONFIG
 from waitkit import eventually
 
 from agentlist.contracts.streams import END_EVENT, StreamEnd, run_stream_key
@@ -58,18 +59,36 @@ HTTP_TIMEOUT = (5.0, 20.0, 20.0, 5.0)
 API is a hang too."""
 
 
+AGENT_STEPS = ("prepare", "respond")
+SLOW_STEPS = tuple(f"step-{n}" for n in range(1, 5))
+"""The steps of ``agent`` and of a ``slow`` run of :data:`SLOW_RUN`, as the ledger names them."""
+
+
 # -- stacks ---------------------------------------------------------------------------------
+
+
+def ledgered_config(folder: Path) -> Path:
+    """A ``langgraph.json`` serving ``agent`` and ``slow`` with their steps recorded in the
+    effect ledger (``tests/graphs/ledgered.py``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "langgraph.json"
+    graphs = {name: f"{GRAPHS_FOLDER / 'ledgered.py'}:{name}" for name in ("agent", "slow")}
+    config.write_text(
+        orjson.dumps({"dependencies": [str(GRAPHS_FOLDER)], "graphs": graphs}).decode()
+    )
+    return config
 
 
 @contextlib.contextmanager
 def private_stack(
     log_dir: Path, env: Mapping[str, str] | None = None, *, durable: bool = False
 ) -> Iterator[Stack]:
-    """Servers (in a temp folder every user can reach: Postgres runs as ``nobody``) and one of
-    each service; the test adds more. ``durable`` servers fsync what they acknowledge."""
+    """Servers (in a temp folder every user can reach: Postgres runs as ``nobody``) with the
+    effect ledger's table, and one of each service; the test adds more. ``durable`` servers
+    fsync what they acknowledge."""
     stack = Stack(
         StackOptions(
-            graphs_config=GRAPHS_CONFIG,
+            graphs_config=ledgered_config(log_dir.with_name("graphs")),
             api_port=0,
             data_dir=None,
             log_dir=log_dir,
@@ -79,6 +98,7 @@ def private_stack(
     )
     try:
         stack.start_servers()
+        create_ledger(stack.database_url)
         stack.start_services()
         yield stack
     finally:
@@ -198,6 +218,25 @@ async def assert_each_ended_once(
         assert attempts == sorted(set(attempts)), (run_id, attempts)
         assert attempts[-1] == rows[run_id]["attempt"], (run_id, rows[run_id]["attempt"], attempts)
     return rows, streams
+
+
+async def replays_in_ledger(
+    stack: Stack,
+    rows: Mapping[str, asyncpg.Record],
+    steps: Collection[str],
+    *,
+    per_retry: int = 1,
+    bound: int | None = None,
+) -> Counter[str]:
+    """The ledger of runs that ended once (``rows``, from :func:`assert_each_ended_once`),
+    checked by ``faultkit.replays_per_run``: re-executions per run."""
+    found = await effects(stack.database_url, runs=list(rows))
+    attempts = {run_id: int(row["attempt"]) for run_id, row in rows.items()}
+    return replays_per_run(found, attempts, steps, per_retry=per_retry, bound=bound)
+
+
+def retried(rows: Mapping[str, asyncpg.Record]) -> set[str]:
+    return {run_id for run_id, row in rows.items() if row["attempt"] > 1}
 
 
 # -- clients ----------------------------------------------------------------------------------
@@ -422,8 +461,14 @@ async def test_killed_scheduler_leaves_its_runs_to_the_other_one(tmp_path: Path)
 
         rows, _ = await assert_each_ended_once(stack, runs, within=60)
         assert_services_alive(stack, killed={doomed.name})
-        retried = sum(1 for row in rows.values() if row["attempt"] > 1)
-        print(f"\nscheduler kill -9 with {active}: 60 runs ended once, {retried} retried")
+        # Two schedulers never run a run twice: a run the dead one claimed but never dispatched
+        # is retried, and its first attempt left no effect; a dispatched one ran on.
+        replays = await replays_in_ledger(stack, rows, SLOW_STEPS, bound=0)
+        assert not replays, replays
+        print(
+            f"\nscheduler kill -9 with {active}: 60 runs ended once,"
+            f" {len(retried(rows))} retried, every step executed once"
+        )
 
 
 async def test_lone_scheduler_killed_then_restarted_finishes_every_run(tmp_path: Path) -> None:
@@ -447,14 +492,91 @@ async def test_lone_scheduler_killed_then_restarted_finishes_every_run(tmp_path:
         assert statuses["pending"] >= at_kill["pending"], (at_kill, statuses)
 
         stack.start_service("scheduler", name="scheduler-restarted")
-        await assert_each_ended_once(stack, runs, within=60)
+        rows, _ = await assert_each_ended_once(stack, runs, within=60)
         assert_services_alive(stack, killed={"scheduler-1"})
-        print(f"\nlone scheduler kill -9 with {at_kill}, while down {statuses}: all ended once")
+        replays = await replays_in_ledger(stack, rows, SLOW_STEPS, bound=0)
+        assert not replays, replays
+        print(
+            f"\nlone scheduler kill -9 with {at_kill}, while down {statuses}: all ended once,"
+            f" {len(retried(rows))} retried, every step executed once"
+        )
+
+
+# -- two schedulers, two bridges, two workers: one of each killed mid-load --------------------
+
+KILL_RUNS = 60
+KILL_ENV = {**FOUR_SLOTS, "AGENTLIST_BRIDGE_ACK_WAIT_SECONDS": "3"}
+"""Messages a killed bridge held come back to the live one after 3 s."""
+
+
+async def wait_ready(stack: Stack, *, workers: int) -> None:
+    """Every scheduler and bridge up, and ``workers`` workers healthy."""
+    for child in stack.services_named("scheduler"):
+        await wait_logged(child, "scheduler ready")
+    for child in stack.services_named("bridge"):
+        await wait_logged(child, "bridging run events")
+
+    async def healthy() -> bool:
+        return await healthy_workers(stack.api_url) == workers
+
+    await eventually(healthy, within=60, what=f"{workers} healthy workers")
+
+
+@pytest.mark.timeout(240)
+async def test_a_worker_a_scheduler_and_a_bridge_killed_mid_load_run_each_step_once(
+    tmp_path: Path,
+) -> None:
+    with private_stack(tmp_path / "logs", KILL_ENV) as stack:
+        stack.start_service("scheduler")
+        stack.start_service("bridge")
+        stack.start_worker()
+        await wait_ready(stack, workers=2)
+        sdk = sdk_for(stack.api_url)
+        runs = await create_runs(sdk, KILL_RUNS, "slow", SLOW_RUN)
+
+        # Both workers busy: each has started steps; then one of each service dies at once.
+        def both_working(found: list[Any]) -> bool:
+            return len({effect.pid for effect in found}) == 2 and len(found) >= 16
+
+        found = await eventually(
+            lambda: effects(stack.database_url, runs=runs),
+            both_working,
+            within=30,
+            what="both workers running steps",
+        )
+        worker = next(w for w in stack.services_named("worker") if w.pid == found[-1].pid)
+        killed = [worker, *(only_first(stack, kind) for kind in ("scheduler", "bridge"))]
+        for child in killed:
+            child.kill()
+        active = await count_active(stack.database_url, runs)
+        assert active["pending"] + active["running"] > 0, "the kills must land mid-load"
+
+        rows, _ = await assert_each_ended_once(stack, runs, within=90)
+        assert_services_alive(stack, killed={child.name for child in killed})
+        # Only the runs the dead worker held may have re-run a step (the one each was in, once);
+        # every other run, whichever scheduler placed it, executed each step once.
+        replays = await replays_in_ledger(stack, rows, SLOW_STEPS, bound=1)
+        held = {
+            e.run_id for e in await effects(stack.database_url, runs=runs) if e.pid == worker.pid
+        }
+        assert set(replays) <= held, (set(replays) - held, replays)
+        assert retried(rows) & held, "no run of the killed worker was retried: it held none"
+        print(
+            f"\nworker, scheduler and bridge kill -9 with {active}: {KILL_RUNS} runs ended once,"
+            f" {len(retried(rows))} retried ({len(retried(rows) & held)} held by the dead"
+            f" worker), {sum(replays.values())} steps re-run"
+        )
+
+
+def only_first(stack: Stack, kind: str) -> ChildProcess:
+    """The first process of ``kind`` the stack started (the test started the others)."""
+    return next(stack.services_named(kind))
 
 
 # -- scenario 5: restart NATS, Redis and Postgres under load ----------------------------------
 
 OUTAGE_SECONDS = 2.0
+RESTART_CLIENTS = 6
 RECOVERY_BOUND = 30.0
 """After a server is back, a new run is served and clients finish runs again within this."""
 
@@ -499,7 +621,7 @@ async def test_servers_restarted_one_at_a_time_under_load(tmp_path: Path, how: s
         sdk = sdk_for(stack.api_url)
         history = History()
         recoveries = []
-        async with load([sdk], 6, history):
+        async with load([sdk], RESTART_CLIENTS, history):
             await completed_since(history, 0, 10, RECOVERY_BOUND)
             for name in ("nats", "redis", "postgres"):
                 recoveries.append(await restart_under_load(stack, name, how, sdk, history))
@@ -518,9 +640,16 @@ async def test_servers_restarted_one_at_a_time_under_load(tmp_path: Path, how: s
         everything = await all_runs(stack.database_url)
         assert not {status for status in everything if status in ACTIVE}, everything
         assert_services_alive(stack)
-        retried = sum(1 for row in rows.values() if row["attempt"] > 1)
+        # An outage longer than the lease (3 s here) lets the leases of runs in flight lapse
+        # while their workers still run them: the next attempt starts again from the last
+        # checkpoint, and the old one runs on until it learns it was replaced, so both may run
+        # a step. Only runs then in flight (one per client) are retried, and each attempt runs
+        # each step at most once.
+        replays = await replays_in_ledger(stack, rows, AGENT_STEPS, per_retry=len(AGENT_STEPS))
+        assert len(replays) <= len(recoveries) * RESTART_CLIENTS, replays
         print(
-            f"every accepted run ended once ({retried} on a later attempt); all runs {everything}"
+            f"every accepted run ended once ({len(retried(rows))} on a later attempt,"
+            f" {sum(replays.values())} steps re-run in {len(replays)} runs); all runs {everything}"
         )
 
 
@@ -530,9 +659,6 @@ SCALE_RUNS = 2000
 SCALE_CLIENTS = 50
 SCALE_TIMINGS = {"AGENTLIST_HEARTBEAT_INTERVAL": "2", "AGENTLIST_LEASE_SECONDS": "10"}
 """The default lease: a saturated CPU must not pass for a lost worker."""
-SCALE_BUDGET = 150.0
-"""About 70 s on the 2-core box alone (~65 ms of CPU per run over all processes), slower when
-other tests share it: failing this means the mesh stalled, not that the box was busy."""
 
 
 async def healthy_workers(url: str) -> int:
@@ -658,8 +784,11 @@ async def test_two_of_everything_serve_2000_runs_once_and_resume_streams_across_
         rows, streams = await assert_each_ended_once(stack, runs, within=30)
         for run_id, (_, tag) in answers.items():
             assert echoed(streams[run_id].ends[0].values, tag), streams[run_id].events
-        retried = sum(1 for row in rows.values() if row["attempt"] > 1)
-        assert retried <= SCALE_RUNS // 100, f"{retried} runs needed another attempt"
+        again = retried(rows)
+        assert len(again) <= SCALE_RUNS // 100, f"{len(again)} runs needed another attempt"
+        # No fault here: a run that ran a step twice was retried (a lease that a saturated
+        # machine let lapse, its attempt living on); every other run executed each step once.
+        replays = await replays_in_ledger(stack, rows, AGENT_STEPS, per_retry=len(AGENT_STEPS))
         for run_id in list(answers)[:: SCALE_RUNS // 50]:  # a join on the other API agrees
             thread_id, tag = answers[run_id]
             assert echoed(await sdks[1].runs.join(thread_id, run_id), tag)
@@ -670,5 +799,9 @@ async def test_two_of_everything_serve_2000_runs_once_and_resume_streams_across_
             await conn.close()
         assert len(per_worker) == 3, [dict(row) for row in per_worker]
         assert_services_alive(stack)
-        assert elapsed < SCALE_BUDGET, f"{SCALE_RUNS} runs took {elapsed:.0f}s"
-        print(f"checked in {time.monotonic() - started - elapsed:.1f}s")
+        # No bound on the time: the machine's load decides it (benchmarks/run.py measures the
+        # throughput); a stalled mesh fails the 30 s bound of every client call instead.
+        print(
+            f"checked in {time.monotonic() - started - elapsed:.1f}s; {len(again)} retried,"
+            f" {sum(replays.values())} steps re-run"
+        )

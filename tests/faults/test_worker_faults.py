@@ -3,7 +3,7 @@
 
 Each test starts its own api, registry, scheduler, bridge and workers (``faultkit``), serving
 ``tests/graphs/faults.py`` under graph ids of its own: the processes it kills serve nothing
-else. Nodes record each execution in the store (the effect ledger), with attempt and pid.
+else. Nodes record each execution in the effect ledger (a Postgres table), with attempt and pid.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import httpx
 import pytest
 from faultkit import (
     HTTP_TIMEOUT,
+    Effect,
     FaultStack,
     Part,
     assert_gap_free,
     attempts_of,
     collect,
     counts,
+    effects,
     fault_stack,
     ledger,
     replay,
@@ -80,8 +82,8 @@ async def run_status(sdk: Any, thread_id: str, run_id: str, *statuses: str) -> A
     return run
 
 
-def step_of(entry: dict[str, Any]) -> int:
-    return int(entry["label"].removeprefix("step-"))
+def step_of(entry: Effect) -> int:
+    return int(entry.step.removeprefix("step-"))
 
 
 def customs(parts: list[Part]) -> list[dict[str, Any]]:
@@ -113,7 +115,7 @@ async def test_a_killed_worker_s_run_resumes_on_another_from_its_checkpoint(
             if raw.event == "custom" and raw.data["step"] == 2:
                 break
 
-    step3 = await wait_recorded(sdk, thread_id, "step-3", attempt=1)
+    step3 = await wait_recorded(mesh, thread_id, "step-3", attempt=1)
     # Steps 1 and 2 are checkpointed: the thread's state says so (read through a worker).
     await eventually(
         lambda: sdk.threads.get_state(thread_id),
@@ -121,7 +123,7 @@ async def test_a_killed_worker_s_run_resumes_on_another_from_its_checkpoint(
         within=10,
         what="steps 1-2 checkpointed",
     )
-    holder = mesh.worker_with_pid(step3["pid"])
+    holder = mesh.worker_with_pid(step3.pid)
     survivor = next(w for w in mesh.workers() if w is not holder)
     holder.kill()
     killed_at = time.monotonic()
@@ -148,13 +150,13 @@ async def test_a_killed_worker_s_run_resumes_on_another_from_its_checkpoint(
 
     # The effect ledger: the steps done before the kill ran once; attempt 2 redid at most the
     # step attempt 1 was in (step 3, unless the machine was slow enough for step 4 to start).
-    entries = await ledger(sdk, thread_id)
-    first = [step_of(e) for e in entries if e["attempt"] == 1]
-    second = [step_of(e) for e in entries if e["attempt"] == 2]
+    entries = await ledger(mesh, thread_id)
+    first = [step_of(e) for e in entries if e.attempt == 1]
+    second = [step_of(e) for e in entries if e.attempt == 2]
     assert first == list(range(1, first[-1] + 1)) and first[-1] >= 3
     assert second == list(range(second[0], 7)), second
     assert second[0] in (first[-1], first[-1] + 1), "attempt 2 redid steps done before the kill"
-    assert {e["pid"] for e in entries if e["attempt"] == 2} == {survivor.pid}
+    assert {e.pid for e in entries if e.attempt == 2} == {survivor.pid}
     assert [c["step"] for c in customs(whole)] == first + second
     state = await sdk.threads.get_state(thread_id)
     assert state["values"]["done"] == [1, 2, 3, 4, 5, 6]
@@ -168,16 +170,16 @@ async def test_a_frozen_worker_s_late_events_never_reach_the_stream(
 ) -> None:
     mesh, sdk = two_workers, two_workers.sdk
     thread_id, run_id = await start_steps(mesh, total=5, delay=1.0)
-    step2 = await wait_recorded(sdk, thread_id, "step-2", attempt=1)
-    frozen = mesh.worker_with_pid(step2["pid"])
+    step2 = await wait_recorded(mesh, thread_id, "step-2", attempt=1)
+    frozen = mesh.worker_with_pid(step2.pid)
     frozen.signal(signal.SIGSTOP)
     frozen_at = time.monotonic()
     try:
-        taken_over = await wait_recorded(sdk, thread_id, "step-2", attempt=2, within=30)
+        taken_over = await wait_recorded(mesh, thread_id, "step-2", attempt=2, within=30)
         print(f"failover: SIGSTOP -> attempt 2 running in {time.monotonic() - frozen_at:.2f}s")
     finally:
         frozen.signal(signal.SIGCONT)
-    assert taken_over["pid"] != frozen.pid
+    assert taken_over.pid != frozen.pid
 
     run = await run_status(sdk, thread_id, run_id, "success", "error")
     assert run["status"] == "success", mesh.logs()
@@ -236,13 +238,13 @@ async def assert_handed_back(
     run = await run_status(sdk, thread_id, run_id, "success", "error")
     assert run["status"] == "success", mesh.logs()
     assert attempts_of(await replay(sdk, thread_id, run_id)) == [1, 2]
-    entries = await ledger(sdk, thread_id)
-    first = [step_of(e) for e in entries if e["attempt"] == 1]
-    second = [step_of(e) for e in entries if e["attempt"] == 2]
+    entries = await ledger(mesh, thread_id)
+    first = [step_of(e) for e in entries if e.attempt == 1]
+    second = [step_of(e) for e in entries if e.attempt == 2]
     assert first == list(range(1, first[-1] + 1))
     # Attempt 2 redoes at most the step attempt 1 was in when it was handed back.
     assert second == list(range(second[0], 6)) and second[0] in (first[-1], first[-1] + 1)
-    assert {e["pid"] for e in entries if e["attempt"] == 2} == {
+    assert {e.pid for e in entries if e.attempt == 2} == {
         w.pid for w in mesh.workers() if w is not drained
     }
     # Gone from the mesh: listed as draining until the registry forgets it, never healthy.
@@ -252,10 +254,10 @@ async def assert_handed_back(
 async def test_sigterm_drains_a_worker_its_run_finishes_elsewhere(
     draining_workers: FaultStack,
 ) -> None:
-    mesh, sdk = draining_workers, draining_workers.sdk
+    mesh = draining_workers
     thread_id, run_id = await start_steps(mesh, total=5, delay=1.0)
-    step2 = await wait_recorded(sdk, thread_id, "step-2", attempt=1)
-    holder = mesh.worker_with_pid(step2["pid"])
+    step2 = await wait_recorded(mesh, thread_id, "step-2", attempt=1)
+    holder = mesh.worker_with_pid(step2.pid)
     holder.signal(signal.SIGTERM)
 
     await eventually(
@@ -266,18 +268,18 @@ async def test_sigterm_drains_a_worker_its_run_finishes_elsewhere(
     )
     # A run created while it drains goes to the other worker.
     other_thread, _ = await start_steps(mesh, total=1, delay=0)
-    newcomer = await wait_recorded(sdk, other_thread, "step-1")
-    assert newcomer["pid"] != holder.pid
+    newcomer = await wait_recorded(mesh, other_thread, "step-1")
+    assert newcomer.pid != holder.pid
     await assert_handed_back(mesh, holder, thread_id, run_id)
 
 
 async def test_post_drain_hands_the_run_back_and_the_worker_exits(
     draining_workers: FaultStack,
 ) -> None:
-    mesh, sdk = draining_workers, draining_workers.sdk
+    mesh = draining_workers
     thread_id, run_id = await start_steps(mesh, total=5, delay=1.0)
-    step2 = await wait_recorded(sdk, thread_id, "step-2", attempt=1)
-    holder = mesh.worker_with_pid(step2["pid"])
+    step2 = await wait_recorded(mesh, thread_id, "step-2", attempt=1)
+    holder = mesh.worker_with_pid(step2.pid)
     entry = await worker_entry(mesh, holder.pid)
     assert entry is not None and entry["state"] == "healthy" and entry["inflight"] == 1
 
@@ -306,7 +308,7 @@ async def test_a_graph_error_ends_the_run_after_one_attempt(two_workers: FaultSt
     run = await run_status(sdk, thread_id, run_id, "success", "error")
     assert run["status"] == "error"
     assert attempts_of(await replay(sdk, thread_id, run_id)) == [1]
-    assert counts(await ledger(sdk, thread_id)) == {"raise": 1}
+    assert counts(await ledger(mesh, thread_id)) == {"raise": 1}
     assert (await sdk.threads.get(thread_id))["status"] == "error"
 
 
@@ -338,9 +340,9 @@ async def test_a_run_that_kills_its_worker_ends_after_max_attempts(
         result = await sdk.runs.join(thread_id, run["run_id"])
         assert result["__error__"]["error"] == "WorkerLost"
 
-        entries = await ledger(sdk, thread_id)
-        assert [e["attempt"] for e in entries] == [1, 2], "one execution per attempt, then none"
-        killed = {e["pid"] for e in entries}
+        entries = await ledger(mesh, thread_id)
+        assert [e.attempt for e in entries] == [1, 2], "one execution per attempt, then none"
+        killed = {e.pid for e in entries}
         assert len(killed) == 2
         assert all(not w.alive() for w in mesh.workers() if w.pid in killed)
         parts = await replay(sdk, thread_id, run["run_id"])
@@ -352,7 +354,7 @@ async def test_a_run_that_kills_its_worker_ends_after_max_attempts(
         done = await sdk.runs.wait(other, mesh.graphs["sleepy"], input={"delay": 0})
         assert done == {"delay": 0, "slept": 0}
         assert survivor.alive()
-        assert counts(await ledger(sdk, thread_id)) == {"kill": 2}
+        assert counts(await ledger(mesh, thread_id)) == {"kill": 2}
 
 
 async def timed_runs(sdk: Any, graph_id: str, count: int) -> list[float]:
@@ -398,13 +400,16 @@ async def test_a_flooding_tenant_does_not_delay_another(
             *(flood_one(raises, {}) for _ in range(4)),
         )
         flooded = await timed_runs(tenant_b, sleepy, 4)
-        busy = await tenant_a.threads.search(status="busy", limit=100)
+        meanwhile = await asyncio.gather(*(tenant_a.runs.get(t, r) for t, r in flood))
+        queued = sum(1 for run in meanwhile if run["status"] == "pending")
         print(
             f"tenant B latency: alone max {max(alone):.2f}s, under A's flood max "
-            f"{max(flooded):.2f}s; A's runs still queued or running: {len(busy)}"
+            f"{max(flooded):.2f}s; A's runs still queued when B's were done: {queued}"
         )
-        assert busy, "the flood was over before B's runs: nothing was measured"
-        assert max(flooded) <= max(3 * max(alone), max(alone) + 2.0), (alone, flooded)
+        # B's runs, created after A's 44, overtook runs of A still waiting for a slot: a queue
+        # in order of creation would have started every one of A's first. (No bound on B's
+        # latency: the machine's load decides it, not the fairness.)
+        assert queued, "A's flood was no longer queued when B's runs were done: nothing shown"
         # B cannot see A's threads.
         assert not await tenant_b.threads.search(status="busy", limit=100)
 
@@ -419,3 +424,7 @@ async def test_a_flooding_tenant_does_not_delay_another(
         ended = await asyncio.gather(*(tenant_a.runs.get(t, r) for t, r in flood))
         statuses = Counter(run["status"] for run in ended)
         assert statuses == {"success": 40, "error": 4}
+        # The ledger: each of A's runs executed its one step once.
+        done = await effects(mesh.stack.database_url, runs=[run_id for _, run_id in flood])
+        assert Counter(effect.run_id for effect in done) == Counter(r for _, r in flood)
+        assert counts(done) == {"nap": 40, "raise": 4}

@@ -1,6 +1,6 @@
-"""Graphs the fault tests run. Each node execution records itself in LangGraph's store (an
-effect ledger, namespace ``("ledger", <thread_id>)``) with the attempt and the process that ran
-it, so that a test can count, through the API's ``/store``, which steps ran where and how often.
+"""Graphs the fault tests run. Each node execution records itself in the effect ledger
+(``effect_ledger.py``, a Postgres table) with the attempt and the process that ran it, so that a
+test can count which steps ran where and how often.
 """
 
 from __future__ import annotations
@@ -9,32 +9,12 @@ import asyncio
 import operator
 import os
 import signal
-import uuid
 from typing import Annotated, Any, TypedDict
 
+from effect_ledger import record_effect
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore
-
-LEDGER = "ledger"
-
-
-def _attempt(config: RunnableConfig) -> int:
-    return int((config.get("metadata") or {}).get("run_attempt") or 0)
-
-
-async def record(store: BaseStore, config: RunnableConfig, label: str) -> dict[str, Any]:
-    """One ledger entry per execution: a fresh key each time, so repeats are counted."""
-    configurable = config.get("configurable") or {}
-    entry = {
-        "label": label,
-        "attempt": _attempt(config),
-        "pid": os.getpid(),
-        "run_id": str(configurable.get("run_id", "")),
-    }
-    await store.aput((LEDGER, str(configurable["thread_id"])), f"{label}-{uuid.uuid4().hex}", entry)
-    return entry
 
 
 def _one_node(state: Any, name: str, node: Any) -> Any:
@@ -55,9 +35,9 @@ class Steps(TypedDict, total=False):
     delay: float
 
 
-async def step(state: Steps, config: RunnableConfig, *, store: BaseStore) -> Steps:
+async def step(state: Steps, config: RunnableConfig) -> Steps:
     number = len(state.get("done") or []) + 1
-    entry = await record(store, config, f"step-{number}")
+    entry = await record_effect(config, f"step-{number}")
     get_stream_writer()({"step": number, "attempt": entry["attempt"], "pid": entry["pid"]})
     await asyncio.sleep(state.get("delay", 1.0))
     return {"done": [number]}
@@ -85,7 +65,8 @@ class Burst(TypedDict, total=False):
     emitted: int
 
 
-async def burst(state: Burst) -> Burst:
+async def burst(state: Burst, config: RunnableConfig) -> Burst:
+    await record_effect(config, "burst")
     write = get_stream_writer()
     count = state.get("count", 1000)
     pace = state.get("pace", 0.0)
@@ -97,7 +78,8 @@ async def burst(state: Burst) -> Burst:
 
 
 bursts = _one_node(Burst, "burst", burst)
-"""Emits ``count`` custom events ``{"i": 0..count-1}``, pausing ``pace`` s every ten."""
+"""Records ``burst``, then emits ``count`` custom events ``{"i": 0..count-1}``, pausing ``pace``
+s every ten."""
 
 
 # -- poison: a graph error, and a node that kills its own worker ----------------------------------
@@ -107,13 +89,13 @@ class Poison(TypedDict, total=False):
     note: str
 
 
-async def always_raise(state: Poison, config: RunnableConfig, *, store: BaseStore) -> Poison:
-    await record(store, config, "raise")
+async def always_raise(state: Poison, config: RunnableConfig) -> Poison:
+    await record_effect(config, "raise")
     raise RuntimeError("this graph always fails")
 
 
-async def kill_own_worker(state: Poison, config: RunnableConfig, *, store: BaseStore) -> Poison:
-    await record(store, config, "kill")
+async def kill_own_worker(state: Poison, config: RunnableConfig) -> Poison:
+    await record_effect(config, "kill")
     os.kill(os.getpid(), signal.SIGKILL)
     await asyncio.sleep(60)  # never reached
     return {}
@@ -123,7 +105,7 @@ raises = _one_node(Poison, "always_raise", always_raise)
 kills_worker = _one_node(Poison, "kill_own_worker", kill_own_worker)
 
 
-# -- sleepy: one step of ``delay`` seconds, no ledger (the load of a flood) ----------------------
+# -- sleepy: one step of ``delay`` seconds (the load of a flood) ----------------------------------
 
 
 class Sleepy(TypedDict, total=False):
@@ -131,7 +113,8 @@ class Sleepy(TypedDict, total=False):
     slept: float
 
 
-async def nap(state: Sleepy) -> Sleepy:
+async def nap(state: Sleepy, config: RunnableConfig) -> Sleepy:
+    await record_effect(config, "nap")
     delay = state.get("delay", 0.0)
     await asyncio.sleep(delay)
     return {"slept": delay}
