@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,19 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devkit import AGENTLIST, Dev, newcomer_env
 from langgraph_sdk import get_client
-from processkit import descendants, still_running
+from processkit import descendants
 from waitkit import eventually, run_reaches
 
 from agentlist.launcher.process import free_port
 
-AGENTLIST = Path(sys.executable).parent / "agentlist"
 TEST_GRAPHS = Path(__file__).resolve().parents[1] / "graphs" / "graphs.py"
 PROJECT_CONFIG = '{"dependencies": ["."], "graphs": {"chat": "./graphs.py:agent",' \
     ' "dev_cli_slow": "./graphs.py:slow"}}'  # fmt: skip
 REFUSAL_WITHIN = 15.0
 """A refusal comes before any server starts: the CLI's imports and the checks only."""
-READY_WITHIN = 120.0
+CONFIG = ("--config", "langgraph.json")
 HELLO: dict[str, Any] = {"messages": [{"role": "user", "content": "hello"}]}
 
 
@@ -50,19 +49,13 @@ def project() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def own_servers_env() -> dict[str, str]:
-    """This environment, without server URLs: ``agentlist dev`` starts servers of its own."""
-    drop = {"NATS_URL", "DATABASE_URL", "REDIS_URL", "PORT", "DEBUG"}
-    return {key: value for key, value in os.environ.items() if key not in drop}
-
-
 def refusal(folder: Path, *args: str) -> tuple[int, str, str, float]:
     """Run ``agentlist dev`` in ``folder``, expected to refuse: code, stdout, stderr, seconds."""
     started = time.monotonic()
     done = subprocess.run(
         [str(AGENTLIST), "dev", *args],
         cwd=folder,
-        env=own_servers_env(),
+        env=newcomer_env(),
         capture_output=True,
         text=True,
         timeout=REFUSAL_WITHIN * 2,
@@ -136,76 +129,11 @@ def test_a_busy_port_is_one_line_before_anything_starts(project: Path) -> None:
 # -- running it ----------------------------------------------------------------------------
 
 
-class Dev:
-    """One ``agentlist dev`` subprocess, its output in a log file."""
-
-    def __init__(self, folder: Path, log: Path, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        argv = [str(AGENTLIST), "dev", "--config", "langgraph.json", "--port", str(self.port)]
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*argv, *args],
-                cwd=folder,
-                env=own_servers_env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # the test's SIGINT reaches it alone, like Ctrl-C
-            )
-        self.children: dict[int, str] = {}
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def ready(self) -> float:
-        """Seconds to ready, as the banner says."""
-
-        def banner() -> re.Match[str] | None:
-            assert self.process.poll() is None, f"agentlist dev exited:\n{self.output()[-3000:]}"
-            return re.search(r"AgentList is ready in ([\d.]+)s", self.output())
-
-        found = await eventually(
-            banner,
-            within=READY_WITHIN,
-            every=0.25,
-            what="agentlist dev ready",
-            context=lambda: self.output()[-3000:],
-        )
-        assert found is not None
-        self.children = descendants(self.process.pid)
-        assert self.children, "agentlist dev started no child processes"
-        return float(found.group(1))
-
-    def interrupt(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-
-    async def exit_code(self, within: float) -> int:
-        try:
-            return await asyncio.to_thread(self.process.wait, within)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-    def assert_no_child_left(self) -> None:
-        left = [cmd for pid, cmd in self.children.items() if still_running(pid, cmd)]
-        assert not left, f"children outlived agentlist dev: {left}"
-
-    def stop_quietly(self) -> None:
-        """For ``finally``: whatever happened, leave nothing running."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        for pid, cmd in self.children.items():
-            if still_running(pid, cmd):
-                os.kill(pid, signal.SIGKILL)
-
-
 # -- (c) a restart keeps the threads -------------------------------------------------------
 
 
 async def test_a_restart_keeps_threads_and_runs(project: Path, log_dir: Path) -> None:
-    first = Dev(project, log_dir / "dev-cli-first.log")
+    first = Dev(project, log_dir / "dev-cli-first.log", *CONFIG)
     try:
         await first.ready()
         client = get_client(url=first.url)
@@ -228,7 +156,7 @@ async def test_a_restart_keeps_threads_and_runs(project: Path, log_dir: Path) ->
     assert (data / ".gitignore").read_text() == "*\n"
     credentials = (data / "credentials.json").read_text()
 
-    second = Dev(project, log_dir / "dev-cli-second.log")
+    second = Dev(project, log_dir / "dev-cli-second.log", *CONFIG)
     try:
         await second.ready()
         client = get_client(url=second.url)
@@ -250,7 +178,7 @@ async def test_a_restart_keeps_threads_and_runs(project: Path, log_dir: Path) ->
 
 
 async def test_a_second_ctrl_c_stops_at_once_and_quietly(project: Path, log_dir: Path) -> None:
-    dev = Dev(project, log_dir / "dev-cli-twice.log", "--ephemeral")
+    dev = Dev(project, log_dir / "dev-cli-twice.log", *CONFIG, "--ephemeral")
     try:
         await dev.ready()
         temporary = re.search(r"Data:\s+(\S+) \(temporary", dev.output())
@@ -290,7 +218,7 @@ async def test_a_killed_worker_is_started_again_and_its_run_finishes(
 ) -> None:
     """kill -9 of the only worker, mid-run: the stack stays up, the worker is started again,
     and the run goes on from its checkpoint to success, every step once in its state."""
-    dev = Dev(project, log_dir / "dev-cli-worker-killed.log", "--ephemeral")
+    dev = Dev(project, log_dir / "dev-cli-worker-killed.log", *CONFIG, "--ephemeral")
     try:
         await dev.ready()
         client = get_client(url=dev.url)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,10 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from processkit import descendants, still_running
-from waitkit import eventually
-
-from agentlist.launcher.process import free_port
+from devkit import Dev, newcomer_env
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -33,7 +28,6 @@ TOUR_HEADING = "## A 30-second tour"
 TOUR_URL = "http://127.0.0.1:8080"
 START_DEV = " && .venv/bin/agentlist dev"
 """How the README's first command ends: the install, then the stack in the foreground."""
-READY_WITHIN = 120.0
 TOUR_WITHIN = 60.0
 INSTALL_WITHIN = 600.0
 
@@ -65,12 +59,6 @@ def install_command(readme: str) -> str:
     return first.removesuffix(START_DEV)
 
 
-def clean_env() -> dict[str, str]:
-    """This environment without server URLs or a venv: as a newcomer's shell has it."""
-    drop = {"NATS_URL", "DATABASE_URL", "REDIS_URL", "PORT", "DEBUG", "VIRTUAL_ENV"}
-    return {key: value for key, value in os.environ.items() if key not in drop}
-
-
 @pytest.fixture
 def folder() -> Iterator[Path]:
     """A folder under the system's temp folder (Postgres runs as ``nobody`` when the suite is
@@ -81,61 +69,12 @@ def folder() -> Iterator[Path]:
     shutil.rmtree(made, ignore_errors=True)
 
 
-class Dev:
-    """``agentlist dev`` as the README starts it (the default graphs, a data folder in the
-    current one), but on a free port."""
-
-    def __init__(self, agentlist: Path, cwd: Path, log: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(agentlist), "dev", "--port", self.url.rsplit(":", 1)[1]],
-                cwd=cwd,
-                env=clean_env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.children: dict[int, str] = {}
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    async def ready(self) -> None:
-        def banner() -> bool:
-            assert self.process.poll() is None, f"agentlist dev exited:\n{self.output()[-3000:]}"
-            return "AgentList is ready in" in self.output()
-
-        await eventually(
-            banner,
-            within=READY_WITHIN,
-            every=0.25,
-            what="agentlist dev ready",
-            context=lambda: self.output()[-3000:],
-        )
-        self.children = descendants(self.process.pid)
-
-    async def stop(self) -> int:
-        """Ctrl-C, and its exit status."""
-        self.process.send_signal(signal.SIGINT)
-        return await asyncio.to_thread(self.process.wait, 60)
-
-    def stop_quietly(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        for pid, cmd in self.children.items():
-            if still_running(pid, cmd):
-                os.kill(pid, signal.SIGKILL)
-
-
 async def run_tour(python: Path, code: str, url: str) -> list[str]:
     """The tour, against ``url``: the lines it printed (it must exit 0)."""
     done = await asyncio.to_thread(
         subprocess.run,
         [str(python), "-c", code.replace(TOUR_URL, url)],
-        env=clean_env(),
+        env=newcomer_env(),
         capture_output=True,
         text=True,
         timeout=TOUR_WITHIN,
@@ -158,11 +97,12 @@ def assert_tour_output(lines: Sequence[str], code: str) -> None:
 async def serve_the_tour(agentlist: Path, python: Path, cwd: Path, log: Path) -> None:
     readme = README.read_text()
     code = tour_code(readme)
-    dev = Dev(agentlist, cwd, log)
+    dev = Dev(cwd, log, agentlist=agentlist)
     try:
         await dev.ready()
         assert_tour_output(await run_tour(python, code, dev.url), code)
-        assert await dev.stop() == 0, dev.output()[-3000:]
+        dev.interrupt()
+        assert await dev.exit_code(60) == 0, dev.output()[-3000:]
     finally:
         dev.stop_quietly()
     assert "Traceback" not in dev.output(), dev.output()[-5000:]
@@ -198,7 +138,7 @@ async def test_a_fresh_clone_installs_with_the_readme_s_command_and_serves_the_t
             subprocess.run,
             ["bash", "-c", install_command(README.read_text())],
             cwd=clone,
-            env=clean_env(),
+            env=newcomer_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             timeout=INSTALL_WITHIN,
