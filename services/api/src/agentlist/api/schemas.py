@@ -20,6 +20,13 @@ IfNotExists = Literal["reject", "create"]
 OnDisconnect = Literal["cancel", "continue"]
 OnCompletion = Literal["delete", "keep"]
 
+# Bounds of what Postgres stores: a TTL becomes an interval (at most about 178 million years;
+# a thousand years is forever enough), a depth an ``integer``. Past them the database refuses
+# the value mid-request; a 422 names the field instead.
+MAX_TTL_MINUTES = 1000 * 365.25 * 24 * 60
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -43,7 +50,7 @@ class AssistantCount(Body):
 
 
 class ThreadTTL(Body):
-    ttl: float = Field(gt=0)
+    ttl: float = Field(gt=0, le=MAX_TTL_MINUTES)
     """Minutes."""
     strategy: Literal["delete", "keep_latest"] = "delete"
 
@@ -200,7 +207,7 @@ class StorePut(Body):
     key: str = Field(min_length=1)
     value: dict[str, Any]
     index: Literal[False] | list[str] | None = None
-    ttl: float | None = Field(default=None, gt=0)
+    ttl: float | None = Field(default=None, gt=0, le=MAX_TTL_MINUTES)
     """Minutes."""
 
 
@@ -225,7 +232,7 @@ class StoreSearch(Body):
     namespace_prefix: Namespace = Field(default_factory=list)
     filter: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT8_MAX)
     query: str | None = None
     refresh_ttl: bool | None = None
 
@@ -233,9 +240,9 @@ class StoreSearch(Body):
 class StoreNamespaces(Body):
     prefix: Namespace | None = None
     suffix: Namespace | None = None
-    max_depth: int | None = Field(default=None, ge=1)
+    max_depth: int | None = Field(default=None, ge=1, le=INT4_MAX)
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT8_MAX)
 
 
 class CronCreate(Body):
