@@ -389,6 +389,14 @@ async def test_a_studio_session_with_a_chat_an_interrupt_answered_and_the_worker
         assert resumed["kwargs"]["command"] == {"resume": "Ada"}
         assert resumed["kwargs"]["input"] is None
 
+        # Back to the chat thread: it shows its own graph again, and its reply.
+        await _click(page, f'#threads button[title="{chat}"]')
+        await eventually(
+            lambda: page.text("#graph-name"), lambda name: name == "agent", within=BROWSER_PATIENCE
+        )
+        assert "echo: hi" in await _shows(page, "#state", "echo: hi")
+        assert await page.evaluate("document.getElementById('interrupt').hidden") is True
+
         # Workers: the live ones in the table, the silent one apart once the registry calls it
         # dead (the Studio polls every few seconds).
         await eventually(

@@ -165,10 +165,14 @@ const enc = encodeURIComponent;
 
 // ---- Assistants, graph drawing and schema --------------------------------------------------
 
+/** The assistants listed, to find a thread's own. @type {any[]} */
+let assistantList = [];
+
 async function loadAssistants() {
   const assistants = await api("POST", "/assistants/search", {
     limit: 100, sort_by: "graph_id", sort_order: "asc",
   });
+  assistantList = assistants;
   const list = $("assistants");
   list.replaceChildren(...assistants.map((/** @type {any} */ a) => {
     const button = h("button", { type: "button", "data-id": a.assistant_id, "aria-current": a.assistant_id === state.assistant?.assistant_id },
@@ -338,6 +342,9 @@ async function selectThread(thread) {
   state.thread = thread;
   markCurrent("threads", thread.thread_id);
   $("thread-name").textContent = thread.thread_id;
+  // A thread that has run belongs to its assistant's graph: show that one.
+  const own = assistantList.find((a) => a.assistant_id === thread.metadata?.assistant_id);
+  if (own && own.assistant_id !== state.assistant?.assistant_id) await selectAssistant(own);
   await loadThreadState();
 }
 
