@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,12 @@ HUGE = 10**30  # past a bigint
             {"namespace_prefix": ["a"], "filter": {"x": "\u0000"}},
             "NUL",
         ),
+        (
+            "POST",
+            "/store/items/search",
+            {"namespace_prefix": ["a"], "filter": {"x": {"$like": "a%"}}},
+            "'$like' is not an operator",
+        ),
     ],
 )
 def test_values_the_store_cannot_hold_are_a_422_that_names_the_problem(
@@ -114,3 +121,14 @@ def test_values_the_store_cannot_hold_are_a_422_that_names_the_problem(
     problem = response.json()["detail"]
     assert isinstance(problem, str) and detail in problem, problem
     assert "psycopg" not in problem and "interval" not in problem, problem
+
+
+def test_a_store_filter_with_operators_still_finds_items(stack: Stack) -> None:
+    namespace = ["schemathesis", uuid.uuid4().hex]
+    for key, rank in (("low", 1), ("high", 5)):
+        item = {"namespace": namespace, "key": key, "value": {"rank": rank}}
+        assert httpx.put(f"{stack.api_url}/store/items", json=item).status_code == 204
+    search = {"namespace_prefix": namespace, "filter": {"rank": {"$gt": 3, "$ne": 4}}}
+    found = httpx.post(f"{stack.api_url}/store/items/search", json=search)
+    assert found.status_code == 200, found.text
+    assert [item["key"] for item in found.json()["items"]] == ["high"]

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentlist.contracts.runs import StreamMode
 from agentlist.contracts.storage import ActiveRunStatus, ThreadStatus
@@ -26,6 +26,10 @@ OnCompletion = Literal["delete", "keep"]
 MAX_TTL_MINUTES = 1000 * 365.25 * 24 * 60
 INT4_MAX = 2**31 - 1
 INT8_MAX = 2**63 - 1
+
+# A store filter's field is a value to equal, or an object of these operators (LangGraph's
+# store raises on any other, mid-request).
+STORE_FILTER_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 
 
 class Body(BaseModel):
@@ -235,6 +239,22 @@ class StoreSearch(Body):
     offset: int = Field(default=0, ge=0, le=INT8_MAX)
     query: str | None = None
     refresh_ttl: bool | None = None
+
+    @field_validator("filter")
+    @classmethod
+    def _known_operators(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for field, condition in (value or {}).items():
+            unknown = (
+                sorted(set(condition) - set(STORE_FILTER_OPERATORS))
+                if isinstance(condition, dict)
+                else []
+            )
+            if unknown:
+                raise ValueError(
+                    f"{field}: {unknown[0]!r} is not an operator of"
+                    f" {', '.join(STORE_FILTER_OPERATORS)}"
+                )
+        return value
 
 
 class StoreNamespaces(Body):
