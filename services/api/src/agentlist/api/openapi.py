@@ -20,7 +20,16 @@ _ERROR = {
     "properties": {"detail": {"type": "string", "title": "Detail"}},
 }
 _FASTAPI_ERRORS = ("HTTPValidationError", "ValidationError")
-_EVENTS = {"text/event-stream": {"schema": {"type": "string"}}}
+# Each event of the stream (what schemathesis checks them against, one by one).
+_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "description": "metadata, values, messages/partial, ..."},
+        "data": {"type": "string", "description": "JSON"},
+        "id": {"type": "string", "description": "to resume from, as Last-Event-ID"},
+    },
+}
+_EVENTS = {"text/event-stream": {"schema": _EVENT}}
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 

@@ -74,10 +74,17 @@ class CheckpointBody(Body):
     thread_id: str | None = None
 
 
+class GotoSend(Body):
+    """A ``Send``: run ``node`` with ``input`` as its state."""
+
+    node: str
+    input: Any = None
+
+
 class CommandBody(Body):
     resume: Any = None
     update: Any = None
-    goto: Any = None
+    goto: str | GotoSend | list[str | GotoSend] | None = None
 
 
 class RunConfig(Body):
