@@ -59,6 +59,32 @@ class Page:
         """The parameters of the events named ``method`` received so far."""
         return [event.get("params", {}) for event in self.events if event["method"] == method]
 
+    async def enable(self, *domains: str) -> None:
+        """Have the tab report the events of ``domains`` (``Runtime``, ``Log``, ``Network``)."""
+        for domain in domains:
+            await self.call(f"{domain}.enable")
+
+    def console_errors(self) -> list[str]:
+        """What the page reported as errors so far (``Runtime`` and ``Log`` enabled): its
+        ``console.error`` and failed ``console.assert`` calls, exceptions nobody caught, and
+        the browser's own error entries (a failed load, a refused script)."""
+        errors = [
+            " ".join(str(arg.get("value", arg.get("description", ""))) for arg in call["args"])
+            for call in self.events_of("Runtime.consoleAPICalled")
+            if call["type"] in ("error", "assert")
+        ]
+        errors += [
+            thrown["exceptionDetails"].get("exception", {}).get("description")
+            or thrown["exceptionDetails"]["text"]
+            for thrown in self.events_of("Runtime.exceptionThrown")
+        ]
+        errors += [
+            f"{entry['entry']['text']} ({entry['entry'].get('url', '')})"
+            for entry in self.events_of("Log.entryAdded")
+            if entry["entry"]["level"] == "error"
+        ]
+        return errors
+
 
 @contextlib.asynccontextmanager
 async def headless_chromium(profile: Path) -> AsyncIterator[Page]:

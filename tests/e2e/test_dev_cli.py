@@ -250,3 +250,44 @@ async def test_a_killed_worker_is_started_again_and_its_run_finishes(
     finally:
         dev.stop_quietly()
     assert "exited with -9; starting it again" in dev.output()
+
+
+# -- (f) a project Postgres cannot enter ---------------------------------------------------
+
+
+async def test_a_project_postgres_cannot_enter_is_one_line_or_kept_elsewhere(
+    project: Path, log_dir: Path
+) -> None:
+    """As root (as .ci/run runs the suite), Postgres runs as ``nobody``, who cannot enter a
+    project under a private folder (``/root``, say): its data cannot be kept beside the
+    project. That is one line before any server starts, naming the folder and the ways out;
+    ``--ephemeral``, one of them, works. As any other user, Postgres runs as that user, who may
+    enter the folder: it just works."""
+    closed = project / "private"
+    closed.mkdir()
+    closed.chmod(0o700)
+    inside = closed / "project"
+    inside.mkdir()
+    for name in ("graphs.py", "langgraph.json"):
+        shutil.move(project / name, inside / name)
+    as_root = os.geteuid() == 0
+    if as_root:
+        result = refusal(inside, "--config", "langgraph.json", "--port", str(free_port()))
+        assert_refused(result, str(closed), "nobody", "--ephemeral", "--data-dir")
+        kept = inside / ".agentlist"
+        assert not kept.exists() or {p.name for p in kept.iterdir()} <= {".gitignore"}, (
+            "a server wrote data before the refusal"
+        )
+    ephemeral = ["--ephemeral"] if as_root else []
+    dev = Dev(inside, log_dir / "dev-cli-private.log", *CONFIG, *ephemeral)
+    try:
+        await dev.ready()
+        client = get_client(url=dev.url)
+        thread = await client.threads.create()
+        values: Any = await client.runs.wait(thread["thread_id"], "chat", input=HELLO)
+        assert values["messages"][-1]["content"] == "echo: hello"
+        dev.interrupt()
+        assert await dev.exit_code(60) == 0, dev.output()[-3000:]
+    finally:
+        dev.stop_quietly()
+    assert "Traceback" not in dev.output(), dev.output()[-5000:]

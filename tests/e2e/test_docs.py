@@ -128,25 +128,6 @@ async def _requested(page: Page) -> list[str]:
     return [sent["request"]["url"] for sent in page.events_of("Network.requestWillBeSent")]
 
 
-def _console_errors(page: Page) -> list[str]:
-    errors = [
-        " ".join(str(arg.get("value", arg.get("description", ""))) for arg in call["args"])
-        for call in page.events_of("Runtime.consoleAPICalled")
-        if call["type"] in ("error", "assert")
-    ]
-    errors += [
-        thrown["exceptionDetails"].get("exception", {}).get("description")
-        or thrown["exceptionDetails"]["text"]
-        for thrown in page.events_of("Runtime.exceptionThrown")
-    ]
-    errors += [
-        f"{entry['entry']['text']} ({entry['entry'].get('url', '')})"
-        for entry in page.events_of("Log.entryAdded")
-        if entry["entry"]["level"] == "error"
-    ]
-    return errors
-
-
 @pytest.mark.parametrize(
     ("path", "selector", "shown"),
     [
@@ -159,15 +140,14 @@ async def test_the_page_renders_in_a_browser_from_the_api_alone(
     stack: Stack, tmp_path: Path, path: str, selector: str, shown: str
 ) -> None:
     async with headless_chromium(tmp_path / "profile") as page:
-        for domain in ("Network", "Runtime", "Log"):
-            await page.call(f"{domain}.enable")
+        await page.enable("Network", "Runtime", "Log")
         await page.call("Page.navigate", url=f"{stack.api_url}{path}")
         await eventually(
             lambda: page.text(selector),
             lambda text: shown in text,
             within=BROWSER_PATIENCE,
             what=f"{shown!r} on {path}",
-            context=lambda: "\n".join(_console_errors(page)),
+            context=lambda: "\n".join(page.console_errors()),
         )
         # The icon is asked for when the browser gets to it; the HTTP test checks its URL.
         expected = {f"{stack.api_url}{url}" for url in REFERENCED[path] if "favicon" not in url}
@@ -177,6 +157,6 @@ async def test_the_page_renders_in_a_browser_from_the_api_alone(
             within=BROWSER_PATIENCE,
             what=f"the requests of {path}",
         )
-        errors = _console_errors(page)
+        errors = page.console_errors()
     assert [url for url in requested if not _stays_on_the_machine(url)] == []
     assert errors == []

@@ -1,23 +1,33 @@
 """Studio at ``/ui``: its page and assets as the API serves them (the modules checked by node,
 the SSE parser unit-tested by ``node --test``, the token rules run by node), and the page itself
-in headless Chromium on a server with custom auth, driven over the DevTools protocol."""
+in headless Chromium driven over the DevTools protocol: a whole session as a user has it (pick a
+graph, a new thread, a streamed reply, state and workers, an interrupt answered), with no
+console error, and on a server with custom auth."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import os
 import re
 import shutil
 import subprocess
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import nats
 import pytest
-from browserkit import BROWSER_PATIENCE, headless_chromium
+from browserkit import BROWSER_PATIENCE, Page, headless_chromium
 from langgraph_sdk import get_client
 from waitkit import eventually
 
+from agentlist.contracts import subjects
+from agentlist.contracts.workers import GraphInfo, RegisterReply, WorkerRegister
 from agentlist.launcher import Stack
 
 SSE_TEST = Path(__file__).resolve().parents[1] / "js" / "sse.test.mjs"
@@ -226,3 +236,182 @@ async def test_the_studio_works_on_an_authenticated_server_once_given_a_token(
         assert "echo: hi" in await page.text("#ai")
     runs = await alice.runs.list(alices)
     assert len(runs) == 1 and runs[0]["status"] == "success"
+
+
+# -- a session in a browser --------------------------------------------------------------------
+
+# The registry's default: a worker silent this long is dead (the stack keeps the defaults).
+DEAD_AFTER = 15.0
+STUDIO_POLL = 5.0
+
+
+@contextlib.asynccontextmanager
+async def silent_worker(nats_url: str) -> AsyncIterator[str]:
+    """A worker that registers and never beats again, as one killed would: the registry
+    declares it dead. Its id is yielded, once the registry has accepted it."""
+    worker = f"py-ui-silent-{uuid.uuid4().hex[:8]}"
+    message = WorkerRegister(
+        worker_id=worker,
+        language="python",
+        version="0.0.0",
+        host="gone",
+        pid=1,
+        capacity=1,
+        graphs=[GraphInfo(graph_id=f"silent_{uuid.uuid4().hex[:8]}")],
+    )
+    nc = await nats.connect(nats_url)
+    try:
+        reply = await nc.request(subjects.REGISTRY_REGISTER, message.model_dump_json().encode(), 5)
+        assert RegisterReply.model_validate_json(reply.data).accepted
+        yield worker
+    finally:
+        await nc.drain()
+
+
+async def _system_assistant(sdk: Any, graph_id: str) -> str:
+    found = await sdk.assistants.search(graph_id=graph_id, metadata={"created_by": "system"})
+    assert len(found) == 1, found
+    return str(found[0]["assistant_id"])
+
+
+async def _click(page: Page, selector: str) -> None:
+    """Click the element once it is there and enabled (the page may still be loading)."""
+    target = json.dumps(selector)
+    await eventually(
+        lambda: page.evaluate(f"(e => !!e && !e.disabled)(document.querySelector({target}))"),
+        within=BROWSER_PATIENCE,
+        what=f"{selector} to click",
+        context=lambda: "\n".join(page.console_errors()),
+    )
+    await page.evaluate(f"document.querySelector({target}).click()")
+
+
+async def _type(page: Page, selector: str, text: str) -> None:
+    """Replace the field's text as a user would: focus, select all, type."""
+    await page.evaluate(f"document.querySelector({json.dumps(selector)}).select()")
+    await page.call("Input.insertText", text=text)
+
+
+async def _shows(page: Page, selector: str, wanted: str | None = None) -> str:
+    """The element's text once it is non-empty (and has ``wanted`` in it, if given)."""
+    return await eventually(
+        lambda: page.text(selector),
+        lambda text: bool(text) and (wanted is None or wanted in text),
+        within=BROWSER_PATIENCE,
+        what=f"{wanted!r} in {selector}" if wanted else f"text in {selector}",
+        context=lambda: "\n".join(page.console_errors()),
+    )
+
+
+async def _run_ends(page: Page) -> str:
+    return await eventually(
+        lambda: page.text("#run-status"),
+        lambda text: text in ("done", "interrupted", "failed", "error", "cancelled"),
+        within=BROWSER_PATIENCE,
+        what="the Studio's run to end",
+    )
+
+
+async def _pick_graph(page: Page, assistant_id: str, graph_id: str) -> None:
+    await _click(page, f'#assistants button[data-id="{assistant_id}"]')
+    await eventually(
+        lambda: page.text("#graph-name"), lambda name: name == graph_id, within=BROWSER_PATIENCE
+    )
+    # Its drawing and input schema are read from the API.
+    await eventually(
+        lambda: page.evaluate("document.querySelectorAll('#graph svg .node').length"),
+        lambda nodes: nodes >= 3,
+        within=BROWSER_PATIENCE,
+        what=f"the drawing of {graph_id}",
+    )
+
+
+async def _new_thread(page: Page, previous: str) -> str:
+    await _click(page, "#new-thread")
+    return await eventually(
+        lambda: page.text("#thread-name"),
+        lambda name: bool(name) and name != previous,
+        within=BROWSER_PATIENCE,
+        what="the new thread shown",
+    )
+
+
+async def test_a_studio_session_with_a_chat_an_interrupt_answered_and_the_workers(
+    stack: Stack, sdk: Any, tmp_path: Path
+) -> None:
+    agent = await _system_assistant(sdk, "agent")
+    asks = await _system_assistant(sdk, "interrupts")
+    live_rows = (
+        "[...document.querySelectorAll('#workers tbody tr[data-id]')].map(r => r.dataset.id)"
+    )
+    dead_rows = (
+        "[...document.querySelectorAll('#dead-workers tbody tr[data-id]')].map(r => r.dataset.id)"
+    )
+    checked_modes = "[...document.querySelectorAll('#modes input:checked')].map(b => b.value)"
+
+    async with silent_worker(stack.nats_url) as silent, headless_chromium(tmp_path / "p") as page:
+        await page.enable("Runtime", "Log")
+        await page.call("Page.navigate", url=f"{stack.api_url}/ui")
+
+        # A chat graph: its input is a message, its reply streams as message chunks.
+        await _pick_graph(page, agent, "agent")
+        assert "messages" in await _shows(page, "#schema")
+        assert "messages-tuple" in await page.evaluate(checked_modes)
+        chat = await _new_thread(page, previous="")
+        await _click(page, "#run")
+        assert await _run_ends(page) == "done", await page.text("#error")
+        assert "echo: hi" in await _shows(page, "#ai")
+        assert "echo: hi" in await _shows(page, "#state", "echo: hi")
+        assert await page.evaluate("document.querySelectorAll('#history li').length") >= 2
+        assert (await sdk.threads.get_state(chat))["values"]["messages"][-1]["content"] == (
+            "echo: hi"
+        )
+
+        # A graph that asks: the run stops on interrupt(), the Studio shows the question and
+        # sends the answer back as Command(resume=...).
+        await _pick_graph(page, asks, "interrupts")
+        asking = await _new_thread(page, previous=chat)
+        await _type(page, "#input", json.dumps({"question": "What is your name?"}))
+        await _click(page, "#run")
+        assert await _run_ends(page) == "interrupted", await page.text("#error")
+        assert await page.evaluate("document.getElementById('interrupt').hidden") is False
+        assert await _shows(page, "#interrupts pre") == "What is your name?"
+        await _type(page, "#interrupts textarea", "Ada")
+        await _click(page, "#resume")
+        assert await _run_ends(page) == "done", await page.text("#error")
+        assert '"answer": "Ada"' in await _shows(page, "#state", '"answer"')
+        assert await page.evaluate("document.getElementById('interrupt').hidden") is True
+        state = await sdk.threads.get_state(asking)
+        assert state["values"] == {"question": "What is your name?", "answer": "Ada"}
+        assert state["next"] == []
+        resumed, first = await sdk.runs.list(asking)  # newest first
+        assert first["kwargs"]["input"] == {"question": "What is your name?"}
+        assert resumed["kwargs"]["command"] == {"resume": "Ada"}
+        assert resumed["kwargs"]["input"] is None
+
+        # Back to the chat thread: it shows its own graph again, and its reply.
+        await _click(page, f'#threads button[title="{chat}"]')
+        await eventually(
+            lambda: page.text("#graph-name"), lambda name: name == "agent", within=BROWSER_PATIENCE
+        )
+        assert "echo: hi" in await _shows(page, "#state", "echo: hi")
+        assert await page.evaluate("document.getElementById('interrupt').hidden") is True
+
+        # Workers: the live ones in the table, the silent one apart once the registry calls it
+        # dead (the Studio polls every few seconds).
+        await eventually(
+            lambda: page.evaluate(live_rows), within=BROWSER_PATIENCE, what="live workers"
+        )
+        await eventually(
+            lambda: page.evaluate(dead_rows),
+            lambda rows: silent in rows,
+            within=DEAD_AFTER + STUDIO_POLL + BROWSER_PATIENCE,
+            what="the silent worker among the dead ones",
+        )
+        assert silent not in await page.evaluate(live_rows)
+        assert "healthy" in await page.text("#workers tbody")
+        await _click(page, "#dead-workers summary")
+        dead_box = await _shows(page, "#dead-workers", "Dead workers")
+        assert "no heartbeat" in dead_box and silent[-8:] in dead_box
+
+        assert page.console_errors() == []

@@ -16,6 +16,7 @@ from agentlist.api.errors import install_error_handlers
 from agentlist.api.langgraph_storage import open_storage
 from agentlist.api.latency import LatencyRecorder, RecordLatency
 from agentlist.api.limits import BodySizeLimit
+from agentlist.api.openapi import describe_errors
 from agentlist.api.ratelimit import TenantLimits
 from agentlist.api.routes import (
     assistants,
@@ -121,6 +122,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for module in (meta, ui):
         app.include_router(module.router)
     install_docs(app)
+    describe_errors(app)
     guarded = [Depends(get_caller)]
     for module in (assistants, threads, thread_state, thread_stream, crons, runs, store, workers):
         app.include_router(module.router, dependencies=guarded)

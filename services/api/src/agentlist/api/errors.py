@@ -6,6 +6,7 @@ import logging
 
 import asyncpg
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -97,6 +98,23 @@ def _data_error_detail(exc: asyncpg.DataError) -> str:
     return "A value is out of range or of the wrong type"
 
 
+def _store_data_error_detail(exc: psycopg.DataError) -> str:
+    """The store's words for what LangGraph's Postgres store (psycopg) refused."""
+    if isinstance(exc, psycopg.errors.UntranslatableCharacter) or "NUL" in str(exc):
+        return "Text cannot contain a NUL character (\\u0000)"
+    if isinstance(exc, psycopg.errors.NumericValueOutOfRange):
+        return "A number is out of range"
+    return "A value is out of range or of the wrong type"
+
+
+async def _on_store_data_error(request: Request, exc: Exception) -> JSONResponse:
+    # As for asyncpg's, for the store, which is LangGraph's and speaks psycopg: psycopg refuses
+    # a NUL in text itself, Postgres a NUL escape in JSON or a number out of range.
+    logger.info("%s %s: refused value: %s", request.method, request.url.path, exc)
+    assert isinstance(exc, psycopg.DataError)
+    return JSONResponse({"detail": _store_data_error_detail(exc)}, 422)
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
@@ -125,6 +143,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # (query arguments, types) are for the log, not the client.
         logger.info("%s %s: refused value: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": _data_error_detail(exc)}, 422)
+
+    app.add_exception_handler(psycopg.DataError, _on_store_data_error)
 
     @app.exception_handler(orjson.JSONEncodeError)
     async def on_unencodable(_request: Request, _exc: orjson.JSONEncodeError) -> JSONResponse:

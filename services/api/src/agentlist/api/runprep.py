@@ -13,7 +13,7 @@ from typing import Any, Final
 from uuid import UUID
 
 from agentlist.api.errors import BadRequestError, UnprocessableError
-from agentlist.api.schemas import RunCreate
+from agentlist.api.schemas import GotoSend, RunCreate
 from agentlist.contracts.runs import CheckpointRef, Durability, RunKwargs
 from agentlist.core.langgraph_json import HeaderRules
 
@@ -105,8 +105,13 @@ def _free_form_values(body: RunCreate) -> list[Any]:
         body.context,
         config.configurable if config else None,
         config.model_extra if config else None,
-        (command.resume, command.update, command.goto) if command else None,
+        (command.resume, command.update, _sent_inputs(command.goto)) if command else None,
     ]
+
+
+def _sent_inputs(goto: str | GotoSend | list[str | GotoSend] | None) -> list[Any]:
+    targets = goto if isinstance(goto, list) else [goto]
+    return [target.input for target in targets if isinstance(target, GotoSend)]
 
 
 MAX_NESTING: Final = 100

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentlist.contracts.runs import StreamMode
 from agentlist.contracts.storage import ActiveRunStatus, ThreadStatus
@@ -19,6 +19,17 @@ MultitaskStrategy = Literal["reject", "enqueue", "interrupt", "rollback"]
 IfNotExists = Literal["reject", "create"]
 OnDisconnect = Literal["cancel", "continue"]
 OnCompletion = Literal["delete", "keep"]
+
+# Bounds of what Postgres stores: a TTL becomes an interval (at most about 178 million years;
+# a thousand years is forever enough), a depth an ``integer``. Past them the database refuses
+# the value mid-request; a 422 names the field instead.
+MAX_TTL_MINUTES = 1000 * 365.25 * 24 * 60
+INT4_MAX = 2**31 - 1
+INT8_MAX = 2**63 - 1
+
+# A store filter's field is a value to equal, or an object of these operators (LangGraph's
+# store raises on any other, mid-request).
+STORE_FILTER_OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 
 
 class Body(BaseModel):
@@ -43,7 +54,7 @@ class AssistantCount(Body):
 
 
 class ThreadTTL(Body):
-    ttl: float = Field(gt=0)
+    ttl: float = Field(gt=0, le=MAX_TTL_MINUTES)
     """Minutes."""
     strategy: Literal["delete", "keep_latest"] = "delete"
 
@@ -63,10 +74,17 @@ class CheckpointBody(Body):
     thread_id: str | None = None
 
 
+class GotoSend(Body):
+    """A ``Send``: run ``node`` with ``input`` as its state."""
+
+    node: str
+    input: Any = None
+
+
 class CommandBody(Body):
     resume: Any = None
     update: Any = None
-    goto: Any = None
+    goto: str | GotoSend | list[str | GotoSend] | None = None
 
 
 class RunConfig(Body):
@@ -200,7 +218,7 @@ class StorePut(Body):
     key: str = Field(min_length=1)
     value: dict[str, Any]
     index: Literal[False] | list[str] | None = None
-    ttl: float | None = Field(default=None, gt=0)
+    ttl: float | None = Field(default=None, gt=0, le=MAX_TTL_MINUTES)
     """Minutes."""
 
 
@@ -225,17 +243,33 @@ class StoreSearch(Body):
     namespace_prefix: Namespace = Field(default_factory=list)
     filter: dict[str, Any] | None = None
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT8_MAX)
     query: str | None = None
     refresh_ttl: bool | None = None
+
+    @field_validator("filter")
+    @classmethod
+    def _known_operators(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for field, condition in (value or {}).items():
+            unknown = (
+                sorted(set(condition) - set(STORE_FILTER_OPERATORS))
+                if isinstance(condition, dict)
+                else []
+            )
+            if unknown:
+                raise ValueError(
+                    f"{field}: {unknown[0]!r} is not an operator of"
+                    f" {', '.join(STORE_FILTER_OPERATORS)}"
+                )
+        return value
 
 
 class StoreNamespaces(Body):
     prefix: Namespace | None = None
     suffix: Namespace | None = None
-    max_depth: int | None = Field(default=None, ge=1)
+    max_depth: int | None = Field(default=None, ge=1, le=INT4_MAX)
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=INT8_MAX)
 
 
 class CronCreate(Body):

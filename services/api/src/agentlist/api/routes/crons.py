@@ -138,7 +138,7 @@ async def patch_cron(
             payload=payload,
             run_template={**row["run_template"], **template},
             metadata=payload.get("metadata") or row["metadata"],
-            enabled=changes.get("enabled", row["enabled"]),
+            enabled=row["enabled"] if body.enabled is None else body.enabled,
             on_run_completed=payload.get("on_run_completed") or row["on_run_completed"],
             end_time=body.end_time if "end_time" in changes else row["end_time"],
             next_run_date=cron_rules.first_run(schedule, timezone),

@@ -57,7 +57,11 @@ async def _nats_ok(resources: Resources) -> None:
     await resources.nats.flush(timeout=int(_PROBE_TIMEOUT))
 
 
-@router.get("/metrics", response_model=None)
+@router.get(
+    "/metrics",
+    response_model=None,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Response:
     """Queue depth by status and graph, the oldest waiting run, workers and their capacity:
     Prometheus text, or JSON with ``?format=json``."""

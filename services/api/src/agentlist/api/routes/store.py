@@ -25,6 +25,7 @@ from agentlist.api.errors import BadRequestError, ForbiddenError, UnprocessableE
 from agentlist.api.params import truthy
 from agentlist.api.responses import JsonResponse
 from agentlist.api.schemas import (
+    INT8_MAX,
     StoreBatchDelete,
     StoreBatchPut,
     StoreDelete,
@@ -131,7 +132,7 @@ async def list_items(
     caller: CallerDep,
     namespace: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT8_MAX)] = 0,
 ) -> JsonResponse:
     """The seed's listing: the items under a namespace prefix (``a.b``), as a search."""
     labels = namespace.split(".") if namespace else []

@@ -14,8 +14,9 @@ const KNOWN_STATES = new Set([
 const POLL_MS = 5000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-/** @type {{assistant: any, thread: any, run: {threadId: string, runId: string} | null}} */
-const state = { assistant: null, thread: null, run: null };
+/** @type {{assistant: any, thread: any, run: {threadId: string, runId: string} | null,
+ *   interrupted: {assistantId: string, asks: {id?: string, value: unknown}[]} | null}} */
+const state = { assistant: null, thread: null, run: null, interrupted: null };
 
 // ---- DOM helpers -------------------------------------------------------------------------
 
@@ -164,10 +165,14 @@ const enc = encodeURIComponent;
 
 // ---- Assistants, graph drawing and schema --------------------------------------------------
 
+/** The assistants listed, to find a thread's own. @type {any[]} */
+let assistantList = [];
+
 async function loadAssistants() {
   const assistants = await api("POST", "/assistants/search", {
     limit: 100, sort_by: "graph_id", sort_order: "asc",
   });
+  assistantList = assistants;
   const list = $("assistants");
   list.replaceChildren(...assistants.map((/** @type {any} */ a) => {
     const button = h("button", { type: "button", "data-id": a.assistant_id, "aria-current": a.assistant_id === state.assistant?.assistant_id },
@@ -337,6 +342,9 @@ async function selectThread(thread) {
   state.thread = thread;
   markCurrent("threads", thread.thread_id);
   $("thread-name").textContent = thread.thread_id;
+  // A thread that has run belongs to its assistant's graph: show that one.
+  const own = assistantList.find((a) => a.assistant_id === thread.metadata?.assistant_id);
+  if (own && own.assistant_id !== state.assistant?.assistant_id) await selectAssistant(own);
   await loadThreadState();
 }
 
@@ -348,6 +356,7 @@ async function loadThreadState() {
     api("GET", `/threads/${id}/history?limit=10`),
   ]);
   $("state").textContent = current.status === "fulfilled" ? json(current.value) : current.reason.message;
+  renderInterrupts(current.status === "fulfilled" ? current.value : null);
   $("history").replaceChildren(...(history.status === "fulfilled"
     ? history.value.map((/** @type {any} */ cp) => eventItem(
       `step ${cp.metadata?.step ?? "?"}`, `${cp.metadata?.source ?? ""} → next ${JSON.stringify(cp.next ?? [])}`, cp.values, false))
@@ -374,6 +383,7 @@ function checkedModes() {
 function setRunning(running) {
   /** @type {HTMLButtonElement} */ ($("run")).disabled = running;
   /** @type {HTMLButtonElement} */ ($("cancel")).disabled = !running || state.run === null;
+  /** @type {HTMLButtonElement} */ ($("resume")).disabled = running;
 }
 
 /** @param {string | null} location */
@@ -465,6 +475,12 @@ async function run() {
     showError("Pick a graph first.");
     return;
   }
+  await streamRun(state.assistant.assistant_id, { input });
+}
+
+/** Start a run on the current thread (a new one if none) and show its stream.
+ * @param {string} assistantId @param {Record<string, unknown>} what input or command */
+async function streamRun(assistantId, what) {
   $("ai").replaceChildren();
   $("events").replaceChildren();
   $("run-id").textContent = "";
@@ -473,12 +489,14 @@ async function run() {
   state.run = null;
   setRunning(true);
   $("run-status").textContent = "starting…";
+  const status = $("run-status");
+  let outcome = "failed";
   try {
     const thread = state.thread ?? (await createThread());
     const response = await fetch(`/threads/${enc(thread.thread_id)}/runs/stream`, {
       method: "POST",
       headers: withToken({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ assistant_id: state.assistant.assistant_id, input, stream_mode: checkedModes() }),
+      body: JSON.stringify({ assistant_id: assistantId, ...what, stream_mode: checkedModes() }),
     });
     if (!response.ok || !response.body) throw failure(response, await readJson(response));
     const runId = runIdFrom(response.headers.get("Content-Location"));
@@ -487,18 +505,64 @@ async function run() {
       $("run-id").textContent = runId;
     }
     setRunning(true);
-    $("run-status").textContent = "streaming…";
+    status.textContent = "streaming…";
     await consume(response.body);
-    const status = $("run-status");
-    status.textContent = status.textContent === "cancelling…" ? "cancelled" : status.textContent === "error" ? "error" : "done";
+    outcome = status.textContent === "cancelling…" ? "cancelled" : status.textContent === "error" ? "error" : "done";
   } catch (error) {
-    $("run-status").textContent = "failed";
     showError(error);
   } finally {
     state.run = null;
     setRunning(false);
     await Promise.all([loadThreads(), loadThreadState()]).catch(showError);
+    // Set last, once the thread's state tells whether the graph now waits for an answer.
+    status.textContent = outcome === "done" && state.interrupted ? "interrupted" : outcome;
   }
+}
+
+// ---- Interrupts ----------------------------------------------------------------------------
+
+/** The interrupts a thread's state waits on: ``interrupts``, or its tasks' (older servers).
+ * @param {any} threadState @returns {{id?: string, value: unknown}[]} */
+function pendingInterrupts(threadState) {
+  if (Array.isArray(threadState?.interrupts)) return threadState.interrupts;
+  return (threadState?.tasks ?? []).flatMap((/** @type {any} */ task) => task.interrupts ?? []);
+}
+
+/** Show what the graph asks, with a box per interrupt for the answer.
+ * @param {any} threadState */
+function renderInterrupts(threadState) {
+  const asks = pendingInterrupts(threadState);
+  state.interrupted = asks.length > 0
+    ? { assistantId: String(threadState.metadata?.assistant_id ?? state.assistant?.assistant_id ?? ""), asks }
+    : null;
+  $("interrupt").hidden = asks.length === 0;
+  $("interrupts").replaceChildren(...asks.map((ask, index) => {
+    const box = h("textarea", { rows: 2, spellcheck: "false", "aria-label": `answer ${index + 1}`, "data-id": ask.id ?? "" });
+    return h("li", {}, h("pre", { class: "ask" }, typeof ask.value === "string" ? ask.value : json(ask.value)),
+      h("label", {}, "Answer (JSON, or plain text)"), box);
+  }));
+}
+
+/** An answer as typed: JSON if it parses, else the text itself. @param {string} text */
+function answerOf(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function resume() {
+  clearError();
+  const pending = state.interrupted;
+  if (!pending || !state.thread) return;
+  const boxes = [.../** @type {NodeListOf<HTMLTextAreaElement>} */ ($("interrupts").querySelectorAll("textarea"))];
+  // One interrupt takes the answer itself; several, a map from each interrupt's id to its own.
+  const answer = boxes.length === 1
+    ? answerOf(boxes[0].value)
+    : Object.fromEntries(boxes.map((box) => [box.getAttribute("data-id"), answerOf(box.value)]));
+  $("interrupt").hidden = true;
+  await streamRun(pending.assistantId, { command: { resume: answer } });
 }
 
 async function cancelRun() {
@@ -526,14 +590,36 @@ async function loadWorkers() {
     $("workers").querySelector("tbody")?.replaceChildren(h("tr", {}, h("td", { colspan: 4, class: "muted" }, why)));
     return;
   }
-  const rows = workers.map((/** @type {any} */ w) => h("tr", {},
-    h("td", { title: `${w.worker_id}\n${w.language} ${w.version ?? ""} on ${w.host ?? "?"}\ngraphs: ${(w.graphs ?? []).join(", ")}` },
-      h("code", {}, short(w.worker_id)), " ", h("span", { class: "muted" }, w.language)),
+  const live = workers.filter((/** @type {any} */ w) => w.state !== "dead");
+  const dead = workers.filter((/** @type {any} */ w) => w.state === "dead");
+  const rows = live.map((/** @type {any} */ w) => h("tr", { "data-id": w.worker_id },
+    workerCell(w),
     h("td", { class: stateClass(w.state) }, w.state),
     h("td", {}, `${w.inflight}/${w.capacity}`),
     h("td", { title: String(w.last_heartbeat_at) }, `${Number(w.seconds_since_heartbeat).toFixed(1)}s ago`)));
   $("workers").querySelector("tbody")?.replaceChildren(
-    ...(rows.length > 0 ? rows : [h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No workers."))]));
+    ...(rows.length > 0 ? rows : [h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No live workers."))]));
+  // Dead workers are debris of stopped processes, kept apart so that they do not read as load.
+  const deadBox = $("dead-workers");
+  deadBox.hidden = dead.length === 0;
+  $("dead-count").textContent = `(${dead.length})`;
+  deadBox.querySelector("tbody")?.replaceChildren(...dead.map((/** @type {any} */ w) => h("tr", { "data-id": w.worker_id },
+    workerCell(w),
+    h("td", {}, (w.graphs ?? []).join(", ")),
+    h("td", { title: String(w.last_heartbeat_at) }, `${ago(Number(w.seconds_since_heartbeat))} ago`))));
+}
+
+/** @param {any} w */
+function workerCell(w) {
+  return h("td", { title: `${w.worker_id}\n${w.language} ${w.version ?? ""} on ${w.host ?? "?"}\ngraphs: ${(w.graphs ?? []).join(", ")}` },
+    h("code", {}, short(w.worker_id)), " ", h("span", { class: "muted" }, w.language));
+}
+
+/** @param {number} seconds */
+function ago(seconds) {
+  if (seconds < 120) return `${seconds.toFixed(0)}s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(0)} h`;
 }
 
 async function loadHealth() {
@@ -563,6 +649,7 @@ function start() {
   buildModes();
   setUpToken();
   $("run").addEventListener("click", () => void run());
+  $("resume").addEventListener("click", () => void resume());
   $("cancel").addEventListener("click", () => void cancelRun());
   $("refresh").addEventListener("click", () => void refreshAll());
   $("new-thread").addEventListener("click", () => createThread().catch(showError));
