@@ -31,6 +31,7 @@ forwards to it, so ``agentlist worker --help`` is ``agentlist-worker --help``.""
 TOOLS = {
     "keys": ("agentlist.api.keys_command", "create, list and revoke API keys"),
     "credentials": ("agentlist.launcher.credentials", "secrets for a deployment's servers"),
+    "migrate": ("agentlist.launcher.migrate", "the owner's schema migrations and role passwords"),
 }
 """Operators' commands, forwarded like the services."""
 

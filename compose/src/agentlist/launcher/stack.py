@@ -7,6 +7,8 @@ workers). Stopping goes the other way: services first, Postgres last.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -16,17 +18,19 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 from agentlist.contracts.access import REDIS_ROLES
 from agentlist.launcher.graphs import split_by_language
 from agentlist.launcher.identities import FILE_NAME as CREDENTIALS_FILE
-from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role
+from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role, postgres_url_as
 from agentlist.launcher.jsworker import start_js_worker
+from agentlist.launcher.migrate import prepare
 from agentlist.launcher.process import (
     ChildProcess,
     free_port,
@@ -38,6 +42,7 @@ from agentlist.launcher.process import (
 from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RUN_DIR_PREFIX = "agentlist-run-"
 OWNER_FILE = "launcher.pid"
@@ -109,6 +114,7 @@ class Stack:
         self.database_url = options.database_url or ""
         self.redis_url = options.redis_url or ""
         self.identities = options.identities
+        self._migrated = False
 
     @property
     def api_url(self) -> str:
@@ -125,6 +131,7 @@ class Stack:
             self.database_url = self._start(
                 PostgresServer(
                     self.data_dir,
+                    self._own_identities(),
                     durable=self.options.durable,
                     crash_safe=self.options.crash_safe,
                 )
@@ -159,7 +166,7 @@ class Stack:
         env = dict(os.environ)
         env.update(
             NATS_URL=self.url_as(self.nats_url, role),
-            DATABASE_URL=self.database_url,
+            DATABASE_URL=self.database_url_as(role),
             REDIS_URL=self.url_as(self.redis_url, role),
             PYTHONUNBUFFERED="1",
             # The server sections of langgraph.json (http, webhooks, store...) apply.
@@ -180,6 +187,23 @@ class Stack:
         """``url`` with ``role``'s credentials (as it is, for servers this stack does not know)."""
         return self.identities.url_as(url, role) if self.identities is not None else url
 
+    def database_url_as(self, role: Role) -> str:
+        """The database as ``role``'s Postgres login; ``database_url`` (the owner's) for the
+        admin, and for every role when this stack knows no credentials."""
+        if self.identities is None or not self.identities.postgres:
+            return self.database_url
+        return postgres_url_as(self.identities, self.database_url, role)
+
+    def migrate(self) -> None:
+        """``agentlist migrate`` as the owner, once per stack, before its first service: the
+        services' roles may not migrate, and log in only once it set their passwords."""
+        if self._migrated or self.identities is None or not self.identities.postgres:
+            return
+        started = time.monotonic()
+        applied = _run_async(prepare(self.database_url, self.identities.postgres))
+        self._migrated = True
+        logger.info("migrated in %.2fs (%d applied)", time.monotonic() - started, len(applied))
+
     def start_service(
         self,
         kind: str,
@@ -192,6 +216,7 @@ class Stack:
         ``bridge`` or ``worker``. Tests use this to add instances and to kill them."""
         name = name or f"{kind}-{sum(1 for s in self.services if s.name.startswith(kind)) + 1}"
         log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
+        self.migrate()
         argv = [*self._command(kind), *args]
         role = SERVICE_ROLES[kind]
         child = spawn(name, argv, log_path=log_path, env=self.service_env(env, role=role))
@@ -222,6 +247,7 @@ class Stack:
     def start_js_worker(self, config: Path, env: Mapping[str, str] | None = None) -> ChildProcess:
         name = f"worker-js-{sum(1 for s in self.services if s.name.startswith('worker-js')) + 1}"
         log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
+        self.migrate()
         child = start_js_worker(self, config, name=name, env=env, log_path=log_path)
         self.services.append(child)
         return child
@@ -311,6 +337,17 @@ class Stack:
 
     def services_named(self, prefix: str) -> Iterator[ChildProcess]:
         return (s for s in self.services if s.name.startswith(prefix))
+
+
+def _run_async(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` to its end from synchronous code, also when the caller's thread runs an event
+    loop already (an async test starting a stack): then on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 def _new_run_dir() -> Path:

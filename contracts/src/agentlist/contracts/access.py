@@ -16,6 +16,13 @@ prefix per role (``_INBOX_<role>``, from the user name), never ``_INBOX.>``; a r
 requests has ``allow_responses``, so it may publish to a requester's inbox only to answer it.
 Only the scheduler and the bridge touch the JetStream API, and only for the run events stream
 and the bridge's consumer; workers publish events and cannot read them back.
+
+**Postgres** (a login role per service, :data:`POSTGRES_ROLES`): the grants, the row-level
+security policies and the few ``SECURITY DEFINER`` functions are in the migration that made the
+roles (``agentlist.db`` ``migrations/0004_roles_and_rls.sql``) and, for LangGraph's own tables,
+in ``agentlist.db.roles``; only the owner (``admin``) migrates. The API sees one tenant's rows
+per transaction; the scheduler, bridge and registry rows of every tenant in the tables their
+queries use; workers only LangGraph's checkpoints and store.
 """
 
 from __future__ import annotations
@@ -167,9 +174,19 @@ def nats_authorization(passwords: Mapping[str, str]) -> str:
     return _nats_users(lambda role: json.dumps(passwords[role]))
 
 
+POSTGRES_ROLES: Final[dict[str, str]] = {
+    "api": "agentlist_api",
+    "scheduler": "agentlist_scheduler",
+    "registry": "agentlist_registry",
+    "bridge": "agentlist_bridge",
+    "worker": "agentlist_worker",
+}
+"""Per service role: its Postgres login. ``admin`` is the owner, who migrates (``postgres``)."""
+
+
 def password_variable(server: str, role: str) -> str:
-    """The environment variable holding ``role``'s password on ``server`` (``nats``, ``redis``)
-    where a deployment passes them as variables (Compose)."""
+    """The environment variable holding ``role``'s password on ``server`` (``nats``, ``redis``,
+    ``postgres``) where a deployment passes them as variables (Compose)."""
     return f"{server.upper()}_{role.upper()}_PASSWORD"
 
 
