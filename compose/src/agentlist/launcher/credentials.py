@@ -1,8 +1,9 @@
 """``agentlist credentials env``: fresh secrets for a deployment, as the lines of an env file.
 
-Compose reads ``compose/.env``: every role's NATS and Redis password
-(:func:`agentlist.contracts.access.password_variable`) and ``JWT_SECRET``. Writing a new file
-and restarting the services is how they are rotated.
+Compose reads ``compose/.env``: every role's NATS, Redis and Postgres password
+(:func:`agentlist.contracts.access.password_variable`; Postgres's ``admin`` is the owner's,
+who migrates) and ``JWT_SECRET``. Writing a new file and restarting the services is how they
+are rotated (the owner's Postgres password is kept by its volume: see docker-compose.yml).
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ import argparse
 import secrets
 import sys
 
-from agentlist.contracts.access import NATS_PERMISSIONS, REDIS_ROLES, password_variable
+from agentlist.contracts.access import (
+    NATS_PERMISSIONS,
+    POSTGRES_ROLES,
+    REDIS_ROLES,
+    password_variable,
+)
 
 
 def env_lines() -> list[str]:
     lines = [f"{password_variable('nats', role)}={_secret()}" for role in NATS_PERMISSIONS]
     lines += [f"{password_variable('redis', role)}={_secret()}" for role in sorted(REDIS_ROLES)]
+    lines += [
+        f"{password_variable('postgres', role)}={_secret()}" for role in ["admin", *POSTGRES_ROLES]
+    ]
     lines.append(f"JWT_SECRET={_secret()}")
     return lines
 

@@ -14,9 +14,9 @@
 --   LOCAL semantics, agentlist.api.db.tenancy); its policies show and accept only that
 --   tenant's rows, plus, to read, the assistants of the system tenant '__system__'
 --   (agentlist.contracts.ids.SYSTEM_TENANT), which only an operator's transaction
---   (`app.operator` = 'on') may change. No tenant set: no rows. The few reads it makes before a
---   tenant is known, or across tenants for operators, are the SECURITY DEFINER functions
---   below, each answering one narrow question.
+--   (`app.operator` = 'on') may change. No tenant set: no rows, not even those. The few
+--   reads it makes before a tenant is known, or across tenants for operators, are the
+--   SECURITY DEFINER functions below, each answering one narrow question.
 -- * agentlist_scheduler, agentlist_bridge and agentlist_registry never act for a tenant: they
 --   claim, move on and finish runs of every tenant, and the run's row is what names its tenant.
 --   They get policies of their own that pass every row (USING (true)), on the tables they use
@@ -101,14 +101,16 @@ CREATE POLICY api_tenant ON crons TO agentlist_api
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true));
 
 CREATE POLICY api_read_shared ON assistants FOR SELECT TO agentlist_api
-    USING (tenant_id IN (current_setting('app.tenant_id', true), '__system__'));
+    USING (tenant_id = current_setting('app.tenant_id', true)
+           OR (tenant_id = '__system__' AND current_setting('app.tenant_id', true) <> ''));
 CREATE POLICY api_tenant ON assistants TO agentlist_api
     USING (tenant_id = current_setting('app.tenant_id', true)
            OR (tenant_id = '__system__' AND current_setting('app.operator', true) = 'on'))
     WITH CHECK (tenant_id = current_setting('app.tenant_id', true)
                 OR (tenant_id = '__system__' AND current_setting('app.operator', true) = 'on'));
 CREATE POLICY api_read_shared ON assistant_versions FOR SELECT TO agentlist_api
-    USING (tenant_id IN (current_setting('app.tenant_id', true), '__system__'));
+    USING (tenant_id = current_setting('app.tenant_id', true)
+           OR (tenant_id = '__system__' AND current_setting('app.tenant_id', true) <> ''));
 CREATE POLICY api_tenant ON assistant_versions TO agentlist_api
     USING (tenant_id = current_setting('app.tenant_id', true)
            OR (tenant_id = '__system__' AND current_setting('app.operator', true) = 'on'))
