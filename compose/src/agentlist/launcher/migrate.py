@@ -18,11 +18,8 @@ import os
 import sys
 from collections.abc import Mapping
 
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.store.postgres.aio import AsyncPostgresStore
-
 from agentlist.contracts.access import POSTGRES_ROLES, password_variable
-from agentlist.core.langgraph_tables import open_pool, setup_tables
+from agentlist.core.langgraph_tables import set_up_tables
 from agentlist.db.pool import create_pool, migrate
 from agentlist.db.roles import grant_langgraph_tables, set_passwords
 
@@ -31,14 +28,7 @@ logger = logging.getLogger(__name__)
 
 async def prepare(database_url: str, passwords: Mapping[str, str]) -> list[str]:
     """Everything above, as the owner of ``database_url``; returns the migrations applied."""
-    # LangGraph's tables first: the grants below need them.
-    langgraph = await open_pool(database_url, 2)
-    try:
-        await setup_tables(
-            database_url, AsyncPostgresSaver(langgraph), AsyncPostgresStore(langgraph)
-        )
-    finally:
-        await langgraph.close()
+    await set_up_tables(database_url)  # first: the grants below need its tables
     pool = await create_pool(database_url, max_size=2)
     try:
         applied = await migrate(pool)

@@ -162,7 +162,10 @@ class Stack:
         self, extra: Mapping[str, str] | None = None, *, role: Role = "admin"
     ) -> dict[str, str]:
         """What a process of ``role`` is started with: the servers' URLs, with the role's
-        credentials where this stack knows them."""
+        credentials where this stack knows them (its Postgres login works once the owner has
+        migrated, which this does first)."""
+        if role != "admin":
+            self.migrate()
         env = dict(os.environ)
         env.update(
             NATS_URL=self.url_as(self.nats_url, role),
@@ -216,7 +219,6 @@ class Stack:
         ``bridge`` or ``worker``. Tests use this to add instances and to kill them."""
         name = name or f"{kind}-{sum(1 for s in self.services if s.name.startswith(kind)) + 1}"
         log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
-        self.migrate()
         argv = [*self._command(kind), *args]
         role = SERVICE_ROLES[kind]
         child = spawn(name, argv, log_path=log_path, env=self.service_env(env, role=role))
@@ -247,7 +249,6 @@ class Stack:
     def start_js_worker(self, config: Path, env: Mapping[str, str] | None = None) -> ChildProcess:
         name = f"worker-js-{sum(1 for s in self.services if s.name.startswith('worker-js')) + 1}"
         log_path = self.options.log_dir / f"{name}.log" if self.options.log_dir else None
-        self.migrate()
         child = start_js_worker(self, config, name=name, env=env, log_path=log_path)
         self.services.append(child)
         return child

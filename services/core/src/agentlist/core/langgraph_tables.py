@@ -98,3 +98,13 @@ async def _take_setup_lock(conn: AsyncConnection[Any]) -> None:
         if row is not None and row[0]:
             return
         await asyncio.sleep(_SETUP_LOCK_POLL_SECONDS)
+
+
+async def set_up_tables(database_url: str) -> None:
+    """The owner's side of :func:`setup_tables`: LangGraph's tables at this LangGraph's version,
+    before any service opens them (``agentlist migrate``)."""
+    pool = await open_pool(database_url, 2)
+    try:
+        await setup_tables(database_url, AsyncPostgresSaver(pool), AsyncPostgresStore(pool))
+    finally:
+        await pool.close()
