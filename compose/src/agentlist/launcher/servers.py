@@ -171,8 +171,8 @@ class RedisServer(ManagedServer):
 
 
 PG_HBA = """\
-# Written by the launcher on every start. The socket is reachable by its user only (the
-# launcher's own folder); TCP asks everyone for a password, the superuser included.
+# Written by the launcher on every start. Only the server's own user may reach the socket
+# (unix_socket_permissions); TCP asks everyone for a password, the superuser included.
 local all all trust
 host all all 127.0.0.1/32 scram-sha-256
 host all all ::1/128 scram-sha-256
@@ -250,6 +250,8 @@ class PostgresServer(ManagedServer):
             "-h", "127.0.0.1",
             "-p", str(self.port),
             "-k", str(self.root),
+            # The socket trusts whoever reaches it: only the server's own user may.
+            "-c", "unix_socket_permissions=0700",
             "-c", f"fsync={durability}",
             "-c", f"synchronous_commit={synchronous}",
             "-c", f"full_page_writes={durability}",
