@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agentlist.launcher import Stack, StackOptions, binaries
+from agentlist.launcher.identities import Identities
 from agentlist.launcher.process import free_port, port_open, wait_until
 from agentlist.launcher.servers import PostgresServer
 from benchmarks import load, servers
@@ -102,7 +103,8 @@ def stack_off(folder: Path) -> Iterator[Mode]:
         "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no",
         "--dir", str(folder),
     ]  # fmt: skip
-    postgres = PostgresServer(folder)
+    # Every service as the superuser (the admin's URL), as before Postgres had roles.
+    postgres = PostgresServer(folder, Identities.load_or_create(folder))
     postgres.start()
     try:
         with (

@@ -47,15 +47,27 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[St
         yield stack
 
 
-@pytest.fixture(scope="module")
-def search_url(mesh: Stack) -> str:
-    """The team ``search``, allowed graph ``searcher``, added while the stack runs."""
-    lines = add_team(mesh.data_dir, "search", ["searcher"])
-    env_file = mesh.data_dir / f"{team_user('search')}.env"
+def env_file_of(mesh: Stack, team: str) -> dict[str, str]:
+    """The variables ``agentlist credentials worker`` wrote for ``team``'s workers."""
+    env_file = mesh.data_dir / f"{team_user(team)}.env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    url = env_file.read_text().strip().removeprefix("NATS_URL=")
-    assert f"NATS_URL={url}" in "\n".join(lines)
-    return url
+    return dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+
+
+@pytest.fixture(scope="module")
+def search_env(mesh: Stack) -> dict[str, str]:
+    """The team ``search``, allowed graph ``searcher``, added while the stack runs: what its
+    workers join with."""
+    lines = add_team(mesh.data_dir, "search", ["searcher"])
+    env = env_file_of(mesh, "search")
+    assert all(f"{name}={value}" in "\n".join(lines) for name, value in env.items())
+    assert env["DATABASE_URL"].startswith("postgresql://agentlist_worker:")
+    return env
+
+
+@pytest.fixture(scope="module")
+def search_url(search_env: dict[str, str]) -> str:
+    return search_env["NATS_URL"]
 
 
 @pytest_asyncio.fixture
@@ -175,10 +187,10 @@ async def worker_of_team(mesh: Stack, team: str) -> str:
 
 
 async def test_a_team_worker_joins_the_running_stack_and_runs_its_graph(
-    mesh: Stack, search_url: str, tmp_path: Path
+    mesh: Stack, search_env: dict[str, str], tmp_path: Path
 ) -> None:
     config = graphs_config(tmp_path, "searcher", "sneaky")
-    mesh.start_worker(config, env={"NATS_URL": search_url, "AGENTLIST_WORKER_ID": "team-w1"})
+    mesh.start_worker(config, env={**search_env, "AGENTLIST_WORKER_ID": "team-w1"})
     client = get_client(url=mesh.api_url)
     await eventually(lambda: _serves(mesh, "team-w1"), within=60, what="the team's worker")
     said: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
@@ -207,11 +219,10 @@ async def _serves(mesh: Stack, worker_id: str) -> bool:
 
 async def test_rotating_a_teams_password_locks_the_old_one_out(mesh: Stack) -> None:
     add_team(mesh.data_dir, "rotated", ["x"])
-    env_file = mesh.data_dir / f"{team_user('rotated')}.env"
-    old = env_file.read_text().strip().removeprefix("NATS_URL=")
+    old = env_file_of(mesh, "rotated")["NATS_URL"]
     await (await nats.connect(old, allow_reconnect=False)).close()
     add_team(mesh.data_dir, "rotated", ["x"], rotate=True)
-    new = env_file.read_text().strip().removeprefix("NATS_URL=")
+    new = env_file_of(mesh, "rotated")["NATS_URL"]
     assert new != old
 
     async def old_refused() -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agentlist.contracts.access import (
+    POSTGRES_ROLES,
     REDIS_ROLES,
     password_variable,
     redis_user_arguments,
@@ -89,6 +90,25 @@ def test_each_service_connects_as_its_role_with_the_rights_of_the_contracts() ->
     )
 
 
+def test_services_use_postgres_as_their_roles_once_the_owner_migrated() -> None:
+    services = _services(**SECRETS)
+    owner = urlsplit(services["migrate"]["environment"]["DATABASE_URL"])
+    admin_password = SECRETS[password_variable("postgres", "admin")]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == admin_password
+    assert (owner.username, owner.password) == ("agentlist", admin_password)
+    assert services["migrate"]["command"] == ["migrate"]
+    for role in POSTGRES_ROLES:
+        variable = password_variable("postgres", role)
+        assert services["migrate"]["environment"][variable] == SECRETS[variable]
+        environment = services[role]["environment"]
+        url = urlsplit(environment["DATABASE_URL"])
+        assert (url.username, url.password) == (POSTGRES_ROLES[role], SECRETS[variable]), role
+        assert url.path == owner.path and url.hostname == "postgres"
+        # No service starts before the owner's migration has succeeded.
+        migrate = services[role]["depends_on"]["migrate"]
+        assert migrate["condition"] == "service_completed_successfully", role
+
+
 def test_compose_file_is_valid_and_complete() -> None:
     rendered = _config(**SECRETS)
     assert rendered.returncode == 0, rendered.stderr
@@ -96,6 +116,7 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert {
         "nats",
         "postgres",
+        "migrate",
         "valkey",
         "api",
         "registry",

@@ -31,6 +31,7 @@ forwards to it, so ``agentlist worker --help`` is ``agentlist-worker --help``.""
 TOOLS = {
     "keys": ("agentlist.api.keys_command", "create, list and revoke API keys"),
     "credentials": ("agentlist.launcher.credentials", "secrets for a deployment's servers"),
+    "migrate": ("agentlist.launcher.migrate", "the owner's schema migrations and role passwords"),
 }
 """Operators' commands, forwarded like the services."""
 
@@ -227,7 +228,7 @@ def _print_banner(stack: object, seconds: float) -> None:
         "",
         "Join more workers to this stack from another terminal with (a worker's credentials):",
         f"  NATS_URL={stack.url_as(stack.nats_url, 'worker')}",
-        f"  DATABASE_URL={stack.database_url}",
+        f"  DATABASE_URL={stack.database_url_as('worker')}",
         f"Other roles' passwords (api, scheduler, registry, bridge): {stack.credentials_file}",
         "",
         "Ctrl-C stops everything.",

@@ -12,6 +12,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type { Logger } from "./log.js";
 import type { Persistence } from "./loader.js";
 import { LANGGRAPH_SETUP_LOCK } from "./generated/storage.js";
+import { STORE_MIGRATIONS } from "./generated/migrations.js";
 import { MeshStore } from "./store.js";
 
 /** Shared with the Python worker ("aglwkr"): workers starting together would race on DDL. */
@@ -103,10 +104,14 @@ export async function openPersistence(databaseUrl: string, maxConnections: numbe
   pool.on("connect", (client) => client.on("error", (error) => logger.warn("postgres connection lost", error)));
   const checkpointer = new MeshPostgresSaver(pool);
   const store = new MeshStore(pool);
-  await withSetupLock(pool, async () => {
-    await checkpointer.setup();
-    await store.setup();
-  });
+  if (await mayCreateTables(pool)) {
+    await withSetupLock(pool, async () => {
+      await checkpointer.setup();
+      await store.setup();
+    });
+  } else {
+    await requireSetUp(pool);
+  }
   logger.debug("checkpointer and store tables are ready");
   return {
     pool,
@@ -116,6 +121,32 @@ export async function openPersistence(databaseUrl: string, maxConnections: numbe
       await pool.end();
     },
   };
+}
+
+/** `setup()` creates the schema and its migrations' table "if not exists", which Postgres
+ * refuses to a role without CREATE even when they exist: the worker's own role (`agentlist
+ * migrate`, run by the owner, sets the tables up) only checks they are there. */
+async function mayCreateTables(pool: pg.Pool): Promise<boolean> {
+  const { rows } = await pool.query<{ may: boolean }>(
+    "SELECT has_schema_privilege(current_schema(), 'CREATE') AS may",
+  );
+  return rows[0]?.may === true;
+}
+
+async function requireSetUp(pool: pg.Pool): Promise<void> {
+  const exist = await pool.query<{ ready: boolean }>(
+    "SELECT to_regclass('checkpoint_migrations') IS NOT NULL AND to_regclass('store_migrations') IS NOT NULL AS ready",
+  );
+  if (exist.rows[0]?.ready) {
+    const { rows } = await pool.query<{ checkpoints: number | null; store: number | null }>(
+      "SELECT (SELECT max(v) FROM checkpoint_migrations) AS checkpoints, (SELECT max(v) FROM store_migrations) AS store",
+    );
+    // LangGraph.js's checkpoint migrations are a prefix of Python's, which the owner applies.
+    if (rows[0]?.checkpoints != null && rows[0].store === STORE_MIGRATIONS.length - 1) return;
+  }
+  throw new Error(
+    "LangGraph's checkpoint and store tables are not set up, and this role may not create them: run `agentlist migrate` as the database's owner",
+  );
 }
 
 const SETUP_LOCK_POLL_MS = 50;

@@ -1,8 +1,10 @@
 """``agentlist credentials``: secrets for a deployment's servers.
 
-``env`` prints fresh secrets for Compose as the lines of an env file: every role's NATS and
-Redis password (:func:`agentlist.contracts.access.password_variable`) and ``JWT_SECRET``.
-Writing a new file and restarting the services is how they are rotated.
+``env`` prints fresh secrets for Compose as the lines of an env file (Compose reads
+``compose/.env``): every role's NATS, Redis and Postgres password
+(:func:`agentlist.contracts.access.password_variable`; Postgres's ``admin`` is the owner's,
+who migrates) and ``JWT_SECRET``. Writing a new file and restarting the services is how they
+are rotated (the owner's Postgres password is kept by its volume: see docker-compose.yml).
 
 ``k8s`` prints the same secrets as a Kubernetes Secret, ``agentlist-credentials``, for the
 manifests of compose/k8s (with the password of the routes between NATS servers); ``--trial``
@@ -31,18 +33,23 @@ from agentlist.contracts import subjects
 from agentlist.contracts.access import (
     DEFAULT_TEAM,
     NATS_PERMISSIONS,
+    POSTGRES_ROLES,
     REDIS_ROLES,
     password_variable,
     team_user,
 )
 from agentlist.launcher import compose_teams, datafolder
-from agentlist.launcher.identities import Identities, new_secret, write_secret
-from agentlist.launcher.servers import reload_nats_users
+from agentlist.launcher.identities import Identities, new_secret, postgres_url_as, write_secret
+from agentlist.launcher.servers import reload_nats_users, running_postgres_port
 
 
 def env_lines() -> list[str]:
     lines = [f"{password_variable('nats', role)}={new_secret()}" for role in NATS_PERMISSIONS]
     lines += [f"{password_variable('redis', role)}={new_secret()}" for role in sorted(REDIS_ROLES)]
+    lines += [
+        f"{password_variable('postgres', role)}={new_secret()}"
+        for role in ["admin", *POSTGRES_ROLES]
+    ]
     lines.append(f"JWT_SECRET={new_secret()}")
     return lines
 
@@ -98,14 +105,15 @@ def add_team(folder: Path, team: str, graphs: list[str], *, rotate: bool = False
             f" starts; run this again then for the URL"
         )
         return lines
-    url = identities.url_as_team(f"nats://127.0.0.1:{port}", team)
+    env = {"NATS_URL": identities.url_as_team(f"nats://127.0.0.1:{port}", team)}
+    database_port = running_postgres_port(folder)
+    if database_port is not None:
+        owner = f"postgresql://127.0.0.1:{database_port}/postgres"
+        env["DATABASE_URL"] = postgres_url_as(identities, owner, "worker")
     env_file = folder / f"{team_user(team)}.env"
-    write_secret(env_file, f"NATS_URL={url}\n")
-    lines += [
-        f"its workers join with the NATS_URL in {env_file}:",
-        f"  NATS_URL={url}",
-        "  (and the DATABASE_URL that agentlist dev printed)",
-    ]
+    write_secret(env_file, "".join(f"{name}={value}\n" for name, value in env.items()))
+    lines.append(f"its workers join with the variables in {env_file}:")
+    lines += [f"  {name}={value}" for name, value in env.items()]
     return lines
 
 

@@ -11,6 +11,10 @@ them. Rotating them is deleting the file while the stack is stopped.
 Worker teams (``agentlist credentials worker --team T --graphs a,b``) add a user
 ``worker-T`` each: its password joins the others in ``credentials.json``, its graphs go to
 ``teams.json`` beside it (no secret there), which the registry reads.
+
+Postgres has a login role per service too (:data:`agentlist.contracts.access.POSTGRES_ROLES`),
+with passwords of their own kept in the same file (its ``postgres`` entry); the superuser
+``postgres``, who migrates, has the ``admin`` password.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, get_args
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from agentlist.contracts.access import TEAMS_FILE, parse_teams, team_user
+from agentlist.contracts.access import POSTGRES_ROLES, TEAMS_FILE, parse_teams, team_user
 
 Role = Literal["admin", "api", "scheduler", "registry", "bridge", "worker"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
@@ -37,14 +41,18 @@ SERVICE_ROLES: Final[Mapping[str, Role]] = {
 }
 """The role each kind of process runs as (JavaScript workers too are ``worker``)."""
 FILE_NAME: Final = "credentials.json"
+POSTGRES_ENTRY: Final = "postgres"
+"""The entry of :data:`FILE_NAME` holding the service roles' Postgres passwords."""
 
 
 @dataclass(frozen=True)
 class Identities:
     passwords: Mapping[str, str]
     """Each role's password, and each worker team's (under its user, ``worker-<team>``)."""
-    teams: Mapping[str, list[str]]
+    teams: Mapping[str, list[str]] = field(default_factory=dict)
     """Each worker team's graphs."""
+    postgres: Mapping[str, str] = field(default_factory=dict)
+    """Each service role's Postgres password (see :func:`postgres_passwords`)."""
 
     @classmethod
     def load_or_create(cls, folder: Path) -> Identities:
@@ -53,13 +61,16 @@ class Identities:
         teams = read_teams(folder)
         if path.exists():
             stored = {
-                user: str(password) for user, password in json.loads(path.read_text()).items()
+                user: str(password)
+                for user, password in json.loads(path.read_text()).items()
+                if user != POSTGRES_ENTRY
             }
             if set(stored) >= set(ROLES):
-                return cls(stored, {t: g for t, g in teams.items() if team_user(t) in stored})
+                teams = {t: g for t, g in teams.items() if team_user(t) in stored}
+                return cls(stored, teams, postgres_passwords(path))
         made: dict[str, str] = {role: new_secret() for role in ROLES}
         write_secret(path, json.dumps(made, indent=2))
-        return cls(made, {})
+        return cls(made, {}, postgres_passwords(path))
 
     def url_as(self, url: str, role: Role) -> str:
         """``url`` (any user in it or none) with ``role``'s user and password."""
@@ -76,14 +87,15 @@ class Identities:
         user = team_user(team)
         passwords = {**self.passwords, user: self.passwords.get(user) or new_secret()}
         teams = {**self.teams, team: graphs}
-        write_secret(folder / FILE_NAME, json.dumps(passwords, indent=2))
+        stored = {**passwords, POSTGRES_ENTRY: dict(self.postgres)}
+        write_secret(folder / FILE_NAME, json.dumps(stored, indent=2))
         (folder / TEAMS_FILE).write_text(json.dumps(teams, indent=2) + "\n")
-        return Identities(passwords, teams)
+        return Identities(passwords, teams, self.postgres)
 
     def without_password(self, user: str) -> Identities:
         """These identities less ``user``'s password, to make a new one."""
         passwords = {name: p for name, p in self.passwords.items() if name != user}
-        return Identities(passwords, self.teams)
+        return Identities(passwords, self.teams, self.postgres)
 
 
 def read_teams(folder: Path) -> dict[str, list[str]]:
@@ -108,6 +120,25 @@ def write_secret(path: Path, text: str) -> None:
     with os.fdopen(descriptor, "w") as file:
         file.write(text)
     path.chmod(0o600)
+
+
+def postgres_passwords(path: Path) -> dict[str, str]:
+    """The Postgres passwords of the service roles in the credentials file ``path``, added to
+    it on first use (a file from before they existed keeps its other passwords)."""
+    stored = json.loads(path.read_text())
+    kept = stored.get(POSTGRES_ENTRY)
+    if isinstance(kept, dict) and set(kept) >= set(POSTGRES_ROLES):
+        return {role: str(kept[role]) for role in POSTGRES_ROLES}
+    made = {role: new_secret() for role in POSTGRES_ROLES}
+    write_secret(path, json.dumps({**stored, POSTGRES_ENTRY: made}, indent=2))
+    return made
+
+
+def postgres_url_as(identities: Identities, url: str, role: Role) -> str:
+    """``url`` (the owner's) with ``role``'s Postgres login; the admin's is ``url`` itself."""
+    if role == "admin":
+        return url
+    return with_user(url, POSTGRES_ROLES[role], identities.postgres[role])
 
 
 def with_user(url: str, user: str, password: str) -> str:

@@ -13,12 +13,13 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import urllib.request
 from pathlib import Path
 
 from agentlist.contracts.access import nats_authorization, redis_acl_lines
 from agentlist.launcher import binaries
-from agentlist.launcher.identities import Identities
+from agentlist.launcher.identities import Identities, with_user
 from agentlist.launcher.process import (
     ChildProcess,
     free_port,
@@ -165,6 +166,16 @@ def _runs_config(pid: int, config: Path) -> bool:
     return str(config).encode() in argv
 
 
+def running_postgres_port(data_dir: Path) -> int | None:
+    """The port of the Postgres kept in ``data_dir`` while it runs (from its pid file)."""
+    try:
+        lines = (data_dir / PostgresServer.name / "data" / "postmaster.pid").read_text()
+    except OSError:
+        return None
+    fields = lines.splitlines()
+    return int(fields[3]) if len(fields) > 3 and fields[3].strip().isdigit() else None
+
+
 class RedisServer(ManagedServer):
     """Users and rights from :data:`agentlist.contracts.access.REDIS_ACL`; ``default`` is off.
     ``url`` is the admin's: each service gets its role's (``Identities.url_as``)."""
@@ -213,8 +224,21 @@ class RedisServer(ManagedServer):
         return answer == REDIS_READY
 
 
+PG_HBA = """\
+# Written by the launcher on every start. Only the server's own user may reach the socket
+# (unix_socket_permissions); TCP asks everyone for a password, the superuser included.
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+
+
 class PostgresServer(ManagedServer):
     """PostgreSQL refuses to run as root: as root it runs as ``$PG_RUN_AS`` (``nobody``).
+
+    Over TCP every role gives its password: the superuser ``postgres`` the ``admin`` one
+    (``url``, set over the local socket at each start), the services theirs (set by
+    ``agentlist migrate``).
 
     ``durable``: safe against the machine crashing (fsync). ``crash_safe``: safe against the
     Postgres process crashing (a commit is acknowledged once its WAL is in the kernel's cache,
@@ -225,12 +249,14 @@ class PostgresServer(ManagedServer):
     def __init__(
         self,
         root: Path,
+        identities: Identities,
         port: int | None = None,
         *,
         durable: bool = False,
         crash_safe: bool = False,
     ) -> None:
         super().__init__(root, port)
+        self.identities = identities
         self.durable = durable
         self.crash_safe = crash_safe or durable
         self.bindir = binaries.postgres_bindir()
@@ -249,15 +275,21 @@ class PostgresServer(ManagedServer):
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        url = f"postgresql://127.0.0.1:{self.port}/postgres"
+        return with_user(url, "postgres", self.identities.passwords["admin"])
 
     @property
     def data_dir(self) -> Path:
         return self.root / "data"
 
+    def start(self) -> None:
+        super().start()
+        self._set_superuser_password()
+
     def _launch(self) -> ChildProcess:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
+        self._write_hba()
         with contextlib.suppress(FileNotFoundError):  # a stale pid file after kill -9
             pid_file = self.data_dir / "postmaster.pid"
             if not pid_alive(int(pid_file.read_text().split()[0])):
@@ -272,6 +304,8 @@ class PostgresServer(ManagedServer):
             "-h", "127.0.0.1",
             "-p", str(self.port),
             "-k", str(self.root),
+            # The socket trusts whoever reaches it: only the server's own user may.
+            "-c", "unix_socket_permissions=0700",
             "-c", f"fsync={durability}",
             "-c", f"synchronous_commit={synchronous}",
             "-c", f"full_page_writes={durability}",
@@ -293,7 +327,7 @@ class PostgresServer(ManagedServer):
             str(self.bindir / "initdb"),
             "-D", str(self.data_dir),
             "-U", "postgres",
-            "--auth=trust",
+            "--auth=trust",  # until _write_hba: initdb would want the password in a file
             "--encoding=UTF8",
             "--locale=C",
             "--no-sync",
@@ -310,6 +344,35 @@ class PostgresServer(ManagedServer):
         init.stop()
         if code != 0:
             raise RuntimeError(f"initdb failed ({code}):\n{init.log_tail()}")
+
+    def _write_hba(self) -> None:
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(PG_HBA)
+        hba.chmod(0o600)
+        if self.user is not None and self.group is not None:
+            os.chown(hba, self.user, self.group)
+
+    def _set_superuser_password(self) -> None:
+        """Over the socket (trusted): a data folder made before passwords gets one too, and a
+        rotated admin password takes effect."""
+        password = self.identities.passwords["admin"].replace("'", "''")
+        argv = [
+            str(self.bindir / "psql"),
+            "-X", "-q", "-v", "ON_ERROR_STOP=1",
+            "-h", str(self.root), "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+        ]  # fmt: skip
+        # On stdin, not in argv: another user could read the command line.
+        result = subprocess.run(
+            argv,
+            input=f"ALTER ROLE postgres PASSWORD '{password}';\n",
+            capture_output=True,
+            text=True,
+            env=_minimal_env(),
+            timeout=READY_TIMEOUT,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"cannot set the superuser's password: {result.stderr.strip()}")
 
     def _ready(self) -> bool:
         try:

@@ -7,6 +7,8 @@ workers). Stopping goes the other way: services first, Postgres last.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -16,17 +18,19 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 from agentlist.contracts.access import REDIS_ROLES, TEAMS_FILE
 from agentlist.launcher.graphs import split_by_language
 from agentlist.launcher.identities import FILE_NAME as CREDENTIALS_FILE
-from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role
+from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role, postgres_url_as
 from agentlist.launcher.jsworker import start_js_worker
+from agentlist.launcher.migrate import prepare
 from agentlist.launcher.process import (
     ChildProcess,
     free_port,
@@ -38,6 +42,7 @@ from agentlist.launcher.process import (
 from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RUN_DIR_PREFIX = "agentlist-run-"
 OWNER_FILE = "launcher.pid"
@@ -111,6 +116,7 @@ class Stack:
         self.identities = options.identities
         self._teams_file: Path | None = None
         """The worker teams' grants, where this stack keeps its own credentials."""
+        self._migrated = False
 
     @property
     def api_url(self) -> str:
@@ -127,6 +133,7 @@ class Stack:
             self.database_url = self._start(
                 PostgresServer(
                     self.data_dir,
+                    self._own_identities(),
                     durable=self.options.durable,
                     crash_safe=self.options.crash_safe,
                 )
@@ -158,11 +165,14 @@ class Stack:
         self, extra: Mapping[str, str] | None = None, *, role: Role = "admin"
     ) -> dict[str, str]:
         """What a process of ``role`` is started with: the servers' URLs, with the role's
-        credentials where this stack knows them."""
+        credentials where this stack knows them (its Postgres login works once the owner has
+        migrated, which this does first)."""
+        if role != "admin":
+            self.migrate()
         env = dict(os.environ)
         env.update(
             NATS_URL=self.url_as(self.nats_url, role),
-            DATABASE_URL=self.database_url,
+            DATABASE_URL=self.database_url_as(role),
             REDIS_URL=self.url_as(self.redis_url, role),
             PYTHONUNBUFFERED="1",
             # The server sections of langgraph.json (http, webhooks, store...) apply.
@@ -184,6 +194,23 @@ class Stack:
     def url_as(self, url: str, role: Role) -> str:
         """``url`` with ``role``'s credentials (as it is, for servers this stack does not know)."""
         return self.identities.url_as(url, role) if self.identities is not None else url
+
+    def database_url_as(self, role: Role) -> str:
+        """The database as ``role``'s Postgres login; ``database_url`` (the owner's) for the
+        admin, and for every role when this stack knows no credentials."""
+        if self.identities is None or not self.identities.postgres:
+            return self.database_url
+        return postgres_url_as(self.identities, self.database_url, role)
+
+    def migrate(self) -> None:
+        """``agentlist migrate`` as the owner, once per stack, before its first service: the
+        services' roles may not migrate, and log in only once it set their passwords."""
+        if self._migrated or self.identities is None or not self.identities.postgres:
+            return
+        started = time.monotonic()
+        applied = _run_async(prepare(self.database_url, self.identities.postgres))
+        self._migrated = True
+        logger.info("migrated in %.2fs (%d applied)", time.monotonic() - started, len(applied))
 
     def start_service(
         self,
@@ -316,6 +343,17 @@ class Stack:
 
     def services_named(self, prefix: str) -> Iterator[ChildProcess]:
         return (s for s in self.services if s.name.startswith(prefix))
+
+
+def _run_async(work: Coroutine[Any, Any, T]) -> T:
+    """``work`` to its end from synchronous code, also when the caller's thread runs an event
+    loop already (an async test starting a stack): then on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 def _new_run_dir() -> Path:

@@ -22,6 +22,13 @@ and the bridge's consumer; workers publish events and cannot read them back.
 state requests only for the graphs granted to the team, and register and heartbeat only on
 their team's subjects, which tell the registry who is asking. The ``worker`` role is the
 stack's own team, :data:`DEFAULT_TEAM`, which may serve any graph.
+
+**Postgres** (a login role per service, :data:`POSTGRES_ROLES`): the grants, the row-level
+security policies and the few ``SECURITY DEFINER`` functions are in the migration that made the
+roles (``agentlist.db`` ``migrations/0004_roles_and_rls.sql``) and, for LangGraph's own tables,
+in ``agentlist.db.roles``; only the owner (``admin``) migrates. The API sees one tenant's rows
+per transaction; the scheduler, bridge and registry rows of every tenant in the tables their
+queries use; workers only LangGraph's checkpoints and store.
 """
 
 from __future__ import annotations
@@ -211,9 +218,19 @@ def nats_authorization(
     return _nats_users(lambda user: json.dumps(passwords[user]), teams or {})
 
 
+POSTGRES_ROLES: Final[dict[str, str]] = {
+    "api": "agentlist_api",
+    "scheduler": "agentlist_scheduler",
+    "registry": "agentlist_registry",
+    "bridge": "agentlist_bridge",
+    "worker": "agentlist_worker",
+}
+"""Per service role: its Postgres login. ``admin`` is the owner, who migrates (``postgres``)."""
+
+
 def password_variable(server: str, role: str) -> str:
-    """The environment variable holding ``role``'s password on ``server`` (``nats``, ``redis``)
-    where a deployment passes them as variables (Compose)."""
+    """The environment variable holding ``role``'s password on ``server`` (``nats``, ``redis``,
+    ``postgres``) where a deployment passes them as variables (Compose)."""
     return f"{server.upper()}_{role.upper()}_PASSWORD"
 
 

@@ -48,7 +48,7 @@ async def _open_resources(
     async with AsyncExitStack() as stack:
         pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_size)
         stack.push_async_callback(pool.close)
-        await db.migrate(pool)
+        await db.migrated(pool)
         nats = await mesh_nats.connect(settings.nats_url, name="agentlist-api")
         stack.push_async_callback(nats.drain)
         redis = Redis(

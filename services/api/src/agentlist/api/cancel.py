@@ -30,18 +30,21 @@ PUBLISH_TIMEOUT_SECONDS = 5.0
 """Unacknowledged by then, the run's lease expires and the scheduler ends it instead."""
 
 
-async def cancel(resources: Resources, run_ids: Iterable[UUID], action: CancelAction) -> int:
-    """Cancel each active run; returns how many were still active."""
+async def cancel(
+    resources: Resources, tenant: str, run_ids: Iterable[UUID], action: CancelAction
+) -> int:
+    """Cancel each active run of ``tenant``; returns how many were still active."""
     cancelled = 0
+    conn = resources.as_tenant(tenant)
     for run_id in run_ids:
         token = new_lease_token()
         taken = await runs.take_pending_for_cancel(
-            resources.pool, run_id, action, API_WORKER, resources.settings.lease_seconds, token
+            conn, run_id, action, API_WORKER, resources.settings.lease_seconds, token
         )
         if taken is not None:
             await _finish_pending(resources, run_id, taken, action, token)
             cancelled += 1
-        elif await runs.flag_running_for_cancel(resources.pool, run_id, action):
+        elif await runs.flag_running_for_cancel(conn, run_id, action):
             message = RunCancel(run_id=str(run_id), action=action)
             await resources.nats.publish(
                 subjects.run_cancel(str(run_id)), message.model_dump_json().encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from nats.aio.client import Client as Nats
 from redis.asyncio import Redis
 
 from agentlist.api.auth.gate import Caller, Gate
+from agentlist.api.db.tenancy import Connection, TenantReads, tenant_transaction
 from agentlist.api.errors import ForbiddenError
 from agentlist.api.langgraph_storage import LangGraphStorage
 from agentlist.api.latency import LatencyRecorder
@@ -33,6 +35,16 @@ class Resources:
     latency: LatencyRecorder
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     """Work that outlives the request that started it (a cancel after a client left)."""
+
+    def as_tenant(self, tenant: str, *, operator: bool = False) -> TenantReads:
+        """Single statements as ``tenant``: the only way to its rows (row-level security)."""
+        return TenantReads(self.pool, tenant, operator)
+
+    def transaction(
+        self, tenant: str, *, operator: bool = False
+    ) -> AbstractAsyncContextManager[Connection]:
+        """A transaction as ``tenant`` (:func:`agentlist.api.db.tenancy.tenant_transaction`)."""
+        return tenant_transaction(self.pool, tenant, operator=operator)
 
 
 # The dependencies are ``async`` although they never wait: FastAPI runs a plain ``def``

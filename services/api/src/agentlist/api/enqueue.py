@@ -15,6 +15,7 @@ from agentlist.api.auth import filters
 from agentlist.api.auth.filters import Filter
 from agentlist.api.auth.gate import Caller
 from agentlist.api.db import assistants, runs, threads
+from agentlist.api.db.tenancy import TenantReads
 from agentlist.api.deps import Resources
 from agentlist.api.errors import ConflictError, NotFoundError, UnprocessableError
 from agentlist.api.schemas import RunCreate
@@ -34,6 +35,7 @@ BUSY_DETAIL = (
 class Enqueued:
     run: asyncpg.Record
     thread_id: uuid.UUID
+    tenant: str
 
     @property
     def run_id(self) -> uuid.UUID:
@@ -69,7 +71,7 @@ def _is_uuid(value: str) -> bool:
 
 
 async def resolve_assistant(pool: asyncpg.Pool, tenant: str, ref: str) -> runprep.Assistant:
-    return await _resolve_assistant(pool, pool, tenant, ref)
+    return await _resolve_assistant(TenantReads(pool, tenant), pool, tenant, ref)
 
 
 async def _resolve_assistant(
@@ -196,7 +198,7 @@ async def enqueue_run(
             raise UnprocessableError(str(exc)) from None
     target = thread_id or uuid7()
     run_id = uuid7()
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(tenant) as conn:
         assistant, thread = await _assistant_and_thread(
             conn, resources.pool, tenant, target, body, stateless=stateless
         )
@@ -250,6 +252,6 @@ async def enqueue_run(
         action: CancelAction = (
             "rollback" if prepared.multitask_strategy == "rollback" else "interrupt"
         )
-        await cancel.cancel(resources, active, action)
+        await cancel.cancel(resources, tenant, active, action)
     await resources.nats.publish(subjects.RUNS_REQUESTED, b"")
-    return Enqueued(run=row, thread_id=target)
+    return Enqueued(run=row, thread_id=target, tenant=tenant)

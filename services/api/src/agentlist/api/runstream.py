@@ -23,6 +23,8 @@ from agentlist.contracts.streams import StreamEnd, run_stream_key
 class RunRef:
     thread_id: UUID
     run_id: UUID
+    tenant: str
+    """Whose run it is: the API reads it as that tenant."""
     stateless: bool = False
 
     @property
@@ -36,9 +38,9 @@ class RunRef:
         return run_stream_key(str(self.thread_id), str(self.run_id))
 
 
-def finished_check(resources: Resources, run_id: UUID) -> sse.RunFinished:
+def finished_check(resources: Resources, ref: RunRef) -> sse.RunFinished:
     async def finished() -> bool:
-        status = await runs.status(resources.pool, run_id)
+        status = await runs.status(resources.as_tenant(ref.tenant), ref.run_id)
         return status is None or status in RUN_END_STATUSES
 
     return finished
@@ -65,7 +67,7 @@ def wait_body(end: StreamEnd | None, fallback: Any) -> Any:
 
 
 def _cancel_if_abandoned(
-    resources: Resources, frames: AsyncIterator[bytes], run_id: UUID, enabled: bool
+    resources: Resources, frames: AsyncIterator[bytes], ref: RunRef, enabled: bool
 ) -> AsyncIterator[bytes]:
     """``on_disconnect=cancel``: a client that leaves before the end cancels the run."""
     if not enabled:
@@ -80,7 +82,7 @@ def _cancel_if_abandoned(
         finally:
             if not completed:
                 task = asyncio.get_running_loop().create_task(
-                    cancel.cancel(resources, [run_id], "interrupt")
+                    cancel.cancel(resources, ref.tenant, [ref.run_id], "interrupt")
                 )
                 resources.background.add(task)
                 task.add_done_callback(resources.background.discard)
@@ -101,7 +103,7 @@ async def stream_expired(resources: Resources, ref: RunRef) -> bool:
     """Whether the run has ended and its stream is gone (past the retention)."""
     return (
         not await eventlog.exists(resources.redis, ref.key)
-        and await finished_check(resources, ref.run_id)()
+        and await finished_check(resources, ref)()
     )
 
 
@@ -144,9 +146,9 @@ def sse_response(
             heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
             modes=modes,
         )
-        frames = sse.run_events(request, finished_check(resources, ref.run_id))
+        frames = sse.run_events(request, finished_check(resources, ref))
     return sse.SseResponse(
-        _cancel_if_abandoned(resources, frames, ref.run_id, cancel_on_disconnect),
+        _cancel_if_abandoned(resources, frames, ref, cancel_on_disconnect),
         headers={"Location": f"{ref.path}/stream", "Content-Location": ref.path},
         on_close=on_close,
     )
@@ -154,11 +156,12 @@ def sse_response(
 
 async def _fallback_body(resources: Resources, tenant: str, ref: RunRef) -> Any:
     """The answer when the stream is gone: the run's error, or the thread's values."""
-    run = await runs.get(resources.pool, tenant, ref.thread_id, ref.run_id)
+    conn = resources.as_tenant(tenant)
+    run = await runs.get(conn, tenant, ref.thread_id, ref.run_id)
     if run is not None and run["status"] in ("error", "timeout") and run["error"]:
         error = run["error"]
         return {"__error__": {"error": error.get("error"), "message": error.get("message")}}
-    thread = await threads.get(resources.pool, tenant, ref.thread_id)
+    thread = await threads.get(conn, tenant, ref.thread_id)
     return thread["state_values"] if thread is not None else None
 
 
@@ -183,7 +186,7 @@ def join_response(
                 ref.key,
                 eventlog.FROM_START,
                 heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
-                finished=finished_check(resources, ref.run_id),
+                finished=finished_check(resources, ref),
             )
         ):
             if item is None:
@@ -194,7 +197,7 @@ def join_response(
         yield orjson.dumps(wait_body(end, fallback))
 
     return StreamingResponse(
-        _cancel_if_abandoned(resources, body(), ref.run_id, cancel_on_disconnect),
+        _cancel_if_abandoned(resources, body(), ref, cancel_on_disconnect),
         media_type="application/json",
         headers={"Location": f"{ref.path}/join", "Content-Location": ref.path},
     )

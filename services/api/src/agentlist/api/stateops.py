@@ -102,7 +102,9 @@ def interrupts_by_task(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def refresh_thread(resources: Resources, thread_id: UUID, graph_id: str) -> dict[str, Any]:
+async def refresh_thread(
+    resources: Resources, tenant: str, thread_id: UUID, graph_id: str
+) -> dict[str, Any]:
     """Read the thread's latest state from a worker and mirror it on the thread row (so thread
     reads and searches need no worker). Returns the state."""
     state: dict[str, Any] = await ask(
@@ -112,7 +114,7 @@ async def refresh_thread(resources: Resources, thread_id: UUID, graph_id: str) -
         resources.settings.state_timeout_seconds,
     )
     await threads.touch_state(
-        resources.pool,
+        resources.as_tenant(tenant),
         thread_id,
         state.get("values"),
         interrupts_by_task(state),

@@ -1,4 +1,6 @@
-"""Postgres pools and the schema migrations every service applies at start-up."""
+"""Postgres pools, and the schema migrations: applied by the owner (``agentlist migrate``), or
+at start-up by a service whose role may (a superuser's, in tests); the services' own roles only
+check that the schema is at their version, and wait for the owner otherwise."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from agentlist.core.lifecycle import FatalError
-from agentlist.core.retry import Transient, retry
+from agentlist.core.retry import Transient, retry, sleep_unless
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +93,24 @@ ALTER TABLE agentlist_migrations ADD COLUMN IF NOT EXISTS checksum text;
 without one takes the checksum of the file as it is now."""
 
 _APPLIED: Final = "SELECT version, name, checksum FROM agentlist_migrations"
+_HAS_BOOKKEEPING: Final = "SELECT to_regclass('agentlist_migrations') IS NOT NULL"
 _RECORD: Final = "INSERT INTO agentlist_migrations (version, name, checksum) VALUES ($1, $2, $3)"
 _BACKFILL_CHECKSUM: Final = (
     "UPDATE agentlist_migrations SET checksum = $2 WHERE version = $1 AND checksum IS NULL"
 )
+
+
+class MigrationsPendingError(Exception):
+    """The schema is behind this code and the role connected may not migrate it."""
+
+
+async def _up_to_date(conn: PoolConnectionProxy[asyncpg.Record], history: list[Migration]) -> bool:
+    """Whether every file is applied as it is now: then nothing needs the lock, nor any right
+    but reading the record."""
+    if not await conn.fetchval(_HAS_BOOKKEEPING):
+        return False
+    done = {r["version"]: r["checksum"] for r in await conn.fetch(_APPLIED)}
+    return all(done.get(m.version) == m.checksum for m in history)
 
 
 async def migrate(pool: asyncpg.Pool, folder: Traversable | None = None) -> list[str]:
@@ -103,13 +119,24 @@ async def migrate(pool: asyncpg.Pool, folder: Traversable | None = None) -> list
 
     Raises :class:`FatalError`, before applying anything, when a file already applied has
     changed since: the database no longer matches its history, and no retry can fix that.
+    Raises :class:`MigrationsPendingError` when some are missing and the role may not apply
+    them (a service's own role: the owner migrates).
     """
     history = migrations(folder)
     applied: list[str] = []
     async with pool.acquire() as conn:
+        if await _up_to_date(conn, history):
+            return applied
         await conn.execute(_LOCK, MIGRATION_LOCK_KEY)
         try:
-            await conn.execute(_BOOKKEEPING)
+            try:
+                await conn.execute(_BOOKKEEPING)
+            except asyncpg.InsufficientPrivilegeError as exc:
+                raise MigrationsPendingError(
+                    f"the database's schema is not at version {history[-1].version}, and"
+                    f" {await conn.fetchval('SELECT current_user')} may not migrate it: waiting"
+                    " for its owner to run `agentlist migrate`"
+                ) from exc
             done = {r["version"]: r for r in await conn.fetch(_APPLIED)}
             for migration in history:
                 record = done.get(migration.version)
@@ -158,6 +185,26 @@ TRANSIENT: Final[Transient] = (
 """The errors that mean Postgres (or the way to it) is away, not that a query is wrong."""
 
 
+async def migrated(
+    pool: asyncpg.Pool, stop: asyncio.Event | None = None, *, poll: float = 0.5
+) -> list[str] | None:
+    """:func:`migrate`, or, for a role that may not, wait until the owner has (saying so once);
+    None if ``stop`` came first."""
+    told = False
+    while stop is None or not stop.is_set():
+        try:
+            return await migrate(pool)
+        except MigrationsPendingError as exc:
+            if not told:
+                logger.warning("%s", exc)
+                told = True
+            if stop is None:
+                await asyncio.sleep(poll)
+            else:
+                await sleep_unless(stop, poll)
+    return None
+
+
 @contextlib.asynccontextmanager
 async def opened(
     dsn: str, stop: asyncio.Event, *, max_size: int, most_backoff: float
@@ -176,9 +223,9 @@ async def opened(
         yield None
         return
     try:
-        migrated = await retry(
-            "migrations", lambda: migrate(pool), stop, transient=TRANSIENT, most=most_backoff
+        applied = await retry(
+            "migrations", lambda: migrated(pool, stop), stop, transient=TRANSIENT, most=most_backoff
         )
-        yield None if migrated is None else pool
+        yield None if applied is None else pool
     finally:
         await pool.close()

@@ -3,20 +3,28 @@ of the contracts spelled once as SQL lists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from agentlist.contracts.storage import ACTIVE_RUN_STATUSES
 
-Executor: TypeAlias = (
-    "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
-    " | asyncpg.Pool[asyncpg.Record]"
-)
-"""Anything that runs a query: a pool, or a connection (inside a transaction)."""
+
+class Executor(Protocol):
+    """Anything that runs a query: a pool, a connection (inside a transaction), or the API's
+    reads as one tenant (``agentlist.api.db.tenancy``)."""
+
+    async def execute(self, query: str, *args: object) -> str: ...
+
+    async def executemany(self, command: str, args: Iterable[Sequence[object]]) -> None: ...
+
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]: ...
+
+    async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None: ...
+
+    async def fetchval(self, query: str, *args: object, column: int = ...) -> Any: ...
 
 
 @dataclass

@@ -70,7 +70,7 @@ def _filters(
 
 
 async def search(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     *,
     metadata: dict[str, Any] | None,
@@ -86,11 +86,11 @@ async def search(
     authorization filter)."""
     where = _filters(tenant, metadata, graph_id, name, only)
     order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
-    total: int = await pool.fetchval(
+    total: int = await conn.fetchval(
         f"SELECT count(*) FROM assistants WHERE {where.sql}", *where.args
     )
     limit_param, offset_param = where.param(limit), where.param(offset)
-    rows = await pool.fetch(
+    rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM assistants WHERE {where.sql}"
         f" ORDER BY {order}, assistant_id LIMIT {limit_param} OFFSET {offset_param}",
         *where.args,
@@ -99,7 +99,7 @@ async def search(
 
 
 async def count(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     *,
     metadata: dict[str, Any] | None,
@@ -108,7 +108,7 @@ async def count(
     only: Filter | None = None,
 ) -> int:
     where = _filters(tenant, metadata, graph_id, name, only)
-    total: int = await pool.fetchval(
+    total: int = await conn.fetchval(
         f"SELECT count(*) FROM assistants WHERE {where.sql}", *where.args
     )
     return total
@@ -264,7 +264,7 @@ async def set_latest(
 
 
 async def versions(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     assistant_id: UUID,
     *,
@@ -277,7 +277,7 @@ async def versions(
     if metadata:
         where.add("metadata @> {}::jsonb", metadata)
     limit_param, offset_param = where.param(limit), where.param(offset)
-    rows: list[asyncpg.Record] = await pool.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {_VERSION_COLUMNS} FROM assistant_versions WHERE {where.sql}"
         f" ORDER BY version DESC LIMIT {limit_param} OFFSET {offset_param}",
         *where.args,

@@ -160,7 +160,7 @@ def _filters(
 
 
 async def search(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     *,
     assistant_id: UUID | None,
@@ -182,9 +182,9 @@ async def search(
         only=only,
     )
     order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
-    total: int = await pool.fetchval(f"SELECT count(*) FROM crons WHERE {where.sql}", *where.args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM crons WHERE {where.sql}", *where.args)
     limit_param, offset_param = where.param(limit), where.param(offset)
-    rows: list[asyncpg.Record] = await pool.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {_COLUMNS} FROM crons WHERE {where.sql}"
         f" ORDER BY {order}, cron_id LIMIT {limit_param} OFFSET {offset_param}",
         *where.args,
@@ -193,7 +193,7 @@ async def search(
 
 
 async def count(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     *,
     assistant_id: UUID | None,
@@ -209,5 +209,5 @@ async def count(
         metadata=metadata,
         only=only,
     )
-    total: int = await pool.fetchval(f"SELECT count(*) FROM crons WHERE {where.sql}", *where.args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM crons WHERE {where.sql}", *where.args)
     return total

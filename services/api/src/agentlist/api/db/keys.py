@@ -1,4 +1,7 @@
-"""API keys: every SQL statement on ``api_keys``, each with the function that runs it."""
+"""API keys: every SQL statement on ``api_keys``, each with the function that runs it.
+
+The API only looks keys up (:func:`live`); ``agentlist keys`` (the owner's) makes, lists and
+revokes them."""
 
 from __future__ import annotations
 
@@ -23,11 +26,10 @@ async def insert(
     return row
 
 
-# A revoked key is not found: the caller cannot tell it from one that never existed.
-LIVE: Final = """
-SELECT key_id, tenant_id, scopes, secret_sha256 FROM api_keys
-WHERE key_id = $1 AND revoked_at IS NULL
-"""
+# A revoked key is not found: the caller cannot tell it from one that never existed. Before
+# the tenant is known: a SECURITY DEFINER function (migrations/0004_roles_and_rls.sql), the
+# API's role having no right on api_keys itself.
+LIVE: Final = "SELECT key_id, tenant_id, scopes, secret_sha256 FROM agentlist_live_api_key($1)"
 
 
 async def live(conn: Executor, key_id: str) -> asyncpg.Record | None:

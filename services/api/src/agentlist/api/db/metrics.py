@@ -7,19 +7,13 @@ from typing import Final
 
 import asyncpg
 
-from agentlist.db.sql import ACTIVE_RUNS
+# Across tenants, counts only: SECURITY DEFINER functions (migrations/0004_roles_and_rls.sql).
 
-# Rows (status, graph_id, n).
-ACTIVE_RUNS_BY_GRAPH: Final = f"""
-SELECT status, graph_id, count(*) AS n FROM runs
- WHERE status IN {ACTIVE_RUNS} GROUP BY status, graph_id
-"""
+# Rows (status, graph_id, n) of the active runs.
+ACTIVE_RUNS_BY_GRAPH: Final = "SELECT status, graph_id, n FROM agentlist_active_runs_by_graph()"
 
 # Seconds the oldest run due to start has waited (delayed runs are not due yet).
-OLDEST_PENDING: Final = """
-SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
-  FROM runs WHERE status = 'pending' AND created_at <= now()
-"""
+OLDEST_PENDING: Final = "SELECT agentlist_oldest_pending_seconds()"
 
 # Rows (state, language, n, capacity).
 WORKERS_BY_STATE: Final = """

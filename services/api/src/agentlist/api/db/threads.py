@@ -21,7 +21,8 @@ GET: Final = f"SELECT {_COLUMNS} FROM threads WHERE thread_id = $1 AND tenant_id
 GET_LOCKED: Final = GET + " FOR UPDATE"
 
 
-EXISTS_ANYWHERE: Final = "SELECT EXISTS (SELECT 1 FROM threads WHERE thread_id = $1)"
+# Across tenants: a SECURITY DEFINER function (migrations/0004_roles_and_rls.sql).
+EXISTS_ANYWHERE: Final = "SELECT agentlist_thread_exists($1)"
 
 
 async def exists_anywhere(conn: Executor, thread_id: UUID) -> bool:
@@ -160,7 +161,7 @@ def _filters(
 
 
 async def search(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     *,
     metadata: dict[str, Any] | None,
@@ -175,9 +176,9 @@ async def search(
 ) -> tuple[list[asyncpg.Record], int]:
     where = _filters(tenant, metadata=metadata, values=values, ids=ids, status=status, only=only)
     order = order_by(sort_by, sort_order, _SORTABLE, "created_at")
-    total: int = await pool.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
     limit_param, offset_param = where.param(limit), where.param(offset)
-    rows: list[asyncpg.Record] = await pool.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {_COLUMNS} FROM threads WHERE {where.sql}"
         f" ORDER BY {order}, thread_id LIMIT {limit_param} OFFSET {offset_param}",
         *where.args,
@@ -186,7 +187,7 @@ async def search(
 
 
 async def count(
-    pool: asyncpg.Pool,
+    conn: Executor,
     tenant: str,
     *,
     metadata: dict[str, Any] | None,
@@ -195,7 +196,7 @@ async def count(
     only: Filter | None = None,
 ) -> int:
     where = _filters(tenant, metadata=metadata, values=values, status=status, only=only)
-    total: int = await pool.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
+    total: int = await conn.fetchval(f"SELECT count(*) FROM threads WHERE {where.sql}", *where.args)
     return total
 
 

@@ -57,7 +57,7 @@ async def require_assistant(
     filter excludes is not found, as if it did not exist."""
     assistant_id = parse_assistant_ref(assistant_ref)
     only = await caller.authorize("assistants", action, {"assistant_id": assistant_id})
-    row = await assistants.get(resources.pool, caller.tenant, assistant_id)
+    row = await assistants.get(resources.as_tenant(caller.tenant), caller.tenant, assistant_id)
     if row is None or filters.excludes(only, row["metadata"]):
         raise NotFoundError(f"Assistant {assistant_ref} not found")
     return row
@@ -104,7 +104,7 @@ async def create_assistant(
     }
     only = await caller.authorize("assistants", "create", value)
     row = await assistants.insert(
-        resources.pool,
+        resources.as_tenant(caller.tenant),
         caller.tenant,
         assistant_id,
         graph_id=body.graph_id,
@@ -115,7 +115,9 @@ async def create_assistant(
         metadata=value["metadata"],
     )
     if row is None:
-        existing = await assistants.get(resources.pool, caller.tenant, assistant_id)
+        existing = await assistants.get(
+            resources.as_tenant(caller.tenant), caller.tenant, assistant_id
+        )
         if (
             existing is None
             or filters.excludes(only, existing["metadata"])
@@ -163,18 +165,19 @@ async def search_assistants(
         body.metadata, limit=body.limit, offset=body.offset, graph_id=body.graph_id
     )
     only = await caller.authorize("assistants", "search", value)
-    rows, total = await assistants.search(
-        resources.pool,
-        caller.tenant,
-        metadata=value["metadata"],
-        graph_id=body.graph_id,
-        name=body.name,
-        limit=body.limit,
-        offset=body.offset,
-        sort_by=body.sort_by,
-        sort_order=body.sort_order,
-        only=only,
-    )
+    async with resources.transaction(caller.tenant) as conn:
+        rows, total = await assistants.search(
+            conn,
+            caller.tenant,
+            metadata=value["metadata"],
+            graph_id=body.graph_id,
+            name=body.name,
+            limit=body.limit,
+            offset=body.offset,
+            sort_by=body.sort_by,
+            sort_order=body.sort_order,
+            only=only,
+        )
     items = [select_fields(shapes.assistant(row), body.select) for row in rows]
     return JsonResponse(items, headers=pagination_headers(total, body.offset, len(items)))
 
@@ -184,7 +187,7 @@ async def count_assistants(body: AssistantCount, resources: ResourcesDep, caller
     value = search_value(body.metadata, limit=None, offset=None, graph_id=body.graph_id)
     only = await caller.authorize("assistants", "search", value)
     return await assistants.count(
-        resources.pool,
+        resources.as_tenant(caller.tenant),
         caller.tenant,
         metadata=value["metadata"],
         graph_id=body.graph_id,
@@ -207,7 +210,7 @@ async def patch_assistant(
     writable = await _require_changeable(resources, caller, assistant_id, "update")
     if body.graph_id is not None:
         await _require_graph(resources, body.graph_id)
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(caller.tenant, operator=caller.operator) as conn:
         row = await assistants.add_version(
             conn,
             writable,
@@ -233,7 +236,7 @@ async def delete_assistant(
 ) -> Response:
     writable = await _require_changeable(resources, caller, assistant_id, "delete")
     target = parse_assistant_ref(assistant_id)
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(caller.tenant, operator=caller.operator) as conn:
         if not await assistants.delete(conn, writable, target):
             raise NotFoundError(f"Assistant {assistant_id} not found")
         if truthy(delete_threads):
@@ -251,7 +254,7 @@ async def assistant_versions(
     tenant = caller.tenant
     await require_assistant(resources, caller, assistant_id)
     rows = await assistants.versions(
-        resources.pool,
+        resources.as_tenant(tenant),
         tenant,
         parse_assistant_ref(assistant_id),
         metadata=body.metadata,
@@ -269,7 +272,10 @@ async def set_latest_version(
 ) -> JsonResponse:
     writable = await _require_changeable(resources, caller, assistant_id, "update")
     row = await assistants.set_latest(
-        resources.pool, writable, parse_assistant_ref(assistant_id), body.version
+        resources.as_tenant(caller.tenant, operator=caller.operator),
+        writable,
+        parse_assistant_ref(assistant_id),
+        body.version,
     )
     if row is None:
         raise NotFoundError(f"Version {body.version} of assistant {assistant_id} not found")

@@ -60,7 +60,7 @@ async def _create(
         caller=caller.run_configurable(),
     )
     row = await crons.insert(
-        resources.pool,
+        resources.as_tenant(caller.tenant),
         cron_id=uuid7(),
         tenant=caller.tenant,
         assistant_id=assistant.assistant_id,
@@ -105,7 +105,11 @@ async def _require_cron(
 
 @router.get("/runs/crons/{cron_id}")
 async def get_cron(cron_id: str, resources: ResourcesDep, caller: CallerDep) -> JsonResponse:
-    return JsonResponse(shapes.cron(await _require_cron(resources.pool, caller, cron_id, "read")))
+    return JsonResponse(
+        shapes.cron(
+            await _require_cron(resources.as_tenant(caller.tenant), caller, cron_id, "read")
+        )
+    )
 
 
 @router.patch("/runs/crons/{cron_id}")
@@ -116,7 +120,7 @@ async def patch_cron(
     changes = body.model_dump(mode="json", exclude_unset=True)
     if not changes:
         raise BadRequestError("Request body cannot be empty")
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(tenant) as conn:
         row = await _require_cron(conn, caller, cron_id, "update", lock=True)
         scheduling = {"schedule", "timezone", "end_time", "enabled"}
         payload = {**row["payload"], **{k: v for k, v in changes.items() if k not in scheduling}}
@@ -148,7 +152,7 @@ async def patch_cron(
 
 @router.delete("/runs/crons/{cron_id}", status_code=204)
 async def delete_cron(cron_id: str, resources: ResourcesDep, caller: CallerDep) -> Response:
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(caller.tenant) as conn:
         row = await _require_cron(conn, caller, cron_id, "delete", lock=True)
         await crons.delete(conn, caller.tenant, row["cron_id"])
     return Response(status_code=204)
@@ -170,19 +174,20 @@ async def search_crons(
         thread_id=body.thread_id,
     )
     only = await caller.authorize("crons", "search", value)
-    rows, total = await crons.search(
-        resources.pool,
-        caller.tenant,
-        only=only,
-        assistant_id=_assistant(body.assistant_id),
-        thread_id=body.thread_id,
-        enabled=body.enabled,
-        metadata=value["metadata"],
-        limit=body.limit,
-        offset=body.offset,
-        sort_by=body.sort_by,
-        sort_order=body.sort_order,
-    )
+    async with resources.transaction(caller.tenant) as conn:
+        rows, total = await crons.search(
+            conn,
+            caller.tenant,
+            only=only,
+            assistant_id=_assistant(body.assistant_id),
+            thread_id=body.thread_id,
+            enabled=body.enabled,
+            metadata=value["metadata"],
+            limit=body.limit,
+            offset=body.offset,
+            sort_by=body.sort_by,
+            sort_order=body.sort_order,
+        )
     items = [select_fields(shapes.cron(row), body.select) for row in rows]
     return JsonResponse(items, headers=pagination_headers(total, body.offset, len(items)))
 
@@ -198,7 +203,7 @@ async def count_crons(body: CronCount, resources: ResourcesDep, caller: CallerDe
     )
     only = await caller.authorize("crons", "search", value)
     return await crons.count(
-        resources.pool,
+        resources.as_tenant(caller.tenant),
         caller.tenant,
         only=only,
         assistant_id=_assistant(body.assistant_id),

@@ -41,7 +41,7 @@ router = APIRouter(tags=["Runs"])
 
 
 def _ref(enqueued: Enqueued, stateless: bool) -> RunRef:
-    return RunRef(enqueued.thread_id, enqueued.run_id, stateless)
+    return RunRef(enqueued.thread_id, enqueued.run_id, enqueued.tenant, stateless)
 
 
 async def _create(
@@ -155,7 +155,11 @@ async def list_runs(
 ) -> JsonResponse:
     thread = await require_thread(resources, caller, thread_id)
     rows = await runs.list_for_thread(
-        resources.pool, thread["thread_id"], limit=limit, offset=offset, status=status or None
+        resources.as_tenant(caller.tenant),
+        thread["thread_id"],
+        limit=limit,
+        offset=offset,
+        status=status or None,
     )
     return JsonResponse([select_fields(shapes.run(row), select) for row in rows])
 
@@ -174,7 +178,10 @@ async def _require_run(
 ) -> Any:
     await authorize_thread(resources, caller, thread_id, action)
     row = await runs.get(
-        resources.pool, caller.tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
+        resources.as_tenant(caller.tenant),
+        caller.tenant,
+        parse_uuid(thread_id, "thread"),
+        parse_uuid(run_id, "run"),
     )
     if row is None:
         raise NotFoundError("Run not found")
@@ -182,7 +189,7 @@ async def _require_run(
 
 
 async def _require_stateless_run(resources: Resources, tenant: str, run_id: str) -> Any:
-    row = await runs.find(resources.pool, tenant, parse_uuid(run_id, "run"))
+    row = await runs.find(resources.as_tenant(tenant), tenant, parse_uuid(run_id, "run"))
     if row is None:
         raise NotFoundError("Run not found")
     return row
@@ -201,7 +208,10 @@ async def delete_run(
 ) -> Response:
     await authorize_thread(resources, caller, thread_id, "delete")
     status = await runs.delete_finished(
-        resources.pool, caller.tenant, parse_uuid(thread_id, "thread"), parse_uuid(run_id, "run")
+        resources.as_tenant(caller.tenant),
+        caller.tenant,
+        parse_uuid(thread_id, "thread"),
+        parse_uuid(run_id, "run"),
     )
     if status is None:
         raise NotFoundError("Run not found")
@@ -219,7 +229,7 @@ async def join_run(
     cancel_on_disconnect: str | None = None,
 ) -> StreamingResponse:
     row = await _require_run(resources, caller, thread_id, run_id)
-    ref = RunRef(row["thread_id"], row["run_id"])
+    ref = RunRef(row["thread_id"], row["run_id"], caller.tenant)
     return join_response(
         resources,
         caller.tenant,
@@ -255,7 +265,7 @@ async def _join_stream(
     stream_mode: list[str] | None,
     cancel_on_disconnect: str | None,
 ) -> StreamingResponse:
-    ref = RunRef(row["thread_id"], row["run_id"], stateless)
+    ref = RunRef(row["thread_id"], row["run_id"], tenant, stateless)
     if last_event_id is None:
         start = await live_start(resources, ref)
     else:
@@ -341,9 +351,9 @@ async def cancel_run(
     chosen = _action(action)
     if row["status"] not in ACTIVE_RUN_STATUSES:
         raise ConflictError(f"Run {run_id} has already finished ({row['status']})")
-    await cancel.cancel(resources, [row["run_id"]], chosen)
+    await cancel.cancel(resources, caller.tenant, [row["run_id"]], chosen)
     if truthy(wait):
-        ref = RunRef(row["thread_id"], row["run_id"])
+        ref = RunRef(row["thread_id"], row["run_id"], caller.tenant)
         expired = await stream_expired(resources, ref)
         return join_response(resources, caller.tenant, ref, expired=expired)
     return Response(status_code=202)
@@ -363,13 +373,17 @@ async def cancel_many(
         if caller.custom is not None:
             # Every active run of the tenant, whoever's thread it is on: only without handlers.
             raise ForbiddenError("Cancelling runs by status needs a server without auth handlers")
-        targets: list[UUID] = await runs.active_ids(resources.pool, tenant, body.status)
+        targets: list[UUID] = await runs.active_ids(
+            resources.as_tenant(tenant), tenant, body.status
+        )
     else:
         if body.thread_id is None or not body.run_ids:
             raise UnprocessableError("thread_id and run_ids go together")
         await authorize_thread(resources, caller, str(body.thread_id), "update")
-        targets = await runs.active_among(resources.pool, tenant, body.thread_id, body.run_ids)
+        targets = await runs.active_among(
+            resources.as_tenant(tenant), tenant, body.thread_id, body.run_ids
+        )
         if not targets:
             raise NotFoundError("No matching runs to cancel")
-    await cancel.cancel(resources, targets, chosen)
+    await cancel.cancel(resources, tenant, targets, chosen)
     return Response(status_code=204)

@@ -96,7 +96,7 @@ async def update_state(
         raise BadRequestError(
             f"Thread {thread_id} has no graph yet: run it once, or create it with metadata.graph_id"
         )
-    if await runs.active_on_thread(resources.pool, thread["thread_id"]):
+    if await runs.active_on_thread(resources.as_tenant(caller.tenant), thread["thread_id"]):
         raise ConflictError("Thread is busy: a run is pending or running on it")
     tid = str(thread["thread_id"])
     request = UpdateState(
@@ -109,7 +109,7 @@ async def update_state(
     result: dict[str, Any] = await stateops.ask(
         resources.nats, graph_id, request, resources.settings.state_timeout_seconds
     )
-    state = await stateops.refresh_thread(resources, thread["thread_id"], graph_id)
+    state = await stateops.refresh_thread(resources, caller.tenant, thread["thread_id"], graph_id)
     await eventlog.append_thread_event(
         resources.redis,
         tid,

@@ -52,7 +52,9 @@ async def require_thread(
     filter excludes is not found, exactly as if it did not exist."""
     tid = parse_uuid(thread_id, "thread")
     only = await caller.authorize("threads", action, {"thread_id": tid})
-    row = await threads.get(conn or resources.pool, caller.tenant, tid, lock=lock, only=only)
+    row = await threads.get(
+        conn or resources.as_tenant(caller.tenant), caller.tenant, tid, lock=lock, only=only
+    )
     if row is None:
         await _audit_hidden(resources, caller, tid, action)
         raise NotFoundError(f"Thread with ID {tid} not found")
@@ -66,7 +68,9 @@ async def _audit_hidden(resources: Resources, caller: Caller, thread_id: UUID, a
         caller.audit("denied_hidden", resource="thread", id=thread_id, action=action)
 
 
-async def _apply_supersteps(resources: Resources, row: Any, body: ThreadCreate) -> None:
+async def _apply_supersteps(
+    resources: Resources, tenant: str, row: Any, body: ThreadCreate
+) -> None:
     graph_id = (body.metadata or {}).get("graph_id")
     if not graph_id:
         raise BadRequestError("Creating a thread with supersteps needs metadata.graph_id")
@@ -77,7 +81,7 @@ async def _apply_supersteps(resources: Resources, row: Any, body: ThreadCreate) 
         supersteps=[step.get("updates", []) for step in body.supersteps or []],
     )
     await stateops.ask(resources.nats, graph_id, request, resources.settings.state_timeout_seconds)
-    await stateops.refresh_thread(resources, row["thread_id"], graph_id)
+    await stateops.refresh_thread(resources, tenant, row["thread_id"], graph_id)
 
 
 def default_ttl(resources: Resources) -> ThreadTTL | None:
@@ -104,7 +108,7 @@ async def create_thread(
     metadata = value["metadata"]  # as the handler left it (an owner stamped, say)
     graph_id = metadata.get("graph_id")
     row = await threads.insert(
-        resources.pool,
+        resources.as_tenant(caller.tenant),
         caller.tenant,
         thread_id,
         metadata=metadata,
@@ -113,12 +117,14 @@ async def create_thread(
         ttl_strategy=ttl.strategy if ttl else None,
     )
     if row is None:
-        existing = await threads.get(resources.pool, caller.tenant, thread_id, only=only)
+        existing = await threads.get(
+            resources.as_tenant(caller.tenant), caller.tenant, thread_id, only=only
+        )
         if existing is None or body.if_exists != "do_nothing":
             raise ConflictError(f"Thread with ID {thread_id} already exists")
         return JsonResponse(shapes.thread(existing))
     if body.supersteps:
-        await _apply_supersteps(resources, row, body)
+        await _apply_supersteps(resources, caller.tenant, row, body)
         row = await require_thread(resources, caller, str(thread_id))
     return JsonResponse(shapes.thread(row))
 
@@ -159,19 +165,20 @@ async def search_threads(
         body.metadata, limit=body.limit, offset=body.offset, values=body.values, status=body.status
     )
     only = await caller.authorize("threads", "search", value)
-    rows, total = await threads.search(
-        resources.pool,
-        caller.tenant,
-        metadata=value["metadata"],
-        values=body.values,
-        ids=body.ids,
-        status=body.status,
-        limit=body.limit,
-        offset=body.offset,
-        sort_by=body.sort_by,
-        sort_order=body.sort_order,
-        only=only,
-    )
+    async with resources.transaction(caller.tenant) as conn:
+        rows, total = await threads.search(
+            conn,
+            caller.tenant,
+            metadata=value["metadata"],
+            values=body.values,
+            ids=body.ids,
+            status=body.status,
+            limit=body.limit,
+            offset=body.offset,
+            sort_by=body.sort_by,
+            sort_order=body.sort_order,
+            only=only,
+        )
     items = []
     for row in rows:
         item = shapes.thread(row)
@@ -190,7 +197,7 @@ async def count_threads(body: ThreadCount, resources: ResourcesDep, caller: Call
     )
     only = await caller.authorize("threads", "search", value)
     return await threads.count(
-        resources.pool,
+        resources.as_tenant(caller.tenant),
         caller.tenant,
         metadata=value["metadata"],
         values=body.values,
@@ -204,7 +211,9 @@ async def prune_threads(
     body: ThreadPrune, resources: ResourcesDep, caller: CallerDep
 ) -> JsonResponse:
     only = await caller.authorize("threads", "delete", {"thread_ids": list(body.thread_ids)})
-    found = await threads.existing_ids(resources.pool, caller.tenant, body.thread_ids, only=only)
+    found = await threads.existing_ids(
+        resources.as_tenant(caller.tenant), caller.tenant, body.thread_ids, only=only
+    )
     if body.strategy == "delete":
         for thread_id in found:
             await delete_thread_and_runs(resources, caller.tenant, thread_id)
@@ -225,7 +234,7 @@ async def patch_thread(
     tid = parse_uuid(thread_id, "thread")
     value: dict[str, Any] = {"thread_id": tid, "metadata": body.metadata}
     only = await caller.authorize("threads", "update", value)
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(caller.tenant) as conn:
         if only is not None:
             await require_visible(conn, caller.tenant, tid, only)
         row = await threads.patch(
@@ -251,9 +260,9 @@ async def require_visible(conn: Executor, tenant: str, thread_id: UUID, only: Fi
 
 async def delete_thread_and_runs(resources: Resources, tenant: str, thread_id: UUID) -> bool:
     """Stop the thread's active runs, then delete it, its runs and its checkpoints."""
-    active = await runs.active_on_thread(resources.pool, thread_id)
-    await cancel.cancel(resources, [row["run_id"] for row in active], "interrupt")
-    async with resources.pool.acquire() as conn, conn.transaction():
+    active = await runs.active_on_thread(resources.as_tenant(tenant), thread_id)
+    await cancel.cancel(resources, tenant, [row["run_id"] for row in active], "interrupt")
+    async with resources.transaction(tenant) as conn:
         if not await threads.delete(conn, tenant, thread_id):
             return False
         await delete_thread_checkpoints(conn, str(thread_id))
@@ -265,7 +274,7 @@ async def delete_thread(thread_id: str, resources: ResourcesDep, caller: CallerD
     tid = parse_uuid(thread_id, "thread")
     only = await caller.authorize("threads", "delete", {"thread_id": tid})
     if only is not None:
-        await require_visible(resources.pool, caller.tenant, tid, only)
+        await require_visible(resources.as_tenant(caller.tenant), caller.tenant, tid, only)
     if not await delete_thread_and_runs(resources, caller.tenant, tid):
         raise NotFoundError(f"Thread with ID {thread_id} not found")
     return Response(status_code=204)
@@ -276,7 +285,7 @@ async def copy_thread(thread_id: str, resources: ResourcesDep, caller: CallerDep
     source = parse_uuid(thread_id, "thread")
     target = uuid7()
     only = await caller.authorize("threads", "read", {"thread_id": source})
-    async with resources.pool.acquire() as conn, conn.transaction():
+    async with resources.transaction(caller.tenant) as conn:
         if only is not None:
             await require_visible(conn, caller.tenant, source, only)
         row = await threads.copy(conn, caller.tenant, source, target)
