@@ -30,6 +30,7 @@ from agentlist.api.routes.meta import router as meta_router
 from agentlist.cli import SERVICES
 from agentlist.contracts.access import (
     NATS_PERMISSIONS,
+    POSTGRES_ROLES,
     REDIS_ROLES,
     nats_authorization_from_env,
     password_variable,
@@ -624,13 +625,26 @@ def test_the_trial_valkey_has_the_contracts_users_and_protected_mode() -> None:
     assert "protected-mode yes" in config.splitlines()
 
 
-def test_the_trial_postgres_and_the_database_urls_share_one_password() -> None:
-    postgres = _one("StatefulSet", "postgres")
-    env = _environment(_container(postgres))
-    for role in DATABASE_ROLES:
-        url = urlsplit(_generated()[K8S_DATABASE][role])
-        assert (url.hostname, url.port, url.path) == ("postgres", 5432, f"/{env['POSTGRES_DB']}")
-        assert (url.username, url.password) == (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"])
+def test_the_trial_database_urls_are_the_owner_s_and_each_role_s_as_migrate_sets_them() -> None:
+    """The owner (``migrate``) is the trial Postgres's superuser; each service connects as its
+    own role, with the password the migrate Job gives that role."""
+    postgres = _environment(_container(_one("StatefulSet", "postgres")))
+    migrate = _environment(_container(_one("Job", "agentlist-migrate")))
+    urls = {role: urlsplit(_generated()[K8S_DATABASE][role]) for role in DATABASE_ROLES}
+    for url in urls.values():
+        assert (url.hostname, url.port, url.path) == (
+            "postgres",
+            5432,
+            f"/{postgres['POSTGRES_DB']}",
+        )
+    owner = urls.pop("migrate")
+    assert (owner.username, owner.password) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+    )
+    for role, url in urls.items():
+        password = migrate[password_variable("postgres", role)]
+        assert (url.username, url.password) == (POSTGRES_ROLES[role], password)
 
 
 @pytest.mark.parametrize("name", ["valkey", "postgres"])

@@ -60,10 +60,10 @@ K8S_DATABASE: Final = "agentlist-database"
 """The Secret of compose/k8s holding each role's ``DATABASE_URL``, under the role's name."""
 NATS_ROUTE_USER: Final = "route"
 """The user a NATS server of a cluster presents to the others on its routes."""
-DATABASE_ROLES: Final = ("api", "scheduler", "registry", "bridge", "worker", "migrate")
+DATABASE_ROLES: Final = (*POSTGRES_ROLES, "migrate")
 """Who connects to Postgres: each service, and ``migrate``, the schema's owner."""
-TRIAL_POSTGRES: Final = "postgresql://agentlist:{password}@postgres:5432/agentlist"
-"""The trial's Postgres (compose/k8s/trial/postgres.yaml), as its owner."""
+TRIAL_POSTGRES: Final = "postgresql://{user}:{password}@postgres:5432/agentlist"
+"""The trial's Postgres (compose/k8s/trial/postgres.yaml), as ``user``."""
 
 
 def k8s_manifest(*, trial: bool = False) -> dict[str, object]:
@@ -71,12 +71,17 @@ def k8s_manifest(*, trial: bool = False) -> dict[str, object]:
     :data:`K8S_DATABASE` of the trial's Postgres."""
     credentials = dict(line.split("=", 1) for line in env_lines())
     credentials[password_variable("nats", NATS_ROUTE_USER)] = new_secret()
+    # The owner's password is in the owner's DATABASE_URL (``migrate``), yours or the trial's.
+    owner = credentials.pop(password_variable("postgres", "admin"))
     items = [_k8s_secret(K8S_CREDENTIALS, credentials)]
     if trial:
-        # Every role connects as the owner until the database has roles of its own.
-        password = new_secret()
-        urls = {role: TRIAL_POSTGRES.format(password=password) for role in DATABASE_ROLES}
-        items.append(_k8s_secret(K8S_DATABASE, {"POSTGRES_PASSWORD": password, **urls}))
+        # The owner (the trial's superuser) migrates; each service connects as its own role,
+        # whose password the migrate Job sets from the credentials Secret.
+        urls = {"migrate": TRIAL_POSTGRES.format(user="agentlist", password=owner)}
+        for role, login in POSTGRES_ROLES.items():
+            password = credentials[password_variable("postgres", role)]
+            urls[role] = TRIAL_POSTGRES.format(user=login, password=password)
+        items.append(_k8s_secret(K8S_DATABASE, {"POSTGRES_PASSWORD": owner, **urls}))
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
 
