@@ -7,6 +7,7 @@ one under load and the services reconnect to the same address.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -129,6 +130,7 @@ NATS_CONFIG = "nats.conf"
 NATS_USERS = "users.conf"
 NATS_PID = "nats.pid"
 _NATS_LISTEN = re.compile(r'^listen: "127\.0\.0\.1:(\d+)"$', re.MULTILINE)
+_NATS_MONITOR = re.compile(r'^http: "127\.0\.0\.1:(\d+)"$', re.MULTILINE)
 
 
 def write_nats_users(root: Path, identities: Identities) -> None:
@@ -147,13 +149,30 @@ def reload_nats_users(data_dir: Path, identities: Identities) -> int | None:
     write_nats_users(root, identities)
     try:
         pid = int((root / NATS_PID).read_text().strip())
-        listen = _NATS_LISTEN.search((root / NATS_CONFIG).read_text())
+        config = (root / NATS_CONFIG).read_text()
     except (OSError, ValueError):
         return None
-    if listen is None or not _runs_config(pid, root / NATS_CONFIG):
+    listen, monitor = _NATS_LISTEN.search(config), _NATS_MONITOR.search(config)
+    if listen is None or monitor is None or not _runs_config(pid, root / NATS_CONFIG):
         return None
+    monitor_port = int(monitor.group(1))
+    loaded = _config_load_time(monitor_port)
     os.kill(pid, signal.SIGHUP)
+    # The server reloads on its own time: the caller may use the new users once it has.
+    wait_until(
+        lambda: _config_load_time(monitor_port) != loaded, timeout=READY_TIMEOUT, what="reload"
+    )
     return int(listen.group(1))
+
+
+def _config_load_time(monitor_port: int) -> str | None:
+    try:
+        url = f"http://127.0.0.1:{monitor_port}/varz"
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            loaded: str | None = json.load(response).get("config_load_time")
+            return loaded
+    except (OSError, ValueError):
+        return None
 
 
 def _runs_config(pid: int, config: Path) -> bool:
