@@ -203,6 +203,24 @@ async def test_a_tenant_sees_its_rows_and_the_system_assistants_only(database: D
         await pool.close()
 
 
+async def test_a_pooled_connection_forgets_its_tenant_when_released(database: Database) -> None:
+    """The pool does not reset a released connection (a round trip saved on every query): the
+    tenant must be gone with its transaction, committed or rolled back, or the next caller of
+    the same connection would see that tenant's rows."""
+    pool = await create_pool(database.role_urls["api"], max_size=1)
+    try:
+        async with tenant_transaction(pool, TENANT_A) as conn:
+            assert await conn.fetchval("SELECT count(*) FROM threads") == 1
+        with pytest.raises(RuntimeError):
+            async with tenant_transaction(pool, TENANT_A):
+                raise RuntimeError("the request failed mid-transaction")
+        async with pool.acquire() as same:
+            assert not await same.fetchval("SELECT current_setting('app.tenant_id', true)")
+            assert await same.fetchval("SELECT count(*) FROM threads") == 0
+    finally:
+        await pool.close()
+
+
 async def test_tenant_a_cannot_insert_update_or_delete_rows_of_tenant_b(database: Database) -> None:
     before = await database.snapshot()
     seeded = database.seeded

@@ -46,10 +46,23 @@ def _encode_json(value: Any) -> str:
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose ``json``/``jsonb`` columns read and write Python values."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        command_timeout=30,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A released connection needs no reset beyond the rollback of a transaction left open,
+    which asyncpg does before this: the mesh keeps no session state (its settings are
+    transaction-local, the migration's session lock is released in a ``finally``). The
+    default reset (``RESET ALL``, ``UNLISTEN *``, ``CLOSE ALL``, an advisory unlock) is a
+    round trip more on every release, and a pool query is an acquire and a release."""
 
 
 async def ping(pool: asyncpg.Pool) -> None:
