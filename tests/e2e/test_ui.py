@@ -27,6 +27,7 @@ from langgraph_sdk import get_client
 from waitkit import eventually
 
 from agentlist.contracts import subjects
+from agentlist.contracts.access import DEFAULT_TEAM
 from agentlist.contracts.workers import GraphInfo, RegisterReply, WorkerRegister
 from agentlist.launcher import Stack
 
@@ -261,7 +262,8 @@ async def silent_worker(nats_url: str) -> AsyncIterator[str]:
     )
     nc = await nats.connect(nats_url)
     try:
-        reply = await nc.request(subjects.REGISTRY_REGISTER, message.model_dump_json().encode(), 5)
+        subject = subjects.registry_register(DEFAULT_TEAM)
+        reply = await nc.request(subject, message.model_dump_json().encode(), 5)
         assert RegisterReply.model_validate_json(reply.data).accepted
         yield worker
     finally:

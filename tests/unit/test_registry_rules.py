@@ -117,6 +117,9 @@ async def test_a_team_is_refused_the_graphs_its_grant_lacks(tmp_path: Path) -> N
     assert set(stranger.rejected_graphs) == {"mine", "theirs"}
     refused = await handlers.on_register(registration("bad.id"), subjects.registry_register("x"))
     assert not refused.accepted
+    # An admin may publish to any subject: a team that is no subject token is refused too.
+    templated = await handlers.on_register(registration("w4"), subjects.REGISTRY_REGISTER)
+    assert not templated.accepted
     assert store.registered == [("search", "w1"), (DEFAULT_TEAM, "w2"), ("other", "w3")]
 
     # A grant edited while the registry runs applies to the next registration.

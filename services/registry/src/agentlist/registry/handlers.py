@@ -35,8 +35,8 @@ class RegistryHandlers:
 
     async def on_register(self, msg: WorkerRegister, subject: str) -> RegisterReply:
         team = subjects.team_of(subject)
-        if not is_token(msg.worker_id):
-            return self._refusal("a worker id may only hold letters, digits, _ and -")
+        if not is_token(msg.worker_id) or not is_token(team):
+            return self._refusal("a worker id and a team may only hold letters, digits, _ and -")
         refused = self._teams.refused(team, msg.graphs)
         if refused:
             logger.warning("worker %s of team %s refused graphs: %s", msg.worker_id, team, refused)
