@@ -155,7 +155,8 @@ class Stack:
     def _start(self, server: ManagedServer) -> str:
         started = time.monotonic()
         server.start()
-        logger.info("%s ready in %.2fs at %s", server.name, time.monotonic() - started, server.url)
+        address = f"127.0.0.1:{server.port}"  # its URL holds the admin's password: not logged
+        logger.info("%s ready in %.2fs at %s", server.name, time.monotonic() - started, address)
         self.servers[server.name] = server
         return server.url
 
