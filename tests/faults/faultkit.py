@@ -106,7 +106,7 @@ def fault_stack(
         env={**FAULT_TIMINGS, **(env or {})},
     )
     try:
-        create_ledger(stack.database_url)
+        create_ledger(stack)
         stack.start_services()
         sdk = get_client(url=stack.api_url, timeout=HTTP_TIMEOUT, headers=headers)
         yield FaultStack(stack, ids, config, sdk)
@@ -153,9 +153,11 @@ SELECT run_id::text, thread_id::text, step, attempt, pid
 """
 
 
-def create_ledger(dsn: str) -> None:
-    """The ledger's table, before any graph records into it."""
-    with psycopg.connect(dsn) as conn:
+def create_ledger(stack: Stack) -> None:
+    """The ledger's table, before any graph records into it: after the owner's migration,
+    which makes the worker's role it is granted to."""
+    stack.migrate()
+    with psycopg.connect(stack.database_url) as conn:
         conn.execute(effect_ledger.SCHEMA)
 
 

@@ -98,7 +98,7 @@ def private_stack(
     )
     try:
         stack.start_servers()
-        create_ledger(stack.database_url)
+        create_ledger(stack)
         stack.start_services()
         yield stack
     finally:

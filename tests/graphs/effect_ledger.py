@@ -6,8 +6,8 @@ attempt re-runs from the last checkpoint is a second row, so the tests can count
 execution has an ``effect_id`` of its own, so an insert retried through a Postgres outage (its
 commit acknowledged or not) is still one row.
 
-Graphs write to the stack's database (``DATABASE_URL``, which every worker has); the tests
-create the table first (:data:`SCHEMA`) and read it back.
+Graphs write to the stack's database (``DATABASE_URL``, which every worker has, as its role);
+the tests create the table first (:data:`SCHEMA`) and read it back.
 """
 
 from __future__ import annotations
@@ -35,8 +35,12 @@ CREATE TABLE IF NOT EXISTS test_ledger.effects (
 );
 CREATE INDEX IF NOT EXISTS effects_run_step ON test_ledger.effects (run_id, step);
 CREATE INDEX IF NOT EXISTS effects_thread ON test_ledger.effects (thread_id);
+GRANT USAGE ON SCHEMA test_ledger TO agentlist_worker;
+GRANT SELECT, INSERT ON test_ledger.effects TO agentlist_worker;
 """
-"""Run in one transaction; the lock lets concurrent stacks on one database create it once."""
+"""Run in one transaction by the owner, once the mesh's roles exist (the graphs write as the
+worker's role, ``agentlist_worker``); the lock lets concurrent stacks on one database create it
+once."""
 
 INSERT: Final = """
 INSERT INTO test_ledger.effects (effect_id, run_id, thread_id, step, attempt, pid)
