@@ -24,6 +24,8 @@ FAST_TIMINGS = {
     "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
     "AGENTLIST_LEASE_SECONDS": "3",
     "AGENTLIST_STREAM_RETENTION_SECONDS": "120",
+    # Threads past their TTL go within a test's patience (a TTL may be a fraction of a minute).
+    "AGENTLIST_SCHEDULER_TTL_SWEEP_INTERVAL": "0.5",
 }
 
 
