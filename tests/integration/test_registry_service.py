@@ -254,11 +254,13 @@ async def test_heartbeat_renews_revokes_and_cancels(nc: Client, pool: asyncpg.Po
     assert {r.run_id for r in reply.revoked} == {superseded, elsewhere, claimed}
     assert all(r.token is None for r in reply.revoked), "a token is never sent back"
     assert reply.cancels == [RunCancel(run_id=cancelled, action="interrupt")]
-    assert await lease_left(pool, owned) > 2.5  # renewed to lease_seconds
-    assert await lease_left(pool, cancelled) > 2.5
-    assert await lease_left(pool, superseded) < 1.1  # not renewed
-    assert await lease_left(pool, elsewhere) < 1.1
-    assert await lease_left(pool, claimed) < 1.1
+    # Renewed to lease_seconds (3 s) from the heartbeat on; the others keep the 1 s they were
+    # given. The margin between them absorbs a loaded machine's delays.
+    assert await lease_left(pool, owned) > 1.5
+    assert await lease_left(pool, cancelled) > 1.5
+    assert await lease_left(pool, superseded) <= 1
+    assert await lease_left(pool, elsewhere) <= 1
+    assert await lease_left(pool, claimed) <= 1
 
 
 async def test_drain_requested_and_draining(nc: Client, pool: asyncpg.Pool) -> None:
