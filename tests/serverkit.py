@@ -4,6 +4,7 @@ every test on a database uses."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,8 @@ FAST_TIMINGS = {
     "AGENTLIST_HEARTBEAT_INTERVAL": "0.5",
     "AGENTLIST_LEASE_SECONDS": "3",
     "AGENTLIST_STREAM_RETENTION_SECONDS": "120",
+    # Threads past their TTL go within a test's patience (a TTL may be a fraction of a minute).
+    "AGENTLIST_SCHEDULER_TTL_SWEEP_INTERVAL": "0.5",
 }
 
 
@@ -70,6 +73,18 @@ def own_servers() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+@contextlib.asynccontextmanager
+async def own_servers_in_thread() -> AsyncIterator[Stack]:
+    """:func:`own_servers` for a test whose event loop must go on meanwhile (starting and
+    stopping servers takes seconds, and a fake registry of the test answers heartbeats)."""
+    stack = Stack(StackOptions())
+    try:
+        await asyncio.to_thread(stack.start_servers)
+        yield stack
+    finally:
+        await asyncio.to_thread(stack.stop)
 
 
 @contextlib.asynccontextmanager

@@ -3,12 +3,14 @@ through the official ``langgraph-sdk``."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from langgraph_sdk.errors import ConflictError, NotFoundError
+from serverkit import GRAPHS_CONFIG
 
 from agentlist.launcher import Stack
 
@@ -25,9 +27,12 @@ async def test_01_ok_and_info_without_auth(stack: Stack) -> None:
 
 
 async def test_02_one_system_assistant_per_graph(sdk: Any) -> None:
-    found = await sdk.assistants.search(metadata={"created_by": "system"}, limit=100)
+    found = await sdk.assistants.search(metadata={"created_by": "system"}, limit=1000)
     graphs = [a["graph_id"] for a in found]
     assert len(graphs) == len(set(graphs))
+    # Other stacks on the session's servers add theirs: the stack's own are all there.
+    served = set(json.loads(GRAPHS_CONFIG.read_text())["graphs"])
+    assert served <= set(graphs), served - set(graphs)
     for assistant in found:
         assert assistant["assistant_id"] == str(uuid.uuid5(SYSTEM_NAMESPACE, assistant["graph_id"]))
 

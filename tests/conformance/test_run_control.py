@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from langgraph_sdk import get_client
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
+from serverkit import own_servers, services_on
+from waitkit import eventually, run_reaches
+
+from agentlist.launcher import Stack
 
 HELLO: Any = {"messages": [{"role": "user", "content": "hi"}]}
 SLOW: Any = {"delay": 0.4, "total": 10}
@@ -86,12 +92,18 @@ async def test_48_rollback_strategy(sdk: Any, wait_status: Any) -> None:
     thread_id = (await sdk.threads.create())["thread_id"]
     first = await sdk.runs.create(thread_id, "slow", input=SLOW)
     await wait_status(thread_id, first["run_id"], "running")
-    await asyncio.sleep(0.6)  # let it write a checkpoint or two
+    await eventually(
+        lambda: sdk.threads.get_state(thread_id),
+        lambda state: state["values"].get("steps"),
+        within=30,
+        what="the first run's checkpoint with a step in it",
+    )
     second = await sdk.runs.create(thread_id, "agent", input=HELLO, multitask_strategy="rollback")
     values = await sdk.runs.join(thread_id, second["run_id"])
     with pytest.raises(NotFoundError):
         await sdk.runs.get(thread_id, first["run_id"])
     assert "steps" not in values, "the rolled-back run left nothing in the thread"
+    assert "steps" not in (await sdk.threads.get_state(thread_id))["values"]
     assert (await sdk.runs.get(thread_id, second["run_id"]))["status"] == "success"
 
 
@@ -116,11 +128,12 @@ async def test_50_cancel_a_running_run(sdk: Any, wait_status: Any) -> None:
 
 async def test_50b_cancel_a_pending_run(sdk: Any) -> None:
     thread_id = (await sdk.threads.create())["thread_id"]
-    await sdk.runs.create(thread_id, "slow", input=SLOW)
+    first = await sdk.runs.create(thread_id, "slow", input=SLOW)
     queued = await sdk.runs.create(thread_id, "agent", input=HELLO)
     await sdk.runs.cancel(thread_id, queued["run_id"], wait=True)
     assert (await sdk.runs.get(thread_id, queued["run_id"]))["status"] == "interrupted"
-    await sdk.runs.cancel_many(status="all")
+    assert (await sdk.runs.get(thread_id, first["run_id"]))["status"] in {"pending", "running"}
+    await sdk.runs.cancel_many(thread_id=thread_id, run_ids=[first["run_id"]])
 
 
 async def test_51_cancel_many(sdk: Any, wait_status: Any) -> None:
@@ -128,12 +141,33 @@ async def test_51_cancel_many(sdk: Any, wait_status: Any) -> None:
     run = await sdk.runs.create(thread_id, "slow", input=SLOW)
     await sdk.runs.cancel_many(thread_id=thread_id, run_ids=[run["run_id"]])
     await wait_status(thread_id, run["run_id"], "interrupted")
-    other = (await sdk.threads.create())["thread_id"]
-    pending = await sdk.runs.create(other, "agent", input=HELLO, after_seconds=60)
-    await sdk.runs.cancel_many(status="pending")
-    await wait_status(other, pending["run_id"], "interrupted")
     with pytest.raises(UnprocessableEntityError):
-        await sdk.http.post("/runs/cancel", json={"status": "pending", "thread_id": other})
+        await sdk.http.post("/runs/cancel", json={"status": "pending", "thread_id": thread_id})
+
+
+@pytest.fixture(scope="module")
+def lone_stack(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Stack]:
+    """A mesh on servers of its own: cancelling by status reaches every active run of the
+    tenant, and on the shared stack those include other tests' runs."""
+    with (
+        own_servers() as servers,
+        services_on(servers, tmp_path_factory.mktemp("lone"), log_dir / "lone") as stack,
+    ):
+        yield stack
+
+
+async def test_51_cancel_many_by_status(lone_stack: Stack) -> None:
+    sdk = get_client(url=lone_stack.api_url)
+    busy = (await sdk.threads.create())["thread_id"]
+    running = await sdk.runs.create(busy, "slow", input=SLOW)
+    await run_reaches(sdk, busy, running["run_id"], "running")
+    later = (await sdk.threads.create())["thread_id"]
+    pending = await sdk.runs.create(later, "agent", input=HELLO, after_seconds=60)
+    await sdk.runs.cancel_many(status="pending")
+    await run_reaches(sdk, later, pending["run_id"], "interrupted")
+    assert (await sdk.runs.get(busy, running["run_id"]))["status"] == "running"
+    await sdk.runs.cancel_many(status="all")
+    await run_reaches(sdk, busy, running["run_id"], "interrupted")
 
 
 async def test_52_on_disconnect(sdk: Any, wait_status: Any) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
+from waitkit import eventually
 
 from agentlist.launcher import Stack
 
@@ -188,10 +190,57 @@ async def test_thread_create_with_supersteps(sdk: Any) -> None:
     assert state["values"]["messages"][0]["content"] == "seed"
 
 
-async def test_thread_ttl_is_recorded(stack: Stack, sdk: Any) -> None:
+TTL_OF = """
+SELECT ttl_minutes, ttl_strategy, EXTRACT(EPOCH FROM expires_at - now())::float8 AS left
+  FROM threads WHERE thread_id = $1
+"""
+
+
+async def ttl_of(pool: asyncpg.Pool, thread_id: str) -> tuple[float, str, float] | None:
+    """The thread's TTL as stored: minutes, strategy, seconds left (None: no such thread)."""
+    row = await pool.fetchrow(TTL_OF, uuid.UUID(thread_id))
+    return None if row is None else (row["ttl_minutes"], row["ttl_strategy"], row["left"])
+
+
+async def test_thread_ttl_is_recorded(stack: Stack, sdk: Any, pg_pool: asyncpg.Pool) -> None:
     thread = await sdk.threads.create(ttl=60)
+    recorded = await ttl_of(pg_pool, thread["thread_id"])
+    assert recorded is not None and recorded[:2] == (60, "delete")
+    assert 59 * 60 < recorded[2] <= 60 * 60
     async with httpx.AsyncClient(base_url=stack.api_url) as http:
         patched = await http.patch(
             f"/threads/{thread['thread_id']}", json={"ttl": {"ttl": 5, "strategy": "keep_latest"}}
         )
     assert patched.status_code == 200
+    recorded = await ttl_of(pg_pool, thread["thread_id"])
+    assert recorded is not None and recorded[:2] == (5, "keep_latest")
+    assert 4 * 60 < recorded[2] <= 5 * 60, "a new TTL restarts the clock"
+
+
+async def test_a_thread_past_its_ttl_is_deleted_or_pruned(sdk: Any, pg_pool: asyncpg.Pool) -> None:
+    """The scheduler sweeps TTLs every ``AGENTLIST_SCHEDULER_TTL_SWEEP_INTERVAL`` (half a
+    second on the test stacks); a TTL is in minutes, 0.02 is 1.2 s."""
+    doomed = await sdk.threads.create(ttl={"ttl": 0.02, "strategy": "delete"})
+    kept = await sdk.threads.create(ttl={"ttl": 0.02, "strategy": "keep_latest"})
+    await sdk.runs.wait(kept["thread_id"], "agent", input=HELLO)
+    await eventually(
+        lambda: ttl_of(pg_pool, doomed["thread_id"]),
+        lambda recorded: recorded is None,
+        within=30,
+        what="the thread deleted past its TTL",
+    )
+    with pytest.raises(NotFoundError):
+        await sdk.threads.get(doomed["thread_id"])
+    # keep_latest: pruned to its latest checkpoint and given its TTL again, once it expired.
+    await eventually(
+        lambda: pg_pool.fetchval(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = $1", kept["thread_id"]
+        ),
+        lambda count: count == 1,
+        within=30,
+        what="the keep_latest thread pruned to one checkpoint",
+    )
+    recorded = await ttl_of(pg_pool, kept["thread_id"])
+    assert recorded is not None and recorded[:2] == (0.02, "keep_latest")
+    state = await sdk.threads.get_state(kept["thread_id"])
+    assert state["values"]["messages"][-1]["content"] == "echo: hi"

@@ -244,7 +244,8 @@ async def test_api_keys_from_the_cli_work_with_the_sdk_until_revoked(
     service = get_client(url=jwt_stack.api_url, api_key=api_key)
     thread = await service.threads.create()
     result = await service.runs.wait(thread["thread_id"], "agent", input={"messages": []})
-    assert result is not None
+    assert isinstance(result, dict) and result["turns"] == 1
+    assert [m["content"] for m in result["messages"]] == ["echo: "]
     owner = client(jwt_stack, "carol", tenant)
     assert (await owner.threads.get(thread["thread_id"]))["thread_id"] == thread["thread_id"]
 

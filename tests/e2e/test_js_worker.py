@@ -4,8 +4,8 @@ One stack serves a mixed ``langgraph.json`` (tests/graphs/js/langgraph.json): ea
 tests/graphs/js has a Python twin from tests/graphs, and the launcher gives each language's
 graphs to two workers of that language. Every scenario runs on both twins and compares what a
 client sees, with ids and timestamps blanked: a client must not be able to tell which language
-ran a run except from ``GET /workers``. Last, one of the two JS workers is killed (``kill -9``)
-in the middle of a run, which the other one finishes.
+ran a run except from ``GET /workers``. On a stack of its own, one of the two JS workers is
+killed (``kill -9``) in the middle of a run, which the other one finishes.
 
 ``agentlist dev --config`` with a JS-only config runs first, on the session's servers, before
 the module's stack starts (two cores).
@@ -14,6 +14,7 @@ the module's stack starts (two cores).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -32,7 +33,7 @@ import pytest_asyncio
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
 from processkit import descendants, still_running
-from serverkit import services_on
+from serverkit import own_servers_in_thread, services_on
 from waitkit import eventually, run_reaches
 
 from agentlist.launcher import Stack
@@ -116,14 +117,11 @@ def difference(js: Any, py: Any, path: str = "") -> str:
 # -- fixtures and helpers -----------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module")
-async def mixed(
-    servers: Stack, log_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
-    """Python and JS graphs in one config: two workers of each language."""
-    data_dir = tmp_path_factory.mktemp("js-stack")
+@contextlib.asynccontextmanager
+async def mixed_stack(servers: Stack, data_dir: Path, log_dir: Path) -> AsyncIterator[Stack]:
+    """Python and JS graphs in one config: two workers of each language, once all serve."""
     options: dict[str, object] = {"graphs_config": MIXED_CONFIG, "workers": 2}
-    with services_on(servers, data_dir, log_dir / "js-stack", **options) as stack:
+    with services_on(servers, data_dir, log_dir, **options) as stack:
         client = get_client(url=stack.api_url, timeout=HTTP_TIMEOUT)
         await eventually(
             lambda: our_languages(client),
@@ -132,6 +130,15 @@ async def mixed(
             every=0.1,
             what="two healthy workers of each language",
         )
+        yield stack
+
+
+@pytest_asyncio.fixture(scope="module")
+async def mixed(
+    servers: Stack, log_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("js-stack")
+    async with mixed_stack(servers, data_dir, log_dir / "js-stack") as stack:
         yield stack
 
 
@@ -476,9 +483,23 @@ async def test_js_and_python_graphs_and_clients_share_the_store(client: Any) -> 
 
 
 async def test_kill_9_of_a_js_worker_mid_run_fails_over(
-    mixed: Stack, client: Any, pg_pool: asyncpg.Pool
+    log_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Runs last: it leaves the stack with one JS worker."""
+    """On a stack and servers of its own: it leaves its stack with one JS worker, and the
+    module's stack must keep both (the tests run in any order)."""
+    async with (
+        own_servers_in_thread() as servers,
+        mixed_stack(servers, tmp_path_factory.mktemp("js-kill"), log_dir / "js-kill") as mixed,
+    ):
+        client = get_client(url=mixed.api_url, timeout=HTTP_TIMEOUT)
+        pg_pool = await asyncpg.create_pool(mixed.database_url, min_size=1, max_size=2)
+        try:
+            await kill_9_mid_run(mixed, client, pg_pool)
+        finally:
+            await pg_pool.close()
+
+
+async def kill_9_mid_run(mixed: Stack, client: Any, pg_pool: asyncpg.Pool) -> None:
     thread_id = await new_thread(client)
     total = 8
     run = await client.runs.create(

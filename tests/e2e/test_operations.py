@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+from serverkit import GRAPHS_CONFIG
 
 from agentlist.launcher import Stack
 
@@ -20,11 +22,13 @@ async def test_health_lists_dependencies_workers_and_graphs(stack: Stack) -> Non
 async def test_workers_listing(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.api_url) as http:
         listed = (await http.get("/workers")).json()
-    live = [w for w in listed if w["state"] == "healthy"]
-    assert live, listed
-    worker = live[0]
-    assert worker["language"] == "python" and "agent" in worker["graphs"]
-    assert worker["capacity"] >= 1 and 0 <= worker["load"] <= 1
+    # Other stacks on the session's servers list theirs too: this stack's own is known.
+    (own,) = stack.services_named("worker")
+    (worker,) = [w for w in listed if w["pid"] == own.pid]
+    assert worker["state"] == "healthy" and worker["language"] == "python"
+    assert set(worker["graphs"]) == set(json.loads(GRAPHS_CONFIG.read_text())["graphs"])
+    assert worker["capacity"] == 10, "the worker's default capacity"
+    assert worker["load"] == worker["inflight"] / 10 and 0 <= worker["load"] <= 1
     assert worker["seconds_since_heartbeat"] < 5
 
 
@@ -49,7 +53,9 @@ async def test_queue_depth_workers_and_api_latency(stack: Stack, sdk: Any) -> No
         latency = (await http.get("/metrics/api-latency")).json()["routes"]
     assert isinstance(depth["runs"], list) and depth["oldest_pending_seconds"] >= 0
     healthy = [w for w in workers["workers"] if w["state"] == "healthy"]
-    assert healthy and healthy[0]["capacity"] >= 1
+    python = [w for w in healthy if w["language"] == "python"]
+    # Every stack on the session's servers counts: at least this stack's worker's 10 slots.
+    assert len(python) == 1 and python[0]["capacity"] >= 10
     by_id = latency["GET /threads/{thread_id}"]
     assert by_id["count"] >= 3 and 0 < by_id["p50_ms"] <= by_id["p99_ms"] <= by_id["max_ms"]
     assert "POST /threads/{thread_id}/runs/wait" in latency

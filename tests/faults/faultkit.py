@@ -1,10 +1,10 @@
 """Helpers of the worker and bridge fault tests: a stack of one test's own services serving
 ``tests/graphs/faults.py`` under graph ids no other stack serves, and what a client sees.
 
-A stack runs on the session's servers (or a module's private ones where a mesh-wide setting
-must differ from the session's). Other stacks on the same servers are the same mesh: their
-schedulers may place this stack's runs, but only on this stack's workers, the only ones that
-serve its graphs; so every process a test kills or freezes is its own.
+A stack runs on servers of its test module's own (``serverkit.own_servers``): every service
+on the same servers is part of the same mesh, so on the session's servers the session stack's
+scheduler, registry and bridge would join every fault mesh. Graph ids of its own keep each
+stack's runs on its own workers, so every process a test kills or freezes is its own.
 """
 
 from __future__ import annotations

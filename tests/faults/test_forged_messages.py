@@ -32,7 +32,7 @@ from faultkit import (
 from langgraph_sdk import get_client
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from serverkit import GATEWAY_ENV, tenant_headers
+from serverkit import GATEWAY_ENV, own_servers, tenant_headers
 from waitkit import eventually
 
 from agentlist.contracts import subjects
@@ -46,17 +46,25 @@ EVIL = {"done": [666], "forged": MARK}
 Message = AttemptStarted | RunEvent | RunOutcome
 
 
+@pytest.fixture(scope="module")
+def private_servers() -> Iterator[Stack]:
+    """Servers of this module's own: on the session's, the session stack's scheduler, registry
+    and bridge would be part of the mesh under attack."""
+    with own_servers() as stack:
+        yield stack
+
+
 @pytest.fixture
-def mesh(servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
+def mesh(private_servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
     with fault_stack(
-        servers, tmp_path, log_dir / tmp_path.name, workers=2, env=GATEWAY_ENV
+        private_servers, tmp_path, log_dir / tmp_path.name, workers=2, env=GATEWAY_ENV
     ) as stack:
         yield stack
 
 
 @pytest_asyncio.fixture
-async def attacker(servers: Stack) -> AsyncIterator[Client]:
-    client = await nats.connect(servers.nats_url)
+async def attacker(private_servers: Stack) -> AsyncIterator[Client]:
+    client = await nats.connect(private_servers.nats_url)
     yield client
     await client.close()
 

@@ -46,16 +46,27 @@ from agentlist.launcher.process import ChildProcess
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def two_workers(servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
-    with fault_stack(servers, tmp_path, log_dir / tmp_path.name, workers=2) as stack:
+@pytest.fixture(scope="module")
+def private_servers() -> Iterator[Stack]:
+    """Servers of this module's own: on the session's, the session stack's scheduler, registry
+    and bridge would be part of every mesh here (a mesh is every service on its servers), and
+    some meshes need settings of their own (``AGENTLIST_SCHEDULER_MAX_ATTEMPTS``: every
+    scheduler sweeps every expired lease). One test's mesh at a time runs on them."""
+    with own_servers() as stack:
         yield stack
 
 
 @pytest.fixture
-def draining_workers(servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
+def two_workers(private_servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
+    with fault_stack(private_servers, tmp_path, log_dir / tmp_path.name, workers=2) as stack:
+        yield stack
+
+
+@pytest.fixture
+def draining_workers(private_servers: Stack, tmp_path: Path, log_dir: Path) -> Iterator[FaultStack]:
     env = {"AGENTLIST_WORKER_DRAIN_GRACE_SECONDS": "0.5"}
-    with fault_stack(servers, tmp_path, log_dir / tmp_path.name, workers=2, env=env) as stack:
+    folder = log_dir / tmp_path.name
+    with fault_stack(private_servers, tmp_path, folder, workers=2, env=env) as stack:
         yield stack
 
 
@@ -312,15 +323,6 @@ async def test_a_graph_error_ends_the_run_after_one_attempt(two_workers: FaultSt
     assert (await sdk.threads.get(thread_id))["status"] == "error"
 
 
-@pytest.fixture(scope="module")
-def private_servers() -> Iterator[Stack]:
-    """Servers of this module's own, for a mesh whose ``AGENTLIST_SCHEDULER_MAX_ATTEMPTS``
-    differs from the session's: every scheduler sweeps every expired lease, so a mesh must agree
-    on it."""
-    with own_servers() as stack:
-        yield stack
-
-
 async def test_a_run_that_kills_its_worker_ends_after_max_attempts(
     private_servers: Stack, tmp_path: Path, log_dir: Path
 ) -> None:
@@ -370,10 +372,11 @@ async def timed_runs(sdk: Any, graph_id: str, count: int) -> list[float]:
 
 
 async def test_a_flooding_tenant_does_not_delay_another(
-    servers: Stack, tmp_path: Path, log_dir: Path
+    private_servers: Stack, tmp_path: Path, log_dir: Path
 ) -> None:
     env = {**GATEWAY_ENV, "AGENTLIST_WORKER_CAPACITY": "2"}
-    with fault_stack(servers, tmp_path, log_dir / tmp_path.name, workers=2, env=env) as mesh:
+    folder = log_dir / tmp_path.name
+    with fault_stack(private_servers, tmp_path, folder, workers=2, env=env) as mesh:
         suffix = uuid.uuid4().hex[:8]
         tenant_a = get_client(
             url=mesh.api_url, timeout=HTTP_TIMEOUT, headers=tenant_headers(f"flood-{suffix}")

@@ -694,7 +694,7 @@ async def publish_runs(js: JetStreamContext, runs: list[Run], events: int, pace:
         for seq in range(1, events + 1):
             await publish(js, run.event(seq))
             if pace and seq % 10 == 0:
-                await asyncio.sleep(pace)
+                await asyncio.sleep(pace)  # the pace of a worker's events, not a wait
         await publish(js, run.outcome(events + 1, values={"n": events}))
 
     await asyncio.gather(*(one(run) for run in runs))
@@ -787,26 +787,33 @@ async def test_restarted_servers_cost_nothing(servers: Stack) -> None:
 
             servers.servers["redis"].stop()
             await publish(js, *(run.event(seq) for seq in range(21, 41) for run in runs))
-            await asyncio.sleep(1)  # the bridge fails at Redis meanwhile, and backs off
+            # The outage is the point: the bridge fails at Redis meanwhile, and backs off.
+            await asyncio.sleep(1)
             servers.servers["redis"].start()
             await redis.connection_pool.disconnect()  # this test's client does not retry
             await until_entries(redis, runs[1].stream, 41)
 
             servers.servers["postgres"].stop()
             await publish(js, runs[0].outcome(41, values={"n": 40}))
-            await asyncio.sleep(1)
+            await asyncio.sleep(1)  # the outage is the point: the outcome waits for Postgres
             servers.servers["postgres"].start()
             await until_end(redis, runs[0], within=30)
 
             servers.servers["nats"].stop()
             servers.servers["nats"].start()
             await eventually(connected, within=15, what="this test's client reconnected")
-            for _ in range(20):  # JetStream takes a moment to recover its streams
+
+            async def outcome_published() -> bool:
                 try:
                     await publish(js, runs[1].outcome(41, values={"n": 40}))
-                    break
                 except nats.errors.Error:
-                    await asyncio.sleep(0.25)
+                    return False
+                return True
+
+            # JetStream takes a moment to recover its streams (a repeat is deduplicated).
+            await eventually(
+                outcome_published, within=10, every=0.25, what="JetStream back after its restart"
+            )
             await until_end(redis, runs[1], within=30)
             await drained(js)
         await pool.expire_connections()

@@ -239,6 +239,7 @@ async def test_a_message_past_a_lost_fence_is_forced_only_once_vouched_for(
 
 async def test_progress_restarts_the_wait_for_a_gap(redis: Redis, run: tuple[str, str]) -> None:
     writer = StreamWriter(redis, load_script(), gap_patience=0.3)
+    # Time past the patience is the point: each pause outlasts it, however long it takes.
     assert await append(writer, run, (1, 0), (1, 3)) == [Verdict.NEXT, Verdict.EARLY]
     await asyncio.sleep(0.35)
     assert await append(writer, run, (1, 1), (1, 3)) == [Verdict.NEXT, Verdict.EARLY]

@@ -254,11 +254,13 @@ async def test_heartbeat_renews_revokes_and_cancels(nc: Client, pool: asyncpg.Po
     assert {r.run_id for r in reply.revoked} == {superseded, elsewhere, claimed}
     assert all(r.token is None for r in reply.revoked), "a token is never sent back"
     assert reply.cancels == [RunCancel(run_id=cancelled, action="interrupt")]
-    assert await lease_left(pool, owned) > 2.5  # renewed to lease_seconds
-    assert await lease_left(pool, cancelled) > 2.5
-    assert await lease_left(pool, superseded) < 1.1  # not renewed
-    assert await lease_left(pool, elsewhere) < 1.1
-    assert await lease_left(pool, claimed) < 1.1
+    # Renewed to lease_seconds (3 s) from the heartbeat on; the others keep the 1 s they were
+    # given. The margin between them absorbs a loaded machine's delays.
+    assert await lease_left(pool, owned) > 1.5
+    assert await lease_left(pool, cancelled) > 1.5
+    assert await lease_left(pool, superseded) <= 1
+    assert await lease_left(pool, elsewhere) <= 1
+    assert await lease_left(pool, claimed) <= 1
 
 
 async def test_drain_requested_and_draining(nc: Client, pool: asyncpg.Pool) -> None:
@@ -301,16 +303,36 @@ async def test_silent_worker_becomes_unhealthy_then_dead(nc: Client, pool: async
 async def test_worker_answering_pings_stays_healthy_until_dead(
     nc: Client, pool: asyncpg.Pool
 ) -> None:
+    """Answered pings keep a silent worker healthy, never unhealthy, but not alive: silent
+    for ``dead_after_seconds``, it is dead whatever it answers."""
     worker = worker_id()
+    pings: list[Msg] = []
+    seen: list[str | None] = []
 
     async def pong(msg: Msg) -> None:
+        pings.append(msg)
         await msg.respond(WorkerControlReply(worker_id=worker).model_dump_json().encode())
 
+    async def state_seen() -> str | None:
+        seen.append(await state_of(pool, worker))
+        return seen[-1]
+
     sub = await nc.subscribe(subjects.worker_control(DEFAULT_TEAM, worker), cb=pong)
-    await register(nc, worker, [graph_id()])
-    await asyncio.sleep(1.0)  # past the suspect threshold (0.4 s), before death (1.5 s)
-    assert await state_of(pool, worker) == "healthy"
-    await heartbeat(nc, worker)
-    await asyncio.sleep(1.0)
-    assert await state_of(pool, worker) == "healthy"
-    await sub.unsubscribe()
+    try:
+        await register(nc, worker, [graph_id()])
+        await eventually(
+            lambda: state_seen() if pings else None,
+            lambda state: state is not None,
+            within=5,
+            what="a ping once the worker was silent past the suspect threshold",
+        )
+        await heartbeat(nc, worker)
+        pinged_before = len(pings)
+        await eventually(
+            state_seen, lambda state: state == "dead", within=10, every=0.02, what="dead"
+        )
+    finally:
+        await sub.unsubscribe()
+    assert len(pings) > pinged_before, "pinged again after its heartbeat, and answered"
+    assert "unhealthy" not in seen and seen[0] == "healthy" and seen[-1] == "dead"
+    assert (await heartbeat(nc, worker)).known is False

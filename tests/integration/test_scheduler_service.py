@@ -172,12 +172,23 @@ async def test_dispatch_after_fence_and_wake_up(
     servers: Stack, dsn: str, pool: asyncpg.Pool, nc: Client
 ) -> None:
     worker = FakeWorker(nc, pool, lambda _: True)
-    async with scheduler(settings(servers, dsn, poll_interval=30)), worker.running():
-        await asyncio.sleep(0.5)  # let the scheduler subscribe
+    # Polling every 30 s and leases that outlast the test: within 3 s only a wake-up claims.
+    config = settings(servers, dsn, poll_interval=30, lease_seconds=60)
+    async with scheduler(config), worker.running():
+        # A first run, dispatched once the scheduler has made its first claim and hears
+        # wake-ups (it subscribes before it claims): the run that follows needs a wake-up.
+        await add_run(pool)
+
+        async def woken_and_dispatched() -> bool:
+            await nc.publish(subjects.RUNS_REQUESTED, b"")
+            return await _dispatched(worker, 1)
+
+        await eventually(woken_and_dispatched, within=10, what="the first dispatch")
         run_id = await add_run(pool)
         await nc.publish(subjects.RUNS_REQUESTED, b"")
-        await eventually(lambda: _dispatched(worker, 1), within=3, what="one dispatch")
-    dispatch = worker.dispatches[0]
+        await eventually(lambda: _dispatched(worker, 2), within=3, what="a woken dispatch")
+    assert len(worker.dispatches) == 2
+    dispatch = worker.dispatches[1]
     assert dispatch.run_id == str(run_id) and dispatch.attempt == 1
     assert dispatch.params == KWARGS and not dispatch.resume_from_checkpoint
     ((started, msg_id),) = await run_messages(nc, run_id, 1)
@@ -206,7 +217,6 @@ async def test_rejected_dispatch_undoes_the_attempt(
             within=10,
             what=f"{rejections + 1} dispatches",
         )
-        await asyncio.sleep(0.3)
     assert [d.attempt for d in worker.dispatches] == [1] * (rejections + 1)
     record = await row(pool, run_id)
     assert (record["status"], record["attempt"]) == ("running", 1)

@@ -3,12 +3,14 @@
 The test plays the registry and the scheduler with raw nats-py and reads what the worker
 publishes to JetStream, as tests/integration/test_worker_service.py does for the Python worker:
 both must behave the same, message for message. The module has a NATS server of its own, so
-no other registry or worker of the session answers in our place. The SIGTERM test runs last.
+no other registry or worker of the session answers in our place. The tests that stop or break
+a worker start one of their own: the tests run in any order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import uuid
@@ -20,17 +22,19 @@ import nats
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client
-from serverkit import own_nats, own_servers
+from serverkit import own_nats, own_servers_in_thread
 from waitkit import eventually
 from workerkit import (
     FakeRegistry,
     assert_well_formed,
     cancel,
+    dropped,
     first_event,
     idle,
     inflight,
     new_dispatch,
     read_run,
+    run_event,
     send,
     state_request,
     unless_exited,
@@ -45,6 +49,7 @@ from agentlist.contracts import (
     RunDispatch,
     RunEvent,
     UpdateState,
+    WorkerRegister,
     subjects,
 )
 from agentlist.core.nats import ensure_events_stream
@@ -120,27 +125,49 @@ def graphs_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest_asyncio.fixture(scope="module")
-async def worker(
-    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry, log_dir: Path
+@contextlib.asynccontextmanager
+async def running_worker(
+    servers: Stack,
+    nats_url: str,
+    graphs_config: Path,
+    registry: FakeRegistry,
+    log_dir: Path,
+    worker_id: str,
 ) -> AsyncIterator[ChildProcess]:
+    """A JS worker process, once it registered; stopped on exit."""
     env = {
         "NATS_URL": nats_url,
-        "AGENTLIST_WORKER_ID": WORKER_ID,
+        "AGENTLIST_WORKER_ID": worker_id,
         "AGENTLIST_WORKER_CAPACITY": str(CAPACITY),
         "AGENTLIST_WORKER_DRAIN_GRACE_SECONDS": "1",
     }
-    child = start_js_worker(servers, graphs_config, env=env, log_path=log_dir / "worker-js.log")
+    child = start_js_worker(
+        servers, graphs_config, name=worker_id, env=env, log_path=log_dir / f"{worker_id}.log"
+    )
     try:
         await eventually(
-            unless_exited(child, lambda: registry.registrations),
+            unless_exited(child, lambda: registrations(registry, worker_id)),
             within=60,
-            what="the worker registered",
+            what=f"{worker_id} registered",
             context=child.log_tail,
         )
         yield child
     finally:
-        child.stop()
+        await asyncio.to_thread(child.stop)  # the test's fake registry answers meanwhile
+
+
+def registrations(registry: FakeRegistry, worker_id: str) -> list[WorkerRegister]:
+    return [r for r in registry.registrations if r.worker_id == worker_id]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def worker(
+    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry, log_dir: Path
+) -> AsyncIterator[ChildProcess]:
+    async with running_worker(
+        servers, nats_url, graphs_config, registry, log_dir, WORKER_ID
+    ) as child:
+        yield child
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -152,8 +179,8 @@ async def worker(
 async def test_registers_its_graphs_with_schemas(
     worker: ChildProcess, registry: FakeRegistry
 ) -> None:
-    registration = registry.registrations[0]
-    assert registration.worker_id == WORKER_ID and registration.language == "javascript"
+    registration = registrations(registry, WORKER_ID)[0]
+    assert registration.language == "javascript"
     assert registration.capacity == CAPACITY
     assert registration.runtime["node"] and registration.runtime["langgraph"] != "unknown"
     graphs = {graph.graph_id: graph for graph in registration.graphs}
@@ -165,7 +192,9 @@ async def test_registers_its_graphs_with_schemas(
     nodes = [node["id"] for node in echo.drawable["0"]["nodes"]]
     assert nodes == ["__start__", "prepare", "respond", "__end__"]
     await eventually(
-        unless_exited(worker, lambda: len(registry.heartbeats) >= 2),
+        unless_exited(
+            worker, lambda: sum(h.worker_id == WORKER_ID for h in registry.heartbeats) >= 2
+        ),
         within=5,
         what="two heartbeats",
         context=worker.log_tail,
@@ -259,8 +288,9 @@ async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Cl
 async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) -> None:
     dispatch = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 100})
     assert (await send(nc, dispatch, WORKER_ID)).accepted
-    await first_event(nc, dispatch.run_id)
-    await asyncio.sleep(0.5)
+    # The second step under way: the first one's checkpoint is written (an event may precede
+    # its checkpoint, which the outcome's values come from).
+    await run_event(nc, dispatch.run_id, lambda values: values.get("count", 0) >= 2)
     await cancel(nc, dispatch.run_id, "interrupt")
     reader = await read_run(nc, dispatch.run_id, seconds=10)
     assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
@@ -279,8 +309,7 @@ async def test_cancel_rollback_deletes_what_the_run_wrote(
 
     doomed = new_dispatch(SLOW, thread_id=done.thread_id, input={"delay_ms": 200, "steps": 100})
     assert (await send(nc, doomed, WORKER_ID)).accepted
-    await first_event(nc, doomed.run_id)
-    await asyncio.sleep(0.5)
+    await run_event(nc, doomed.run_id, lambda values: values.get("count", 0) > 2)
     await cancel(nc, doomed.run_id, "rollback")
     outcome = (await read_run(nc, doomed.run_id)).outcomes[0]
     assert outcome.status == "rollback"
@@ -311,6 +340,7 @@ async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Clie
         reader = await read_run(nc, dispatch.run_id)
         assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
         assert reader.outcomes[0].status == "interrupted"
+    await idle(nc, WORKER_ID)  # the next test may need all of its capacity
 
 
 async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
@@ -328,7 +358,8 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
         what="a heartbeat holding the run",
         context=worker.log_tail,
     )
-    await asyncio.sleep(0.8)
+    # Two steps done: the first one's checkpoint is written, for the retry to resume from.
+    await run_event(nc, first.run_id, lambda values: values.get("count", 0) >= 2)
     held = HeldRun(run_id=first.run_id, attempt=1)
     registry.scripted.append(HeartbeatReply(known=True, revoked=[held]))
     await eventually(
@@ -337,7 +368,7 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
         what="the worker heard the revocation",
         context=worker.log_tail,
     )
-    await asyncio.sleep(2 * HEARTBEAT_INTERVAL)
+    await dropped(registry, WORKER_ID, first.run_id, since=len(registry.heartbeats))
     assert (await read_run(nc, first.run_id, until_outcome=False, seconds=0.5)).outcomes == []
 
     retry = RunDispatch.model_validate(
@@ -353,10 +384,10 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
 
 
 async def test_unknown_worker_registers_again(worker: ChildProcess, registry: FakeRegistry) -> None:
-    count = len(registry.registrations)
+    count = len(registrations(registry, WORKER_ID))
     registry.scripted.append(HeartbeatReply(known=False))
     await eventually(
-        unless_exited(worker, lambda: len(registry.registrations) > count),
+        unless_exited(worker, lambda: len(registrations(registry, WORKER_ID)) > count),
         within=5,
         what="the worker registered again",
         context=worker.log_tail,
@@ -373,7 +404,7 @@ async def test_a_run_whose_postgres_stops_is_handed_back(
     """As the Python worker: a store that went away is no fault of the graph, so the run is
     released for its next attempt to resume from its last checkpoint; the worker serves on."""
     worker_id = f"{WORKER_ID}-pg"
-    with own_servers() as servers:
+    async with own_servers_in_thread() as servers:
         env = {"NATS_URL": nats_url, "AGENTLIST_WORKER_ID": worker_id}
         child = start_js_worker(
             servers, graphs_config, name="worker-js-pg", env=env, log_path=log_dir / "pg.log"
@@ -386,8 +417,8 @@ async def test_a_run_whose_postgres_stops_is_handed_back(
             )
             first = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 15})
             assert (await send(nc, first, worker_id)).accepted
-            await first_event(nc, first.run_id)
-            await asyncio.sleep(0.9)  # a few steps, each with its checkpoint
+            # A few steps done, each with its checkpoint.
+            await run_event(nc, first.run_id, lambda values: values.get("count", 0) >= 3)
             postgres = servers.servers["postgres"]
             await asyncio.to_thread(postgres.stop)
             lost = await read_run(nc, first.run_id)
@@ -413,33 +444,41 @@ async def test_a_run_whose_postgres_stops_is_handed_back(
             assert isinstance(first_values, RunEvent) and first_values.data["count"] > 0, "resumed"
             assert child.alive()
         finally:
-            child.stop()
+            await asyncio.to_thread(child.stop)
 
 
 async def test_sigterm_drains_and_releases_unfinished_runs(
-    worker: ChildProcess, nc: Client, registry: FakeRegistry
+    servers: Stack,
+    nats_url: str,
+    graphs_config: Path,
+    nc: Client,
+    registry: FakeRegistry,
+    log_dir: Path,
 ) -> None:
-    await idle(nc, WORKER_ID)
-    dispatch = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 100})
-    assert (await send(nc, dispatch, WORKER_ID)).accepted
-    await first_event(nc, dispatch.run_id)
-    worker.signal(signal.SIGTERM)
-    await eventually(
-        unless_exited(
-            worker,
-            lambda: any(h.draining and h.worker_id == WORKER_ID for h in registry.heartbeats),
-        ),
-        within=5,
-        what="a draining heartbeat",
-        context=worker.log_tail,
-    )
-    refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}), WORKER_ID)
-    assert not refused.accepted and refused.reason and "draining" in refused.reason
-    reader = await read_run(nc, dispatch.run_id, seconds=15)
-    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
-    assert reader.outcomes[0].status == "released"
-    assert 0 < reader.outcomes[0].values["count"] < 100
-    await asyncio.to_thread(worker.popen.wait, 15)
-    assert worker.popen.returncode == 0, worker.log_tail()
-    mine = [h for h in registry.heartbeats if h.worker_id == WORKER_ID]
+    worker_id = f"{WORKER_ID}-term"
+    async with running_worker(
+        servers, nats_url, graphs_config, registry, log_dir, worker_id
+    ) as worker:
+        dispatch = new_dispatch(SLOW, input={"delay_ms": 200, "steps": 100})
+        assert (await send(nc, dispatch, worker_id)).accepted
+        await first_event(nc, dispatch.run_id)
+        worker.signal(signal.SIGTERM)
+        await eventually(
+            unless_exited(
+                worker,
+                lambda: any(h.draining and h.worker_id == worker_id for h in registry.heartbeats),
+            ),
+            within=5,
+            what="a draining heartbeat",
+            context=worker.log_tail,
+        )
+        refused = await send(nc, new_dispatch(SLOW, input={"steps": 1}), worker_id)
+        assert not refused.accepted and refused.reason and "draining" in refused.reason
+        reader = await read_run(nc, dispatch.run_id, seconds=15)
+        assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
+        assert reader.outcomes[0].status == "released"
+        assert 0 < reader.outcomes[0].values["count"] < 100
+        await asyncio.to_thread(worker.popen.wait, 15)
+        assert worker.popen.returncode == 0, worker.log_tail()
+    mine = [h for h in registry.heartbeats if h.worker_id == worker_id]
     assert mine[-1].stopping and mine[-1].runs == [] and not any(h.stopping for h in mine[:-1])

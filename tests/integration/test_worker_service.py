@@ -2,12 +2,13 @@
 registry and the scheduler with raw nats-py and reads what the worker publishes to JetStream.
 
 The module has a NATS server of its own, so that no other registry or worker of the session
-answers in our place. The SIGTERM test runs last: it stops the module's worker.
+answers in our place. The SIGTERM test stops a worker of its own: the tests run in any order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -26,11 +27,13 @@ from workerkit import (
     FakeRegistry,
     assert_well_formed,
     cancel,
+    dropped,
     first_event,
     idle,
     inflight,
     new_dispatch,
     read_run,
+    run_event,
     send,
     state_request,
     unless_exited,
@@ -44,6 +47,7 @@ from agentlist.contracts import (
     RunDispatch,
     RunEvent,
     UpdateState,
+    WorkerRegister,
     subjects,
 )
 from agentlist.contracts.events import new_lease_token
@@ -102,13 +106,14 @@ def graphs_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest_asyncio.fixture(scope="module")
-async def worker(
-    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry
+@contextlib.asynccontextmanager
+async def running_worker(
+    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry, worker_id: str
 ) -> AsyncIterator[ChildProcess]:
+    """A worker process, once it registered; stopped on exit."""
     env = {
         "NATS_URL": nats_url,
-        "AGENTLIST_WORKER_ID": WORKER_ID,
+        "AGENTLIST_WORKER_ID": worker_id,
         "AGENTLIST_WORKER_CAPACITY": str(CAPACITY),
         "AGENTLIST_WORKER_DRAIN_GRACE_SECONDS": "1",
         "PYTHONPATH": str(GRAPHS),
@@ -116,29 +121,44 @@ async def worker(
     child = servers.start_worker(graphs_config, env=env)
     try:
         await eventually(
-            unless_exited(child, lambda: registry.registrations),
+            unless_exited(child, lambda: registrations(registry, worker_id)),
             within=60,
-            what="the worker registered",
+            what=f"{worker_id} registered",
             context=child.log_tail,
         )
         yield child
     finally:
-        child.stop()
+        await asyncio.to_thread(child.stop)  # the test's fake registry answers meanwhile
+
+
+def registrations(registry: FakeRegistry, worker_id: str) -> list[WorkerRegister]:
+    return [r for r in registry.registrations if r.worker_id == worker_id]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def worker(
+    servers: Stack, nats_url: str, graphs_config: Path, registry: FakeRegistry
+) -> AsyncIterator[ChildProcess]:
+    async with running_worker(servers, nats_url, graphs_config, registry, WORKER_ID) as child:
+        yield child
 
 
 async def test_registers_its_graphs_with_schemas(
     worker: ChildProcess, registry: FakeRegistry
 ) -> None:
-    registration = registry.registrations[0]
-    assert registration.worker_id == WORKER_ID and registration.language == "python"
+    registration = registrations(registry, WORKER_ID)[0]
+    assert registration.language == "python"
     assert registration.capacity == CAPACITY
     graphs = {graph.graph_id: graph for graph in registration.graphs}
     assert set(graphs) == {AGENT, SLOW, FAILS, ASK}
     agent = graphs[AGENT]
-    assert agent.schemas.input_schema is not None and agent.schemas.state_schema is not None
+    for schema in (agent.schemas.input_schema, agent.schemas.state_schema):
+        assert schema is not None and set(schema["properties"]) == {"messages", "turns"}
     assert "0" in agent.drawable and agent.drawable["0"]["nodes"]
     await eventually(
-        unless_exited(worker, lambda: len(registry.heartbeats) >= 2),
+        unless_exited(
+            worker, lambda: sum(h.worker_id == WORKER_ID for h in registry.heartbeats) >= 2
+        ),
         within=5,
         what="two heartbeats",
         context=worker.log_tail,
@@ -213,8 +233,9 @@ async def test_interrupt_then_resume_with_a_command(worker: ChildProcess, nc: Cl
 async def test_cancel_interrupt_stops_the_run(worker: ChildProcess, nc: Client) -> None:
     dispatch = new_dispatch(SLOW, input={"delay": 0.2, "total": 100})
     assert (await send(nc, dispatch, WORKER_ID)).accepted
-    await first_event(nc, dispatch.run_id)
-    await asyncio.sleep(0.5)
+    # The second step under way: the first one's checkpoint is written (an event may precede
+    # its checkpoint, which the outcome's values come from).
+    await run_event(nc, dispatch.run_id, lambda values: len(values.get("steps", [])) >= 2)
     await cancel(nc, dispatch.run_id, "interrupt")
     reader = await read_run(nc, dispatch.run_id, seconds=10)
     assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
@@ -233,8 +254,7 @@ async def test_cancel_rollback_deletes_what_the_run_wrote(
 
     doomed = new_dispatch(SLOW, thread_id=done.thread_id, input={"delay": 0.2, "total": 100})
     assert (await send(nc, doomed, WORKER_ID)).accepted
-    await first_event(nc, doomed.run_id)
-    await asyncio.sleep(0.5)
+    await run_event(nc, doomed.run_id, lambda values: len(values.get("steps", [])) > 2)
     await cancel(nc, doomed.run_id, "rollback")
     outcome = (await read_run(nc, doomed.run_id)).outcomes[0]
     assert outcome.status == "rollback"
@@ -263,6 +283,7 @@ async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Clie
         reader = await read_run(nc, dispatch.run_id)
         assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
         assert reader.outcomes[0].status == "interrupted"
+    await idle(nc, WORKER_ID)  # the next test may need all of its capacity
 
 
 async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
@@ -275,7 +296,8 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
         within=5,
         what="a heartbeat holding the run",
     )
-    await asyncio.sleep(0.8)
+    # Two steps done: the first one's checkpoint is written, for the retry to resume from.
+    await run_event(nc, first.run_id, lambda values: len(values.get("steps", [])) >= 2)
     held = HeldRun(run_id=first.run_id, attempt=1)
     registry.scripted.append(HeartbeatReply(known=True, revoked=[held]))
     await eventually(
@@ -284,7 +306,7 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
         what="the worker heard the revocation",
         context=worker.log_tail,
     )
-    await asyncio.sleep(2 * HEARTBEAT_INTERVAL)
+    await dropped(registry, WORKER_ID, first.run_id, since=len(registry.heartbeats))
     assert (await read_run(nc, first.run_id, until_outcome=False, seconds=0.5)).outcomes == []
 
     retry = RunDispatch.model_validate(
@@ -300,10 +322,10 @@ async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(
 
 
 async def test_unknown_worker_registers_again(worker: ChildProcess, registry: FakeRegistry) -> None:
-    count = len(registry.registrations)
+    count = len(registrations(registry, WORKER_ID))
     registry.scripted.append(HeartbeatReply(known=False))
     await eventually(
-        unless_exited(worker, lambda: len(registry.registrations) > count),
+        unless_exited(worker, lambda: len(registrations(registry, WORKER_ID)) > count),
         within=5,
         what="the worker registered again",
         context=worker.log_tail,
@@ -324,6 +346,7 @@ async def test_events_wait_for_the_events_stream(nc: Client) -> None:
         await publisher.outcome(OutcomeFields("success", values={"done": True}))
 
     task = asyncio.create_task(publish_all())
+    # Half a second without the stream is the point: the publisher must still be waiting.
     await asyncio.sleep(0.5)
     assert not task.done()
     await ensure_events_stream(js, 3600, 1)
@@ -335,23 +358,27 @@ async def test_events_wait_for_the_events_stream(nc: Client) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="signals")
 async def test_sigterm_drains_and_releases_unfinished_runs(
-    worker: ChildProcess, nc: Client, registry: FakeRegistry
+    servers: Stack, nats_url: str, graphs_config: Path, nc: Client, registry: FakeRegistry
 ) -> None:
-    slow = new_dispatch(SLOW, input={"delay": 0.2, "total": 1000})
-    assert (await send(nc, slow, WORKER_ID)).accepted
-    await first_event(nc, slow.run_id)
-    worker.signal(signal.SIGTERM)
-    await eventually(
-        lambda: any(h.draining for h in registry.heartbeats), within=5, what="a draining heartbeat"
-    )
-    refused = await send(nc, new_dispatch(AGENT, input={}), WORKER_ID)
-    assert not refused.accepted and refused.reason == "worker is draining"
-    reader = await read_run(nc, slow.run_id, seconds=15)
-    assert_well_formed(reader, slow.run_id, token=slow.token)
-    assert reader.outcomes[0].status == "released"
-    assert reader.outcomes[0].values["steps"]
-    await eventually(lambda: not worker.alive(), within=15, what="the worker exited")
-    assert worker.popen.returncode == 0
-    last = registry.heartbeats[-1]
-    assert last.runs == [] and last.draining and last.stopping
-    assert not any(h.stopping for h in registry.heartbeats[:-1])
+    worker_id = f"{WORKER_ID}-term"
+    async with running_worker(servers, nats_url, graphs_config, registry, worker_id) as worker:
+        slow = new_dispatch(SLOW, input={"delay": 0.2, "total": 1000})
+        assert (await send(nc, slow, worker_id)).accepted
+        await first_event(nc, slow.run_id)
+        worker.signal(signal.SIGTERM)
+        await eventually(
+            lambda: any(h.draining and h.worker_id == worker_id for h in registry.heartbeats),
+            within=5,
+            what="a draining heartbeat",
+        )
+        refused = await send(nc, new_dispatch(AGENT, input={}), worker_id)
+        assert not refused.accepted and refused.reason == "worker is draining"
+        reader = await read_run(nc, slow.run_id, seconds=15)
+        assert_well_formed(reader, slow.run_id, token=slow.token)
+        assert reader.outcomes[0].status == "released"
+        assert reader.outcomes[0].values["steps"]
+        await eventually(lambda: not worker.alive(), within=15, what="the worker exited")
+        assert worker.popen.returncode == 0
+    mine = [h for h in registry.heartbeats if h.worker_id == worker_id]
+    assert mine[-1].runs == [] and mine[-1].draining and mine[-1].stopping
+    assert not any(h.stopping for h in mine[:-1])

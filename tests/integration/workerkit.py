@@ -151,6 +151,40 @@ async def first_event(nc: Client, run_id: str) -> None:
         await subscription.unsubscribe()
 
 
+async def run_event(
+    nc: Client, run_id: str, accept: Callable[[dict[str, Any]], bool], seconds: float = 20
+) -> RunEvent:
+    """The run's first event whose data ``accept`` takes (a run that has made some progress)."""
+    subscription = await nc.jetstream().subscribe(
+        subjects.run_events(run_id), ordered_consumer=True
+    )
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            message = RUN_MESSAGE.validate_json((await subscription.next_msg(timeout=left)).data)
+            if isinstance(message, RunEvent) and isinstance(message.data, dict):
+                if accept(message.data):
+                    return message
+            elif isinstance(message, RunOutcome):
+                raise AssertionError(f"run {run_id} ended first: {message.status}")
+    finally:
+        await subscription.unsubscribe()
+    raise AssertionError(f"no such event of run {run_id} within {seconds:g}s")
+
+
+async def dropped(registry: FakeRegistry, worker_id: str, run_id: str, since: int) -> None:
+    """Until a heartbeat of the worker, after the first ``since`` heartbeats, no longer holds
+    the run: the worker let go of it (and published whatever it would have before)."""
+    await eventually(
+        lambda: any(
+            h.worker_id == worker_id and run_id not in {r.run_id for r in h.runs}
+            for h in registry.heartbeats[since:]
+        ),
+        within=10,
+        what=f"a heartbeat of {worker_id} without run {run_id}",
+    )
+
+
 async def inflight(nc: Client, worker_id: str) -> int:
     ping = WorkerControl(action="ping").model_dump_json().encode()
     answer = await nc.request(subjects.worker_control(DEFAULT_TEAM, worker_id), ping, timeout=5)

@@ -45,9 +45,10 @@ def test_released_does_not_end_the_run() -> None:
 def test_failures_carry_an_error_even_when_the_worker_sent_none() -> None:
     boom = ErrorInfo(error="ValueError", message="boom")
     assert outcomes.failure(make("error", error=boom)) == boom
-    assert outcomes.failure(make("error")) is not None
-    timeout = outcomes.failure(make("timeout"))
-    assert timeout is not None and timeout.error == "TimeoutError"
+    assert outcomes.failure(make("error")) == ErrorInfo(error="RunError", message="The run failed.")
+    assert outcomes.failure(make("timeout")) == ErrorInfo(
+        error="TimeoutError", message="The run timed out."
+    )
     assert outcomes.failure(make("success", error=boom)) is None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import logging
 import os
 import signal
@@ -156,6 +157,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether another socket listens on ``port`` (or holds it bound): binding it fails the
+    way a server's bind would (``SO_REUSEADDR``, as servers set it, ignores ``TIME_WAIT``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+        return False
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pwd
 import re
@@ -15,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -26,11 +28,17 @@ from agentlist.launcher.process import (
     free_port,
     pid_alive,
     port_open,
+    port_taken,
     spawn,
     wait_until,
 )
 
+logger = logging.getLogger(__name__)
+
 READY_TIMEOUT = 30.0
+PORT_TAKEN_PATIENCE = 30.0
+"""How long a server keeps trying to listen on ports another process holds."""
+PORT_TAKEN_PAUSE = 0.5
 NATS_MAX_PAYLOAD = "8MB"
 NATS_MAX_CONNECTIONS = 4096
 REDIS_READY = b"+OK\r\n+PONG\r\n"
@@ -47,6 +55,8 @@ class ManagedServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.process: ChildProcess | None = None
+        # Ports picked here may be picked again until the server first listens on them.
+        self._may_move = port is None
 
     @property
     def url(self) -> str:
@@ -57,8 +67,28 @@ class ManagedServer:
         return self.process.pid if self.process is not None else None
 
     def start(self) -> None:
-        self.process = self._launch()
-        wait_until(self._ready, timeout=READY_TIMEOUT, what=self.name, child=self.process)
+        """Launch and wait until ready. A server that exits because another process holds one
+        of its ports (``free_port()`` found it free only a moment ago; a restart finds its old
+        port taken meanwhile) is launched again: on new ports if it never served, else on its
+        own (clients reconnect to that address) once the other process lets go of them."""
+        deadline = time.monotonic() + PORT_TAKEN_PATIENCE
+        while True:
+            self.process = self._launch()
+            try:
+                wait_until(self._ready, timeout=READY_TIMEOUT, what=self.name, child=self.process)
+            except RuntimeError:  # it exited
+                taken = [port for port in self._ports() if port_taken(port)]
+                if not taken or time.monotonic() > deadline:
+                    raise
+                logger.warning("%s: port(s) %s taken by another process", self.name, taken)
+                self.process.stop()
+                if self._may_move:
+                    self._choose_ports()
+                else:
+                    time.sleep(PORT_TAKEN_PAUSE)
+            else:
+                self._may_move = False
+                return
 
     def stop(self) -> None:
         if self.process is not None:
@@ -73,6 +103,13 @@ class ManagedServer:
 
     def _ready(self) -> bool:
         raise NotImplementedError
+
+    def _ports(self) -> list[int]:
+        """The ports the server listens on."""
+        return [self.port]
+
+    def _choose_ports(self) -> None:
+        self.port = free_port()
 
 
 class NatsServer(ManagedServer):
@@ -97,6 +134,12 @@ class NatsServer(ManagedServer):
     @property
     def url(self) -> str:
         return self.identities.url_as(f"nats://127.0.0.1:{self.port}", "admin")
+
+    def _ports(self) -> list[int]:
+        return [self.port, self.monitor_port]
+
+    def _choose_ports(self) -> None:
+        self.port, self.monitor_port = free_port(), free_port()
 
     def _launch(self) -> ChildProcess:
         config = self.root / NATS_CONFIG

@@ -13,6 +13,8 @@ from typing import Any
 from agentlist.api import runprep
 from agentlist.api.errors import UnprocessableError
 from agentlist.api.schemas import CronCreate, RunCreate
+from agentlist.core import webhooks
+from agentlist.core.langgraph_json import WebhookPolicy
 from agentlist.db.crontab import ScheduleError, next_run
 
 PLACEHOLDER = uuid.UUID(int=0)
@@ -24,6 +26,16 @@ def first_run(schedule: str, timezone: str | None, now: datetime | None = None) 
         return next_run(schedule, timezone, now or datetime.now(UTC))
     except ScheduleError as exc:
         raise UnprocessableError(str(exc)) from None
+
+
+async def check_webhook(url: str | None, policy: WebhookPolicy) -> None:
+    """A 422 for a webhook the server refuses to call, when the cron is created or given a new
+    one, as for a run; the bridge checks again before each delivery."""
+    if url:
+        try:
+            await webhooks.validate(url, policy)
+        except webhooks.WebhookRefusedError as exc:
+            raise UnprocessableError(str(exc)) from None
 
 
 def payload_of(body: CronCreate) -> dict[str, Any]:

@@ -48,6 +48,7 @@ async def _create(
         await caller.authorize("threads", "create_run", value)
     assistant = await resolve_assistant(resources.pool, caller.tenant, body.assistant_id)
     await authorize_assistant_use(caller, assistant)
+    await cron_rules.check_webhook(body.webhook, resources.server.webhooks)
     timezone = body.timezone or "UTC"
     payload = cron_rules.payload_of(body)
     template = cron_rules.run_template(
@@ -120,6 +121,7 @@ async def patch_cron(
     changes = body.model_dump(mode="json", exclude_unset=True)
     if not changes:
         raise BadRequestError("Request body cannot be empty")
+    await cron_rules.check_webhook(changes.get("webhook"), resources.server.webhooks)
     async with resources.transaction(tenant) as conn:
         row = await _require_cron(conn, caller, cron_id, "update", lock=True)
         scheduling = {"schedule", "timezone", "end_time", "enabled"}
