@@ -24,6 +24,9 @@ WORKER_DISPATCH: Final = f"{PREFIX}.workers.{{team}}.{{worker_id}}.dispatch"
 WORKER_CONTROL: Final = f"{PREFIX}.workers.{{team}}.{{worker_id}}.control"
 REGISTRY_REGISTER: Final = f"{PREFIX}.registry.register.{{team}}"
 REGISTRY_HEARTBEAT: Final = f"{PREFIX}.registry.heartbeat.{{team}}"
+# A worker pool's report of what it runs and wants, and of the workers it saw die; answered
+# with the load of its graphs. It is sent with the team's credentials, like its workers'.
+REGISTRY_POOL: Final = f"{PREFIX}.registry.pool.{{team}}"
 GRAPH_STATE: Final = f"{PREFIX}.graphs.{{graph_id}}.state"
 
 # Wildcards used by subscribers and by the JetStream stream definition.
@@ -31,6 +34,7 @@ RUN_EVENTS_ALL: Final = f"{PREFIX}.runs.*.events"
 RUN_CANCEL_ALL: Final = f"{PREFIX}.runs.*.cancel"
 REGISTRY_REGISTER_ALL: Final = REGISTRY_REGISTER.format(team="*")
 REGISTRY_HEARTBEAT_ALL: Final = REGISTRY_HEARTBEAT.format(team="*")
+REGISTRY_POOL_ALL: Final = REGISTRY_POOL.format(team="*")
 
 NATS_SERVER_FLOOR: Final = "2.10.0"
 """The oldest nats-server the mesh runs on (per-user ``allow_responses``, JetStream direct
@@ -86,6 +90,10 @@ def registry_heartbeat(team: str) -> str:
     return REGISTRY_HEARTBEAT.format(team=token(team))
 
 
+def registry_pool(team: str) -> str:
+    return REGISTRY_POOL.format(team=token(team))
+
+
 def team_of(subject: str) -> str:
     """The team a registry request was sent by: the last token of its subject."""
     return subject.rsplit(".", 1)[-1]
@@ -121,11 +129,13 @@ def all_names() -> dict[str, str]:
         "WORKER_CONTROL": WORKER_CONTROL,
         "REGISTRY_REGISTER": REGISTRY_REGISTER,
         "REGISTRY_HEARTBEAT": REGISTRY_HEARTBEAT,
+        "REGISTRY_POOL": REGISTRY_POOL,
         "GRAPH_STATE": GRAPH_STATE,
         "RUN_EVENTS_ALL": RUN_EVENTS_ALL,
         "RUN_CANCEL_ALL": RUN_CANCEL_ALL,
         "REGISTRY_REGISTER_ALL": REGISTRY_REGISTER_ALL,
         "REGISTRY_HEARTBEAT_ALL": REGISTRY_HEARTBEAT_ALL,
+        "REGISTRY_POOL_ALL": REGISTRY_POOL_ALL,
         "EVENTS_STREAM": EVENTS_STREAM,
         "BRIDGE_CONSUMER": BRIDGE_CONSUMER,
         "REGISTRY_QUEUE": REGISTRY_QUEUE,

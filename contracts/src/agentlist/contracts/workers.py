@@ -105,3 +105,48 @@ class WorkerControlReply(WireModel):
     worker_id: str
     inflight: int = 0
     draining: bool = False
+
+
+class PoolReport(WireModel):
+    """Pool -> registry (request/reply, ``registry.pool.<team>``), every fraction of a second
+    and at once when a child exits: what the pool runs and wants, and why."""
+
+    type: Literal["agentlist.pool.report.v1"] = "agentlist.pool.report.v1"
+    pool_id: str
+    graphs: list[str]
+    """The graphs its workers serve: the reply gives their load."""
+    minimum: int = Field(ge=0)
+    maximum: int = Field(ge=1)
+    target: int = Field(ge=0)
+    workers: list[str] = Field(default_factory=list)
+    """Worker ids of its live children."""
+    reason: str = ""
+    """Why the target is what it is (its last decision), for operators."""
+    lost: list[str] = Field(default_factory=list)
+    """Children seen to exit since the last report: the registry takes them for dead at once
+    and sends their runs to their next attempt, without waiting for the lease."""
+
+
+class GraphLoad(WireModel):
+    graph_id: str
+    pending: int = Field(ge=0)
+    """Runs waiting for a worker."""
+    running: int = Field(ge=0)
+    healthy_capacity: int = Field(ge=0)
+    """Run slots of the healthy workers (not draining) serving the graph."""
+
+
+class PoolWorker(WireModel):
+    worker_id: str
+    state: str
+    """``healthy``, ``unhealthy``, ``draining`` or ``dead``; a child not registered yet is
+    absent from the reply."""
+    inflight: int = Field(ge=0)
+    capacity: int = Field(ge=1)
+
+
+class PoolReply(WireModel):
+    type: Literal["agentlist.pool.reply.v1"] = "agentlist.pool.reply.v1"
+    graphs: list[GraphLoad] = Field(default_factory=list)
+    workers: list[PoolWorker] = Field(default_factory=list)
+    """The registry's view of the pool's children."""
