@@ -206,6 +206,16 @@ def report(counts: Counts) -> str:
     return "\n".join(lines)
 
 
+def measure(runs: int, clients: int) -> Counts:
+    """Counts of ``runs`` runs on an embedded stack of their own."""
+    options = StackOptions(graphs_config=servers.GRAPHS_CONFIG, api_port=0)
+    started = time.monotonic()
+    with Stack(options) as stack:
+        asyncio.run(enable_statement_counts(stack))
+        logger.info("stack ready in %.1fs", time.monotonic() - started)
+        return asyncio.run(count(stack, runs, clients))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -214,12 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
-    options = StackOptions(graphs_config=servers.GRAPHS_CONFIG, api_port=0)
-    started = time.monotonic()
-    with Stack(options) as stack:
-        asyncio.run(enable_statement_counts(stack))
-        logger.info("stack ready in %.1fs", time.monotonic() - started)
-        counts = asyncio.run(count(stack, args.runs, args.clients))
+    counts = measure(args.runs, args.clients)
     print(report(counts))
     if args.json:
         args.json.write_text(json.dumps(counts.__dict__, indent=2))

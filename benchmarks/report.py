@@ -119,6 +119,10 @@ class Results:
     scenarios: Sequence[Scenario]
     memory: Mapping[str, Memory]
     notes: Sequence[str] = ()
+    counts: Mapping[str, Any] | None = None
+    """Round trips of one run, counted by the servers (``benchmarks/per_run_counts.py``)."""
+    before: Mapping[str, Any] | None = None
+    """An earlier ``results.json`` (a :class:`Results` as a dict) to compare CPU per run with."""
 
     def scenario(self, name: str) -> Scenario | None:
         return next((s for s in self.scenarios if s.name == name), None)
@@ -127,25 +131,27 @@ class Results:
 # -- targets ---------------------------------------------------------------------------------
 
 THROUGHPUT_RATIO = 3.0
-ONE_RUN_P50_MS = 25.0
-CEILING_SHARE = 0.9
+ONE_RUN_P50_MS = 20.0
+CEILING_SHARE = 0.5
+CPU_PER_RUN_MS = 12.0
+CPU_CLIENTS = 16
+PSS_MB = 600.0
+RATIO_SCENARIOS = ("wait-64", "stream-16", "stream-64")
 
 
 def targets(results: Results) -> list[Target]:
-    """Issue 4's targets, judged on this run's figures."""
-    found: list[Target] = []
-    for kind in ("wait", "stream"):
-        for clients in (16, 64):
-            name = f"{kind}-{clients}"
-            ratio = _ratio_of(results.scenario(name))
-            found.append(
-                Target(
-                    f"runs.{kind}, {clients} clients: ≥ {THROUGHPUT_RATIO:g}x the reference's"
-                    " runs/s",
-                    _fmt_ratio(ratio),
-                    None if ratio is None else ratio >= THROUGHPUT_RATIO,
-                )
+    """Issue 13's targets, judged on this run's figures."""
+    found = [_cpu_target(results)]
+    for name in RATIO_SCENARIOS:
+        kind, clients = name.split("-")
+        ratio = _ratio_of(results.scenario(name))
+        found.append(
+            Target(
+                f"runs.{kind}, {clients} clients: ≥ {THROUGHPUT_RATIO:g}x the reference's runs/s",
+                _fmt_ratio(ratio),
+                None if ratio is None else ratio >= THROUGHPUT_RATIO,
             )
+        )
     one = results.scenario("wait-1")
     p50 = one.results["agentlist"].latency.p50 if one and "agentlist" in one.results else None
     found.append(
@@ -164,7 +170,27 @@ def targets(results: Results) -> list[Target]:
             None if share is None else share >= CEILING_SHARE,
         )
     )
+    memory = results.memory.get("agentlist")
+    found.append(
+        Target(
+            f"the whole stack's PSS after the load ≤ {PSS_MB:g} MB",
+            "—" if memory is None else f"{memory.pss_mb:.0f} MB",
+            None if memory is None else memory.pss_mb <= PSS_MB,
+        )
+    )
     return found
+
+
+def _cpu_target(results: Results) -> Target:
+    scenario = results.scenario(f"wait-{CPU_CLIENTS}")
+    measured = scenario.results.get("agentlist") if scenario else None
+    cost = cpu_per_run_ms(measured, with_client=False) if measured else None
+    return Target(
+        f"CPU per trivial run at {CPU_CLIENTS} clients, every AgentList process and server"
+        f" summed: ≤ {CPU_PER_RUN_MS:g} ms",
+        _fmt_ms(cost),
+        None if cost is None else cost <= CPU_PER_RUN_MS,
+    )
 
 
 def ceiling(clients: int) -> float:
@@ -374,6 +400,78 @@ def _capacity_lines(results: Results) -> list[str]:
     return lines
 
 
+def _before_after_lines(results: Results) -> list[str]:
+    """CPU per run by role at :data:`CPU_CLIENTS` clients, against the earlier run."""
+    if results.before is None:
+        return []
+    name = f"wait-{CPU_CLIENTS}"
+    earlier = results_from(results.before).scenario(name)
+    now = results.scenario(name)
+    then_m = earlier.results.get("agentlist") if earlier else None
+    now_m = now.results.get("agentlist") if now else None
+    if then_m is None or now_m is None or then_m.runs == 0 or now_m.runs == 0:
+        return []
+    lines = [
+        f"runs.wait, {CPU_CLIENTS} clients, CPU ms per run: the run of"
+        f" {results.before['setup'].get('AgentList commit', '?')} against this one.",
+        "",
+        "| role | before | after |",
+        "|---|---|---|",
+    ]
+    roles = sorted(
+        set(then_m.server_cpu_seconds) | set(now_m.server_cpu_seconds),
+        key=lambda role: -then_m.server_cpu_seconds.get(role, 0.0),
+    )
+    for role in roles:
+        before = then_m.server_cpu_seconds.get(role, 0.0) * 1000 / then_m.runs
+        after = now_m.server_cpu_seconds.get(role, 0.0) * 1000 / now_m.runs
+        lines.append(f"| {role} | {before:.1f} | {after:.1f} |")
+    total_then = cpu_per_run_ms(then_m, with_client=False) or 0.0
+    total_now = cpu_per_run_ms(now_m, with_client=False) or 0.0
+    lines.append(f"| **total** | **{total_then:.1f}** | **{total_now:.1f}** |")
+    return lines
+
+
+def _escape_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _counts_lines(results: Results) -> list[str]:
+    counts = results.counts
+    if not counts or not counts.get("runs"):
+        return []
+    runs = counts["runs"]
+    statements = counts.get("statements", [])
+    lines = [
+        f"Counted by the servers over {runs} runs (a thread created, then runs.wait on the"
+        " trivial graph), divided by the runs:",
+        "",
+        f"* Postgres: {counts.get('transactions', 0) / runs:.1f} transactions,"
+        f" {sum(calls for _, calls in statements) / runs:.1f} statements",
+        f"* NATS: {counts.get('nats_messages', 0) / runs:.1f} messages from clients",
+        f"* Redis: {sum(counts.get('redis_by_command', {}).values()) / runs:.1f} commands",
+        "",
+        "| Postgres statement | per run |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| `{_escape_cell(sql)}` | {calls / runs:.2f} |"
+        for sql, calls in statements
+        if calls / runs >= 0.05
+    ]
+    lines += ["", "| NATS subject | per run |", "|---|---|"]
+    lines += [
+        f"| `{subject}` | {n / runs:.2f} |"
+        for subject, n in counts.get("nats_by_subject", {}).items()
+    ]
+    lines += ["", "| Redis command | per run |", "|---|---|"]
+    lines += [
+        f"| {command} | {n / runs:.2f} |"
+        for command, n in counts.get("redis_by_command", {}).items()
+    ]
+    return lines
+
+
 def _mapping_lines(values: Mapping[str, Any]) -> list[str]:
     return [f"* {key}: {value}" for key, value in values.items()]
 
@@ -398,12 +496,16 @@ def markdown(results: Results) -> str:
         ["## Memory after the load", "", *_memory_lines(results), ""],
         ["## Where the CPU went", "", *_cpu_lines(results), ""],
         ["## What bounds throughput", "", *_capacity_lines(results), ""],
+        ["## CPU per run, before and after", "", *_before_after_lines(results), ""],
+        ["## Round trips per run", "", *_counts_lines(results), ""],
         ["## Machine", "", *_mapping_lines(results.machine), ""],
         ["## Setup", "", *_mapping_lines(results.setup), ""],
     ]
     if results.notes:
         sections.append(["## Notes", "", *(f"* {note}" for note in results.notes), ""])
-    return "\n".join(line for section in sections for line in section).rstrip() + "\n"
+    # A section with nothing measured under its heading (heading, blank, blank) is left out.
+    shown = [s for s in sections if not s[0].startswith("## ") or any(s[2:])]
+    return "\n".join(line for section in shown for line in section).rstrip() + "\n"
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -445,4 +547,6 @@ def results_from(data: Mapping[str, Any]) -> Results:
         ],
         memory={k: Memory(**v) for k, v in data.get("memory", {}).items()},
         notes=tuple(data.get("notes", ())),
+        counts=data.get("counts"),
+        before=None,  # an earlier run's own "before" is not carried forward
     )

@@ -31,10 +31,14 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from langgraph_sdk.client import LangGraphClient
 
-from benchmarks import load, report, servers
+from benchmarks import load, per_run_counts, report, servers
 from benchmarks.report import Measurement, Memory, Results, Scenario
 
 logger = logging.getLogger("benchmarks")
+
+PROFILES = Path(__file__).resolve().parent / "PROFILES.md"
+"""What the profiles of each process under load showed, written by hand (a flame graph is read,
+not computed); appended to the report."""
 
 REPO = Path(__file__).resolve().parent.parent
 VERSIONS_OF = (
@@ -104,6 +108,8 @@ class Settings:
     out: Path
     notes: tuple[str, ...]
     render: Path | None
+    counts_runs: int
+    before: Path | None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Settings:
@@ -133,6 +139,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     parser.add_argument(
         "--render", type=Path, help="measure nothing: write REPORT.md from this results.json"
     )
+    parser.add_argument(
+        "--counts-runs",
+        type=int,
+        default=100,
+        help="runs for the per-run round trip counts on a stack of their own (0: none)",
+    )
+    parser.add_argument(
+        "--before", type=Path, help="an earlier results.json: CPU per run before and after"
+    )
     args = parser.parse_args(argv)
     seconds = args.seconds or (1.5 if args.quick else 8.0)
     env = dict(item.split("=", 1) for item in args.agentlist_env)
@@ -149,6 +164,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         out=args.out,
         notes=tuple(args.note),
         render=args.render,
+        counts_runs=0 if args.quick else args.counts_runs,
+        before=args.before,
     )
 
 
@@ -349,9 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     settings = parse_args(argv)
+    before = json.loads(settings.before.read_text()) if settings.before else None
     if settings.render is not None:
         rendered = report.results_from(json.loads(settings.render.read_text()))
-        write(dataclasses.replace(rendered, notes=(*rendered.notes, *settings.notes)), settings)
+        notes = (*rendered.notes, *settings.notes)
+        write(dataclasses.replace(rendered, notes=notes, before=before), settings)
         return 0
     load_before = _load()
     began = time.monotonic()
@@ -390,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if agentlist is not None:
             agentlist.stop()
     shutil.rmtree(folder, ignore_errors=True)  # kept when the run failed: its logs are there
+    counts = None
+    if settings.counts_runs and "agentlist" in settings.systems:
+        logger.info("counting round trips over %d runs", settings.counts_runs)
+        counts = dataclasses.asdict(per_run_counts.measure(settings.counts_runs, clients=1))
     info = machine(load_before)
     info["load average after (1/5/15 min)"] = _load()
     info["benchmark wall time"] = f"{time.monotonic() - began:.0f} s"
@@ -399,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenarios=scenarios,
         memory=memory,
         notes=(*NOTES, *settings.notes),
+        counts=counts,
+        before=before,
     )
     write(results, settings)
     return 0
@@ -409,7 +434,10 @@ def write(results: Results, settings: Settings) -> None:
     (settings.out / "results.json").write_text(
         json.dumps(dataclasses.asdict(results), indent=2) + "\n"
     )
-    (settings.out / "REPORT.md").write_text(report.markdown(results))
+    text = report.markdown(results)
+    if PROFILES.exists():
+        text += "\n" + PROFILES.read_text()
+    (settings.out / "REPORT.md").write_text(text)
     logger.info("wrote %s", settings.out / "REPORT.md")
     for target in report.targets(results):
         logger.info("%-90s %s", target.what, target.value)
