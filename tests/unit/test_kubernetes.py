@@ -200,6 +200,23 @@ def test_every_pod_runs_unprivileged_with_a_read_only_root_and_bounded_resources
             assert {"cpu", "memory"} <= set(resources["requests"]) <= set(resources["limits"])
 
 
+@pytest.mark.parametrize("service", ["scheduler", "registry", "bridge", "worker"])
+def test_each_service_is_probed_on_the_health_port_it_serves(service: str) -> None:
+    container = _container(_one("Deployment", service))
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    env = _environment(container)
+    prefix = f"AGENTLIST_{service.upper()}_"
+    # The port the process binds (its settings' prefix) is the port the kubelet calls.
+    assert int(env[f"{prefix}HEALTH_PORT"]) == ports["health"]
+    assert env[f"{prefix}HEALTH_HOST"] == "0.0.0.0"
+    for probe, path in (
+        ("startupProbe", "/livez"),
+        ("livenessProbe", "/livez"),
+        ("readinessProbe", "/readyz"),
+    ):
+        assert container[probe]["httpGet"] == {"path": path, "port": "health"}, probe
+
+
 def test_the_api_is_probed_on_its_own_liveness_and_health_routes() -> None:
     container = _container(_one("Deployment", "api"))
     routes = {route.path for route in meta_router.routes}  # type: ignore[attr-defined]

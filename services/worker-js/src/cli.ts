@@ -6,6 +6,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { applyEnvironment, ConfigError, readConfig } from "./config.js";
 import { describeGraph } from "./describe.js";
+import { serveHealth } from "./health.js";
 import { loadGraphs } from "./loader.js";
 import { createLogger, type Logger } from "./log.js";
 import { openPersistence } from "./persistence.js";
@@ -14,6 +15,20 @@ import * as subjects from "./subjects.js";
 import { Worker } from "./worker.js";
 
 export async function runWorker(settings: WorkerSettings, logger: Logger): Promise<void> {
+  // Served from the start, so that a worker still loading or waiting for NATS is alive, not ready.
+  let ready = () => false;
+  const probes =
+    settings.healthPort === undefined
+      ? undefined
+      : await serveHealth(settings.healthHost, settings.healthPort, () => ready());
+  try {
+    await serveMesh(settings, logger, (check) => (ready = check));
+  } finally {
+    probes?.close();
+  }
+}
+
+async function serveMesh(settings: WorkerSettings, logger: Logger, setReadiness: (ready: () => boolean) => void): Promise<void> {
   const config = readConfig(settings.config);
   applyEnvironment(config);
   const sources = await loadGraphs(config);
@@ -38,6 +53,7 @@ export async function runWorker(settings: WorkerSettings, logger: Logger): Promi
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  setReadiness(() => worker.registered && !worker.draining && !nc.isClosed());
   try {
     if (await worker.start()) await worker.finished;
   } finally {

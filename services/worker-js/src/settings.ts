@@ -17,6 +17,9 @@ export interface WorkerSettings {
   drainGraceSeconds: number;
   runTimeoutSeconds: number;
   logLevel: LogLevel;
+  /** Where the health probes are served (`health.ts`); undefined: not served. */
+  healthPort: number | undefined;
+  healthHost: string;
 }
 
 export class SettingsError extends Error {
@@ -33,7 +36,8 @@ export const USAGE = `usage: agentlist-worker [--config langgraph.json] [--capac
 
 Serves the graphs of a langgraph.json to the AgentList mesh.
 Environment: NATS_URL, DATABASE_URL, AGENTLIST_WORKER_CONFIG, AGENTLIST_WORKER_CAPACITY, AGENTLIST_WORKER_ID,
-AGENTLIST_WORKER_DRAIN_GRACE_SECONDS, AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS, AGENTLIST_LOG_LEVEL.`;
+AGENTLIST_WORKER_DRAIN_GRACE_SECONDS, AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS, AGENTLIST_LOG_LEVEL,
+AGENTLIST_WORKER_HEALTH_PORT, AGENTLIST_WORKER_HEALTH_HOST.`;
 
 function numberSetting(name: string, raw: string | undefined, fallback: number, min: number): number {
   if (raw === undefined || raw === "") return fallback;
@@ -68,5 +72,14 @@ export function readSettings(
     drainGraceSeconds: numberSetting("AGENTLIST_WORKER_DRAIN_GRACE_SECONDS", env.AGENTLIST_WORKER_DRAIN_GRACE_SECONDS, 30, 0),
     runTimeoutSeconds: numberSetting("AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS", env.AGENTLIST_WORKER_RUN_TIMEOUT_SECONDS, 3600, 0.001),
     logLevel: parseLevel(env.AGENTLIST_LOG_LEVEL),
+    healthPort: healthPort(env.AGENTLIST_WORKER_HEALTH_PORT),
+    healthHost: env.AGENTLIST_WORKER_HEALTH_HOST || "127.0.0.1",
   };
+}
+
+function healthPort(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  const port = numberSetting("AGENTLIST_WORKER_HEALTH_PORT", raw, 0, 0);
+  if (!Number.isInteger(port) || port > 65535) throw new SettingsError("AGENTLIST_WORKER_HEALTH_PORT must be a port number");
+  return port;
 }

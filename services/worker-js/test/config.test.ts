@@ -72,6 +72,8 @@ test("settings come from the environment and flags", () => {
     drainGraceSeconds: 0.5,
     runTimeoutSeconds: 3600,
     logLevel: "warn",
+    healthPort: undefined,
+    healthHost: "127.0.0.1",
   });
   assert.throws(() => readSettings([], { AGENTLIST_WORKER_ID: "a.b" }), /worker id/);
   assert.throws(() => readSettings([], { AGENTLIST_WORKER_CAPACITY: "0" }), /AGENTLIST_WORKER_CAPACITY/);

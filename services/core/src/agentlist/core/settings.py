@@ -75,7 +75,16 @@ class MeshSettings(ProcessSettings):
         return self.heartbeat_interval * self.unhealthy_after_missed
 
 
-class ControlPlaneSettings(MeshSettings):
+class ProbedSettings(BaseSettings):
+    """A process with health probes on a port of its own (:mod:`agentlist.core.health`)."""
+
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    """None: no probes served (``agentlist dev`` watches its processes itself)."""
+    health_host: str = "127.0.0.1"
+    """``0.0.0.0`` in a container, where the prober calls from outside."""
+
+
+class ControlPlaneSettings(MeshSettings, ProbedSettings):
     """A service of the control plane (scheduler, registry, bridge): it waits for Postgres and
     NATS with the same backoff. Read with the service's own prefix, like its other fields."""
 

@@ -11,7 +11,7 @@ from typing import Final
 import asyncpg
 from nats.aio.client import Client
 
-from agentlist.core import nats
+from agentlist.core import health, nats
 from agentlist.core.retry import Transient
 from agentlist.core.settings import ControlPlaneSettings
 from agentlist.db import pool as db_pool
@@ -33,7 +33,14 @@ async def opened(
     """Both, once their servers answer (waiting is normal while they start); None if ``stop``
     came first. On the way out NATS is drained before the pool closes, so that a reply or an
     ack in flight can still read from Postgres."""
+    held: list[Connections] = []
+
+    async def ready() -> bool:
+        # A stopping service takes no more work: it is not ready, though still alive.
+        return bool(held) and not stop.is_set() and await _answers(held[0])
+
     async with (
+        health.serving(settings.health_host, settings.health_port, ready),
         db_pool.opened(
             settings.database_url,
             stop,
@@ -42,4 +49,15 @@ async def opened(
         ) as pool,
         nats.connected(settings.nats_url, client_name, stop, settings.max_backoff) as nc,
     ):
-        yield None if pool is None or nc is None else Connections(pool, nc)
+        if pool is None or nc is None:
+            yield None
+            return
+        held.append(Connections(pool, nc))
+        yield held[0]
+
+
+async def _answers(connections: Connections) -> bool:
+    """Ready: NATS is connected and Postgres answers a query."""
+    if not connections.nc.is_connected:
+        return False
+    return bool(await connections.pool.fetchval("SELECT true"))

@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from agentlist.contracts import GraphInfo, RegisterReply, subjects
+from agentlist.core import health
 from agentlist.core import nats as mesh_nats
 from agentlist.core.lifecycle import run_service
 from agentlist.core.logs import configure_logging
@@ -48,15 +49,19 @@ async def serve(settings: WorkerSettings, stop: asyncio.Event) -> None:
     logger.info(
         "worker %s loaded graphs %s from %s", settings.worker_id, sorted(graphs), settings.config
     )
-    async with mesh_nats.connected(
-        settings.nats_url, f"agentlist-worker-{settings.worker_id}", stop, _MOST_BACKOFF
-    ) as nc:
+    probe = _Probe()
+    async with (
+        health.serving(settings.health_host, settings.health_port, probe.ready),
+        mesh_nats.connected(
+            settings.nats_url, f"agentlist-worker-{settings.worker_id}", stop, _MOST_BACKOFF
+        ) as nc,
+    ):
         if nc is None:
             return
         max_connections = settings.capacity + _SPARE_CONNECTIONS
         async with open_persistence(settings.database_url, max_connections) as persistence:
             infos = [await describe(source) for source in graphs.values()]
-            await _serve_mesh(settings, nc, graphs, infos, persistence, stop)
+            await _serve_mesh(settings, nc, graphs, infos, persistence, stop, probe)
     logger.info("worker %s stopped", settings.worker_id)
 
 
@@ -67,6 +72,7 @@ async def _serve_mesh(
     infos: list[GraphInfo],
     persistence: Persistence,
     stop: asyncio.Event,
+    probe: _Probe,
 ) -> None:
     deps = AttemptDeps(nc.jetstream(), persistence, graphs, settings.run_timeout_seconds)
     table = RunTable(settings.capacity)
@@ -92,6 +98,7 @@ async def _serve_mesh(
     first = await register_and_serve()
     if first is None:
         return
+    probe.serving = nc
     heartbeater = Heartbeater(
         nc, runtime, settings.team, first.heartbeat_interval, register_and_serve
     )
@@ -100,6 +107,7 @@ async def _serve_mesh(
     heartbeats = asyncio.create_task(heartbeater.run(drained))
     runtime.on_draining = heartbeater.beat_now
     await _first(stop.wait(), runtime.drain_requested.wait())
+    probe.serving = None
     runtime.start_draining("signal" if stop.is_set() else "asked")
     await state.close()
     await runtime.finish_draining(settings.drain_grace_seconds)
@@ -109,6 +117,16 @@ async def _serve_mesh(
     for subscription in own:
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
+
+
+class _Probe:
+    """Ready while registered, connected and not draining: a draining worker takes no runs."""
+
+    def __init__(self) -> None:
+        self.serving: Client | None = None
+
+    async def ready(self) -> bool:
+        return self.serving is not None and self.serving.is_connected
 
 
 async def _apply_registration(

@@ -12,7 +12,7 @@ from pydantic_settings import SettingsConfigDict
 
 from agentlist.contracts.access import team_of_user
 from agentlist.core.nats import url_user
-from agentlist.core.settings import ProcessSettings
+from agentlist.core.settings import ProbedSettings, ProcessSettings
 
 _NOT_TOKEN = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -23,7 +23,7 @@ def new_worker_id() -> str:
     return f"py-{host}-{secrets.token_hex(4)}"
 
 
-class WorkerSettings(ProcessSettings):
+class WorkerSettings(ProcessSettings, ProbedSettings):
     """``AGENTLIST_WORKER_<FIELD>`` (``AGENTLIST_WORKER_CAPACITY``, ``AGENTLIST_WORKER_ID``...),
     beside the seed's ``NATS_URL``, ``DATABASE_URL`` and ``DEBUG``."""
 
