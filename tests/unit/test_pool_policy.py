@@ -8,6 +8,7 @@ from agentlist.launcher.pool_policy import (
     Limits,
     Load,
     decide,
+    default_maximum,
     idlest,
     initial_target,
     restart_pause,
@@ -122,3 +123,9 @@ def test_a_crashing_child_waits_longer_each_time_until_it_stays_up() -> None:
     assert restart_pause(FIRST_PAUSE, uptime=0.1) == 2 * FIRST_PAUSE
     assert restart_pause(LONGEST_PAUSE, uptime=0.1) == LONGEST_PAUSE
     assert restart_pause(LONGEST_PAUSE, uptime=STEADY_AFTER) == FIRST_PAUSE
+
+
+def test_the_default_maximum_is_a_worker_per_core_and_at_least_two() -> None:
+    assert default_maximum(8) == 8
+    assert default_maximum(1) == 2
+    assert default_maximum(None) == 2

@@ -78,6 +78,12 @@ def clamp(size: int, limits: Limits) -> int:
     return max(limits.minimum, min(limits.maximum, size))
 
 
+def default_maximum(cores: int | None) -> int:
+    """One worker per core (``os.cpu_count()``), at least 2: a worker runs its graphs on one
+    event loop, so more only helps graphs that mostly wait, which ``--max`` can say."""
+    return max(cores or 1, 2)
+
+
 def initial_target(limits: Limits) -> int:
     """At least one child at first, even with ``--min 0``: its registration makes the graphs
     known (a run for a graph no worker ever served is refused); the cooldown then takes the
