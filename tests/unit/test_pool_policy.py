@@ -129,3 +129,12 @@ def test_the_default_maximum_is_a_worker_per_core_and_at_least_two() -> None:
     assert default_maximum(8) == 8
     assert default_maximum(1) == 2
     assert default_maximum(None) == 2
+
+
+def test_the_pool_shrinks_only_once_its_children_joined() -> None:
+    """At ``--min 0`` the first child must register the graphs before the pool lets it go."""
+    limits = Limits(minimum=0, maximum=3, capacity=10, cooldown=1.0)
+    load = Load(0, (Child("a", "starting"),))
+    decision = decide(limits, load, target=1, calm_since=0.0, now=30.0)
+    assert decision.target == 1 and decision.drain == ()
+    assert decision.reason == "no backlog; 1 starting"

@@ -179,7 +179,9 @@ class Lane:
             exited = True
             del self.draining[worker_id]
             code = child.process.popen.returncode
-            if code != 0:  # killed while draining: its runs must not wait for their leases
+            # A child still loading its graphs ends by SIGTERM itself; any other end of a
+            # draining child is a crash, whose runs must not wait for their leases.
+            if code not in (0, -signal.SIGTERM):
                 self.lost.append(worker_id)
             logger.info("%s: worker %s drained (exit %s)", self.pool_id, worker_id, code)
         return exited

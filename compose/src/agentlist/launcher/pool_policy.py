@@ -120,6 +120,11 @@ def decide(
     needed = clamp(math.ceil(inflight(children) / limits.capacity), limits)
     if needed >= len(children):
         return Decision(clamp(target, limits), "no backlog", (), calm_since)
+    starting = sum(1 for child in children if child.state == "starting")
+    if starting:
+        # Each was started for a reason (the first registers the graphs, even at --min 0):
+        # the pool shrinks once they joined.
+        return Decision(clamp(target, limits), f"no backlog; {starting} starting", (), calm_since)
     if now - calm_since < limits.cooldown:
         return Decision(target, f"no backlog; shrinking after {limits.cooldown:g}s", (), calm_since)
     drained = idlest(children, len(children) - needed)
