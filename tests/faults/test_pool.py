@@ -306,3 +306,23 @@ async def test_a_pool_at_zero_serves_the_first_run(
         )
         assert re.search(r"target 1 \(backlog 1 > 0 free slots\)", mesh.log())
         await mesh.size(0, within=30)
+
+
+# -- the pool killed -------------------------------------------------------------------------------
+
+
+async def test_a_pool_killed_with_minus_9_leaves_no_worker_behind(
+    private_servers: Stack, tmp_path: Path, log_dir: Path
+) -> None:
+    """Its workers are sent SIGTERM by the kernel (they drain: holding nothing, they exit)."""
+    limits = Limits(minimum=2, maximum=2, capacity=10, cooldown=30.0)
+    async with pool_mesh(private_servers, tmp_path, log_dir / tmp_path.name, limits) as mesh:
+        await mesh.size(2, within=30)
+        workers = mesh.workers()
+        mesh.pool.kill()
+        await eventually(
+            lambda: [pid for pid, cmd in workers.items() if still_running(pid, cmd)],
+            lambda left: not left,
+            within=20,
+            what="the killed pool's workers exited",
+        )

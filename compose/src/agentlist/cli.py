@@ -275,6 +275,7 @@ def _print_banner(stack: object, seconds: float) -> None:
         f"  Studio:  {stack.api_url}/ui",
         f"  Health:  {stack.api_url}/health",
         f"  Data:    {_data_line(stack)}",
+        f"  Workers: {_workers_line(stack)}",
         "",
         "Join more workers to this stack from another terminal with (a worker's credentials):",
         f"  NATS_URL={stack.url_as(stack.nats_url, 'worker')}",
@@ -286,6 +287,21 @@ def _print_banner(stack: object, seconds: float) -> None:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+def _workers_line(stack: object) -> str:
+    from agentlist.launcher import Stack
+
+    assert isinstance(stack, Stack)
+    limits = stack.options.pool
+    if limits is None:
+        return f"{stack.options.workers} per language"
+    if limits.minimum == limits.maximum:
+        return f"{limits.maximum} per language (a pool of fixed size; a dead one is replaced)"
+    return (
+        f"{limits.minimum} to {limits.maximum} per language, as many as the runs waiting need"
+        f" (agentlist pool; --pool-max)"
+    )
 
 
 def _data_line(stack: object) -> str:
