@@ -314,7 +314,7 @@ async def test_a_pool_at_zero_serves_the_first_run(
 async def test_a_pool_killed_with_minus_9_leaves_no_worker_behind(
     private_servers: Stack, tmp_path: Path, log_dir: Path
 ) -> None:
-    """Its workers are sent SIGTERM by the kernel (they drain: holding nothing, they exit)."""
+    """The kernel kills its workers with it (``PR_SET_PDEATHSIG``)."""
     limits = Limits(minimum=2, maximum=2, capacity=10, cooldown=30.0)
     async with pool_mesh(private_servers, tmp_path, log_dir / tmp_path.name, limits) as mesh:
         await mesh.size(2, within=30)
@@ -323,6 +323,6 @@ async def test_a_pool_killed_with_minus_9_leaves_no_worker_behind(
         await eventually(
             lambda: [pid for pid, cmd in workers.items() if still_running(pid, cmd)],
             lambda left: not left,
-            within=20,
+            within=5,
             what="the killed pool's workers exited",
         )

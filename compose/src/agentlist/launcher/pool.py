@@ -10,8 +10,9 @@ exceeds the free slots, drain the idlest children after a cooldown without one.
 A child that exits unasked is replaced after a pause that grows while children keep failing,
 and is reported at once as ``lost``, so that the registry sends its runs to their next attempt
 without waiting for their leases. A child asked to drain (SIGTERM: both workers finish their
-runs first) that exits is no crash. Children die with the pool, even with ``kill -9``
-(``PR_SET_PDEATHSIG``: they are sent SIGTERM, and drain).
+runs first) that exits is no crash. A pool stopped by SIGTERM or SIGINT drains its children
+first; a pool killed takes them with it (``PR_SET_PDEATHSIG`` with SIGKILL), as the launcher
+kills a worker that outlasts its patience: their runs resume on their next attempt.
 """
 
 from __future__ import annotations
@@ -202,9 +203,12 @@ class Lane:
         # From the event loop's thread: the kernel's parent-death signal follows the thread
         # that forked, so a child started from a helper thread would die with that thread.
         if self.language == "javascript":
-            return start_js_worker(env, self.config, name=worker_id)
+            return start_js_worker(
+                env, self.config, name=worker_id, parent_death_signal=signal.SIGKILL
+            )
         command = [str(executable)] if executable else [sys.executable, "-m", "agentlist.worker"]
-        return spawn(worker_id, [*command, "--config", str(self.config)], env=env)
+        argv = [*command, "--config", str(self.config)]
+        return spawn(worker_id, argv, env=env, parent_death_signal=signal.SIGKILL)
 
     def report(self) -> PoolReport:
         return PoolReport(

@@ -81,13 +81,9 @@ class ChildProcess:
         return self.popen.returncode
 
     def kill_now(self) -> None:
-        """``kill -9`` without waiting, its own children first (a pool's workers, which would
-        otherwise drain on, cut off from the servers). Safe in a signal handler: an unreaped
-        child keeps its pid, so the signal cannot reach another process."""
+        """``kill -9`` without waiting (safe in a signal handler: an unreaped child keeps its
+        pid, so the signal cannot reach another process)."""
         if self.popen.returncode is None:
-            for child in _children_of(self.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
 
@@ -113,16 +109,6 @@ class ChildProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _children_of(pid: int) -> list[int]:
-    """The processes ``pid`` started and has not reaped (none where ``/proc`` cannot tell)."""
-    try:
-        return [
-            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        ]
-    except (OSError, ValueError):
-        return []
-
-
 def spawn(
     name: str,
     argv: Sequence[str],
@@ -133,9 +119,11 @@ def spawn(
     user: int | None = None,
     group: int | None = None,
     stop_signal: int = signal.SIGTERM,
+    parent_death_signal: int | None = None,
 ) -> ChildProcess:
     """Start ``argv`` in its own session (the terminal's Ctrl-C reaches only the launcher,
-    which stops children in order) and tied to the launcher's life."""
+    which stops children in order) and tied to the launcher's life: sent
+    ``parent_death_signal`` (``stop_signal`` unless given) when the launcher dies."""
     log_file = log_path.open("ab") if log_path is not None else None
 
     def launch(output: IO[bytes] | None) -> subprocess.Popen[bytes]:
@@ -150,7 +138,7 @@ def spawn(
             group=group,
             extra_groups=[] if user is not None else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent(stop_signal),
+            preexec_fn=_die_with_parent(parent_death_signal or stop_signal),
         )
 
     return ChildProcess(name, launch(log_file), stop_signal, log_path, log_file, launch)
