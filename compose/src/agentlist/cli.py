@@ -17,6 +17,7 @@ from agentlist.core import __version__
 
 if TYPE_CHECKING:
     from agentlist.launcher import StackOptions
+    from agentlist.launcher.pool_policy import Limits
 
 SERVICES = {
     "api": "the LangGraph Server HTTP API",
@@ -32,8 +33,17 @@ TOOLS = {
     "keys": ("agentlist.api.keys_command", "create, list and revoke API keys"),
     "credentials": ("agentlist.launcher.credentials", "secrets for a deployment's servers"),
     "migrate": ("agentlist.launcher.migrate", "the owner's schema migrations and role passwords"),
+    "pool": (
+        "agentlist.launcher.pool",
+        "the workers of a langgraph.json, as many as the load needs",
+    ),
 }
 """Operators' commands, forwarded like the services."""
+
+DEV_CAPACITY = 10
+"""Run slots of each of ``agentlist dev``'s workers (a worker's default)."""
+DEV_COOLDOWN = 30.0
+"""Seconds without a backlog before ``agentlist dev``'s pool drains a worker."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,13 +66,37 @@ def _parser() -> argparse.ArgumentParser:
     kept.add_argument(
         "--ephemeral", action="store_true", help="keep nothing: a temp folder, deleted on exit"
     )
-    dev.add_argument("--workers", type=int, default=1, help="workers per language the graphs need")
+    size = dev.add_mutually_exclusive_group()
+    size.add_argument(
+        "--pool-max",
+        type=_positive,
+        help="most workers per language the pool grows to under load (default:"
+        f" $AGENTLIST_DEV_POOL_MAX, else one per core, at least 2: {_machine_maximum()} here)",
+    )
+    size.add_argument(
+        "--workers",
+        type=_positive,
+        help="exactly N workers per language instead (a pool of fixed size)",
+    )
 
     for name, summary in SERVICES.items():
         commands.add_parser(name, help=summary, add_help=False)
     for name, (_module, summary) in TOOLS.items():
         commands.add_parser(name, help=summary, add_help=False)
     return parser
+
+
+def _machine_maximum() -> int:
+    from agentlist.launcher.pool_policy import default_maximum
+
+    return default_maximum(os.cpu_count())
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +120,11 @@ Threads, runs, the store and crons survive a restart: the servers keep their dat
 which git ignores. Postgres acknowledges a commit only once it is written (synchronous_commit),
 so a crash of a server process loses nothing accepted; fsync is off, so a crash of the machine
 may. --ephemeral keeps nothing; --data-dir keeps it elsewhere.
+
+Workers run in a pool (`agentlist pool`): one per language at first, more while runs wait
+(up to --pool-max), fewer again after 30 s without a backlog. A worker that crashes is
+replaced and its runs resume on their next attempt; the stack stays up. --workers N keeps
+exactly N.
 
 The config and the port are checked before anything starts; each problem is one line, and
 the exit status 2 (set DEBUG=1 for tracebacks). Ctrl-C stops everything; a second Ctrl-C
@@ -129,11 +168,22 @@ def _dev_options(args: argparse.Namespace, held: list[IO[str]]) -> StackOptions:
     if problems:
         raise _RefusedError(*problems)
     options = StackOptions.from_environment(
-        graphs_config=config.resolve(), api_port=args.port, workers=args.workers
+        graphs_config=config.resolve(), api_port=args.port, pool=_dev_pool(args)
     )
     options.data_dir = _data_folder(args, options, held)
     options.crash_safe = options.data_dir is not None
     return options
+
+
+def _dev_pool(args: argparse.Namespace) -> Limits:
+    """One to ``--pool-max`` workers per language, or exactly ``--workers``."""
+    from agentlist.launcher.pool import DevPoolSettings
+    from agentlist.launcher.pool_policy import Limits
+
+    if args.workers is not None:
+        return Limits(args.workers, args.workers, DEV_CAPACITY, DEV_COOLDOWN)
+    maximum = args.pool_max or DevPoolSettings().pool_max
+    return Limits(1, maximum, DEV_CAPACITY, DEV_COOLDOWN)
 
 
 def _config_and_port_problems(config: Path, port: int) -> list[str]:
@@ -225,6 +275,7 @@ def _print_banner(stack: object, seconds: float) -> None:
         f"  Studio:  {stack.api_url}/ui",
         f"  Health:  {stack.api_url}/health",
         f"  Data:    {_data_line(stack)}",
+        f"  Workers: {_workers_line(stack)}",
         "",
         "Join more workers to this stack from another terminal with (a worker's credentials):",
         f"  NATS_URL={stack.url_as(stack.nats_url, 'worker')}",
@@ -236,6 +287,21 @@ def _print_banner(stack: object, seconds: float) -> None:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+def _workers_line(stack: object) -> str:
+    from agentlist.launcher import Stack
+
+    assert isinstance(stack, Stack)
+    limits = stack.options.pool
+    if limits is None:
+        return f"{stack.options.workers} per language"
+    if limits.minimum == limits.maximum:
+        return f"{limits.maximum} per language (a pool of fixed size; a dead one is replaced)"
+    return (
+        f"{limits.minimum} to {limits.maximum} per language, as many as the runs waiting need"
+        f" (agentlist pool; --pool-max)"
+    )
 
 
 def _data_line(stack: object) -> str:

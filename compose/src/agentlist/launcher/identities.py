@@ -38,8 +38,10 @@ SERVICE_ROLES: Final[Mapping[str, Role]] = {
     "registry": "registry",
     "bridge": "bridge",
     "worker": "worker",
+    "pool": "worker",
 }
-"""The role each kind of process runs as (JavaScript workers too are ``worker``)."""
+"""The role each kind of process runs as (JavaScript workers too are ``worker``; a pool, which
+passes its credentials to its workers, as well)."""
 FILE_NAME: Final = "credentials.json"
 POSTGRES_ENTRY: Final = "postgres"
 """The entry of :data:`FILE_NAME` holding the service roles' Postgres passwords."""

@@ -54,6 +54,7 @@ def start_js_worker(
     name: str = "worker-js",
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
+    parent_death_signal: int | None = None,
 ) -> ChildProcess:
     """Start ``agentlist-worker --config <config>`` with the stack's service environment
     (``NATS_URL``, ``DATABASE_URL``...) plus ``env``. It stops on SIGTERM after draining."""
@@ -67,4 +68,11 @@ def start_js_worker(
         environment = stack.service_env(env, role="worker")
     node = shutil.which("node") or "node"
     argv = [node, str(folder / "bin" / "agentlist-worker.mjs"), "--config", str(config.resolve())]
-    return spawn(name, argv, log_path=log_path, env=environment, cwd=config.resolve().parent)
+    return spawn(
+        name,
+        argv,
+        log_path=log_path,
+        env=environment,
+        cwd=config.resolve().parent,
+        parent_death_signal=parent_death_signal,
+    )

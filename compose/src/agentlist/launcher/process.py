@@ -119,9 +119,11 @@ def spawn(
     user: int | None = None,
     group: int | None = None,
     stop_signal: int = signal.SIGTERM,
+    parent_death_signal: int | None = None,
 ) -> ChildProcess:
     """Start ``argv`` in its own session (the terminal's Ctrl-C reaches only the launcher,
-    which stops children in order) and tied to the launcher's life."""
+    which stops children in order) and tied to the launcher's life: sent
+    ``parent_death_signal`` (``stop_signal`` unless given) when the launcher dies."""
     log_file = log_path.open("ab") if log_path is not None else None
 
     def launch(output: IO[bytes] | None) -> subprocess.Popen[bytes]:
@@ -136,7 +138,7 @@ def spawn(
             group=group,
             extra_groups=[] if user is not None else None,
             start_new_session=True,
-            preexec_fn=_die_with_parent(stop_signal),
+            preexec_fn=_die_with_parent(parent_death_signal or stop_signal),
         )
 
     return ChildProcess(name, launch(log_file), stop_signal, log_path, log_file, launch)

@@ -31,6 +31,7 @@ from agentlist.launcher.identities import FILE_NAME as CREDENTIALS_FILE
 from agentlist.launcher.identities import SERVICE_ROLES, Identities, Role, postgres_url_as
 from agentlist.launcher.jsworker import start_js_worker
 from agentlist.launcher.migrate import prepare
+from agentlist.launcher.pool_policy import Limits
 from agentlist.launcher.process import (
     ChildProcess,
     free_port,
@@ -81,6 +82,9 @@ class StackOptions:
     worker_executable: Path | None = None
     """An ``agentlist-worker`` installed on its own (a worker team's venv or image); None:
     this interpreter's ``-m agentlist.worker``."""
+    pool: Limits | None = None
+    """Run the workers through ``agentlist pool`` within these limits (``agentlist dev``);
+    None: ``workers`` processes started directly (the tests' stacks, which kill them by pid)."""
 
     @classmethod
     def from_environment(cls, **overrides: object) -> StackOptions:
@@ -234,6 +238,8 @@ class Stack:
     def _command(self, kind: str) -> list[str]:
         if kind == "worker" and self.options.worker_executable is not None:
             return [str(self.options.worker_executable)]
+        if kind == "pool":
+            return [sys.executable, "-m", "agentlist.launcher.pool"]
         return [sys.executable, "-m", f"agentlist.{kind}"]
 
     def start_api(self, port: int | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -259,8 +265,21 @@ class Stack:
         self.services.append(child)
         return child
 
+    def start_pool(self, limits: Limits, config: Path | None = None) -> ChildProcess:
+        """``agentlist pool`` for ``config`` (the stack's by default): it starts and replaces
+        the workers, of each language the graphs need, within ``limits``."""
+        args = ["--config", str(config or self.options.graphs_config)]
+        args += ["--min", str(limits.minimum), "--max", str(limits.maximum)]
+        args += ["--capacity", str(limits.capacity), "--cooldown", f"{limits.cooldown:g}"]
+        env = {}
+        if self.options.worker_executable is not None:
+            env["AGENTLIST_POOL_WORKER_EXECUTABLE"] = str(self.options.worker_executable)
+        return self.start_service("pool", args, env=env)
+
     def _start_workers(self) -> list[ChildProcess]:
         """Workers of each language the graphs need: a mixed config is split in two."""
+        if self.options.pool is not None:
+            return [self.start_pool(self.options.pool)]
         configs = split_by_language(self.options.graphs_config, self.data_dir)
         workers: list[ChildProcess] = []
         for _ in range(self.options.workers):
