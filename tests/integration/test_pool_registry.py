@@ -166,10 +166,9 @@ async def test_a_pool_hears_its_graphs_load_and_the_metrics_show_it(
 
     # Runs of the graph wait for a worker that is not up: the pool hears them pending.
     sdk = get_client(url=mesh.api_url)
-    for n in range(3):
-        await sdk.runs.create(
-            None, "searcher", input={"messages": [{"role": "user", "content": n}]}
-        )
+    said: dict[str, Any] = {"messages": [{"role": "user", "content": "waits"}]}
+    for _ in range(3):
+        await sdk.runs.create(None, "searcher", input=said)
     reply = await report(
         team,
         "search",
