@@ -624,7 +624,7 @@ async function loadPools() {
   $("pools").querySelector("tbody")?.replaceChildren(...pools.map((/** @type {any} */ p) => h("tr", { "data-id": `${p.team}/${p.pool_id}` },
     h("td", { title: `team ${p.team}\ngraphs: ${(p.graphs ?? []).join(", ")}\nworkers: ${(p.workers ?? []).join(", ")}` },
       h("code", {}, short(p.pool_id)), " ", h("span", { class: "muted" }, p.team)),
-    h("td", { title: `min ${p.minimum}, max ${p.maximum}` }, `${p.size} → ${p.target} (${p.minimum}–${p.maximum})`),
+    h("td", { title: `min ${p.minimum}, max ${p.maximum}` }, `${p.size} → ${p.target} (${p.minimum}-${p.maximum})`),
     h("td", { class: "reason" }, p.reason || "—"),
     h("td", { title: String(p.reported_at) }, `${ago(Number(p.seconds_since_report))} ago`))));
 }
