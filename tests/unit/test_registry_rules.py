@@ -97,6 +97,7 @@ class FakeStore:
     async def pool_report(
         self, msg: PoolReport, team: str, graphs: list[str], workers: list[str], gone_after: float
     ) -> PoolView:
+        assert len(msg.reason) <= 500
         self.pools.append((team, msg.pool_id, graphs, workers))
         lost = [w for w in msg.lost if (team, w) in self.registered]
         return PoolView(
@@ -183,6 +184,7 @@ async def test_a_pool_hears_the_load_of_its_teams_graphs_only(tmp_path: Path) ->
         maximum=2,
         target=1,
         workers=["w1", "w1", "bad.id"],
+        reason="x" * 10_000,
     )
     reply = await handlers.on_pool(report, subjects.registry_pool("search"))
     assert [g.graph_id for g in reply.graphs] == ["mine"]

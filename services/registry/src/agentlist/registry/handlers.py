@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
@@ -25,6 +26,9 @@ from agentlist.registry.store import Store
 from agentlist.registry.teams import TeamGrants
 
 logger = logging.getLogger(__name__)
+
+REASON_CHARS: Final = 500
+"""A pool's reason is free text an operator reads: it is kept to this many characters."""
 
 Wake = Callable[[], Awaitable[None]]
 """Wakes the schedulers (``runs.requested``): released runs are swept, then claimed, at once."""
@@ -94,6 +98,7 @@ class RegistryHandlers:
         if not is_token(msg.pool_id) or not is_token(team):
             logger.warning("pool report refused: a pool id and a team are subject tokens")
             return PoolReply()
+        msg = msg.model_copy(update={"reason": msg.reason[:REASON_CHARS]})
         graphs = self._teams.granted(team, (g for g in msg.graphs if is_token(g)))
         workers = [w for w in dict.fromkeys(msg.workers) if is_token(w)]
         view = await self._store.pool_report(msg, team, graphs, workers, self._pool_gone_after)
