@@ -274,7 +274,8 @@ async def test_operator_routes_need_the_operator_permission(jwt_stack: Stack) ->
         listed = await http.get("/workers", headers=operator)
         assert listed.status_code == 200 and listed.json()
         assert (await http.post("/workers/no-such/drain", headers=operator)).status_code == 404
-        for detail in ("/metrics/queue-depth", "/metrics/workers", "/metrics/api-latency"):
+        details = ("/metrics/queue-depth", "/metrics/workers", "/metrics/api-latency")
+        for detail in (*details, "/workers/pools"):
             assert (await http.get(detail, headers=plain)).status_code == 403, detail
             assert (await http.get(detail, headers=operator)).status_code == 200, detail
 

@@ -6,6 +6,7 @@ console error, and on a server with custom auth."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -28,7 +29,13 @@ from waitkit import eventually
 
 from agentlist.contracts import subjects
 from agentlist.contracts.access import DEFAULT_TEAM
-from agentlist.contracts.workers import GraphInfo, RegisterReply, WorkerRegister
+from agentlist.contracts.workers import (
+    GraphInfo,
+    PoolReply,
+    PoolReport,
+    RegisterReply,
+    WorkerRegister,
+)
 from agentlist.launcher import Stack
 
 SSE_TEST = Path(__file__).resolve().parents[1] / "js" / "sse.test.mjs"
@@ -270,6 +277,39 @@ async def silent_worker(nats_url: str) -> AsyncIterator[str]:
         await nc.drain()
 
 
+@contextlib.asynccontextmanager
+async def reporting_pool(nats_url: str, worker_id: str) -> AsyncIterator[str]:
+    """A pool of the default team reporting as ``agentlist pool`` does (every half second),
+    with ``worker_id`` as its child, while the block runs. Its id is yielded."""
+    report = PoolReport(
+        pool_id=f"ui-pool-{uuid.uuid4().hex[:8]}",
+        graphs=["agent"],
+        minimum=1,
+        maximum=4,
+        target=3,
+        workers=[worker_id],
+        reason="scale out: 5 pending, 1 free slot",
+    )
+    nc = await nats.connect(nats_url)
+
+    async def keep_reporting() -> None:
+        while True:
+            answer = await nc.request(
+                subjects.registry_pool(DEFAULT_TEAM), report.model_dump_json().encode(), 5
+            )
+            PoolReply.model_validate_json(answer.data)
+            await asyncio.sleep(0.5)  # the pool's own pace, not a wait for an outcome
+
+    reporting = asyncio.create_task(keep_reporting())
+    try:
+        yield report.pool_id
+    finally:
+        reporting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporting
+        await nc.drain()
+
+
 async def _system_assistant(sdk: Any, graph_id: str) -> str:
     found = await sdk.assistants.search(graph_id=graph_id, metadata={"created_by": "system"})
     assert len(found) == 1, found
@@ -415,5 +455,21 @@ async def test_a_studio_session_with_a_chat_an_interrupt_answered_and_the_worker
         await _click(page, "#dead-workers summary")
         dead_box = await _shows(page, "#dead-workers", "Dead workers")
         assert "no heartbeat" in dead_box and silent[-8:] in dead_box
+
+        # Pools: a pool that reports shows its size against its target and bounds, and why.
+        pool_rows = (
+            "[...document.querySelectorAll('#pools tbody tr[data-id]')].map(r => r.dataset.id)"
+        )
+        async with reporting_pool(stack.nats_url, silent) as pool_id:
+            await eventually(
+                lambda: page.evaluate(pool_rows),
+                lambda rows: f"{DEFAULT_TEAM}/{pool_id}" in rows,
+                within=STUDIO_POLL + BROWSER_PATIENCE,
+                what="the pool in the Studio",
+            )
+            assert await page.evaluate("document.getElementById('pools-section').hidden") is False
+            row = await _shows(page, f'#pools tr[data-id="{DEFAULT_TEAM}/{pool_id}"]', "scale out")
+            assert pool_id[-8:] in row and "1 → 3 (1-4)" in row
+            assert "scale out: 5 pending, 1 free slot" in row
 
         assert page.console_errors() == []

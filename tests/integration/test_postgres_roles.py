@@ -306,13 +306,15 @@ async def test_the_tenant_is_a_constant_no_input_can_break_out_of(database: Data
 async def test_the_worker_role_reaches_langgraphs_tables_only(database: Database) -> None:
     worker = await database.connect("worker")
     try:
-        for table in (*TENANT_TABLES, *OUT_OF_API_REACH, "workers", "graphs"):
+        for table in (*TENANT_TABLES, *OUT_OF_API_REACH, "workers", "graphs", "pools"):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await worker.fetch(f"SELECT * FROM {table} LIMIT 1")
         for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "store"):
             assert await worker.fetchval(f"SELECT count(*) FROM {table}") == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await worker.fetch("SELECT * FROM agentlist_live_api_key($1)", f"key-{TENANT_A}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await worker.fetch("SELECT * FROM agentlist_graph_load(NULL)")
     finally:
         await worker.close()
 

@@ -274,7 +274,7 @@ def test_the_workers_scale_on_their_graphs_runs_and_shed_slowly() -> None:
     # The metric and labels are the API's (/metrics), the graphs those the Deployment serves.
     exported = prometheus(
         {"runs": [{"status": "pending", "graph_id": "g", "n": 1}], "workers": []}
-        | {"oldest_pending_seconds": 0}
+        | {"oldest_pending_seconds": 0, "graphs": [], "pools": []}
     )
     assert 'agentlist_runs{graph_id="g",status="pending"} 1' in exported
     assert query.startswith("sum(max by (graph_id) (agentlist_runs{")

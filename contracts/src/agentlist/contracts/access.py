@@ -20,8 +20,9 @@ and the bridge's consumer; workers publish events and cannot read them back.
 **Worker teams.** A team's workers share one user, ``worker-<team>``
 (:func:`worker_permissions`): they receive only their team's dispatches and controls, answer
 state requests only for the graphs granted to the team, and register and heartbeat only on
-their team's subjects, which tell the registry who is asking. The ``worker`` role is the
-stack's own team, :data:`DEFAULT_TEAM`, which may serve any graph.
+their team's subjects, which tell the registry who is asking. A team's worker pool (``agentlist
+pool``) connects as its team's workers do and reports on its team's pool subject. The ``worker``
+role is the stack's own team, :data:`DEFAULT_TEAM`, which may serve any graph.
 
 **Postgres** (a login role per service, :data:`POSTGRES_ROLES`): the grants, the row-level
 security policies and the few ``SECURITY DEFINER`` functions are in the migration that made the
@@ -129,7 +130,8 @@ def worker_permissions(team: str, graphs: Sequence[str] | None) -> dict[str, obj
     """The rights of ``team``'s workers: ``graphs`` they may serve, None for any graph.
 
     They publish their runs' events and outcomes (which the bridge accepts only under the
-    attempt's lease token), registrations and heartbeats on their team's subjects; they
+    attempt's lease token), registrations, heartbeats and their pool's reports on their
+    team's subjects; they
     receive their team's dispatches and controls, the state requests of their graphs, cancels,
     and the replies to their own requests."""
     user = team_user(team) if team != DEFAULT_TEAM else "worker"
@@ -143,6 +145,7 @@ def worker_permissions(team: str, graphs: Sequence[str] | None) -> dict[str, obj
             subjects.RUN_EVENTS_ALL,
             subjects.registry_register(team),
             subjects.registry_heartbeat(team),
+            subjects.registry_pool(team),
         ],
         "subscribe": [
             subjects.WORKER_DISPATCH.format(team=subjects.token(team), worker_id="*"),
@@ -181,11 +184,13 @@ NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
         "subscribe": [subjects.RUNS_REQUESTED, _inbox("scheduler")],
     },
     "registry": {
-        # Registrations and heartbeats answered; workers pinged.
-        "publish": [_WORKER_CONTROL_ALL],
+        # Registrations, heartbeats and pool reports answered; workers pinged; a wake-up when
+        # a worker known dead released its runs, so that the scheduler sweeps them at once.
+        "publish": [_WORKER_CONTROL_ALL, subjects.RUNS_REQUESTED],
         "subscribe": [
             subjects.REGISTRY_REGISTER_ALL,
             subjects.REGISTRY_HEARTBEAT_ALL,
+            subjects.REGISTRY_POOL_ALL,
             _inbox("registry"),
         ],
         "allow_responses": True,

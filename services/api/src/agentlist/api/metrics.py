@@ -3,8 +3,8 @@ on every instance) and this instance's request latency histogram per route."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from agentlist.api.latency import BUCKETS, Histogram
 
@@ -46,8 +46,51 @@ def prometheus(snapshot: dict[str, Any]) -> str:
             )
             for row in snapshot["workers"]
         ),
+        *_graph_lines(snapshot["graphs"]),
+        *_pool_lines(snapshot["pools"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+_GRAPH_GAUGES: Final = (
+    ("agentlist_graph_pending_runs", "pending", "Runs waiting for a worker, by graph."),
+    ("agentlist_graph_running_runs", "running", "Runs running, by graph."),
+    (
+        "agentlist_graph_healthy_capacity",
+        "healthy_capacity",
+        "Run slots of the healthy workers (not draining) serving the graph.",
+    ),
+)
+
+_POOL_GAUGES: Final = (
+    ("agentlist_pool_target_workers", "target", "Workers the pool wants, by pool."),
+    ("agentlist_pool_workers", "size", "Workers the pool runs, by pool."),
+    ("agentlist_pool_min_workers", "minimum", "The pool's lower bound."),
+    ("agentlist_pool_max_workers", "maximum", "The pool's upper bound."),
+    (
+        "agentlist_pool_last_report_seconds",
+        "seconds_since_report",
+        "Seconds since the pool last reported.",
+    ),
+)
+
+
+def _graph_lines(graphs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What an autoscaler scales a graph's workers on (KEDA: the pending runs)."""
+    lines: list[str] = []
+    for name, key, about in _GRAPH_GAUGES:
+        lines += [f"# HELP {name} {about}", f"# TYPE {name} gauge"]
+        lines += [_line(name, row[key], graph_id=row["graph_id"]) for row in graphs]
+    return lines
+
+
+def _pool_lines(pools: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The pools that reported lately; their reasons are free text, in the JSON views only."""
+    lines: list[str] = []
+    for name, key, about in _POOL_GAUGES:
+        lines += [f"# HELP {name} {about}", f"# TYPE {name} gauge"]
+        lines += [_line(name, row[key], pool_id=row["pool_id"], team=row["team"]) for row in pools]
+    return lines
 
 
 def latency_lines(histograms: Mapping[str, Histogram]) -> str:

@@ -92,6 +92,24 @@ def worker(row: asyncpg.Record) -> dict[str, object]:
         "registered_at": row["registered_at"],
         "last_heartbeat_at": row["last_heartbeat_at"],
         "seconds_since_heartbeat": round(row["seconds_since_heartbeat"], 3),
+        "pool_id": row["pool_id"],
+    }
+
+
+def pool(row: asyncpg.Record) -> dict[str, object]:
+    """A worker pool's last report."""
+    return {
+        "pool_id": row["pool_id"],
+        "team": row["team"],
+        "graphs": row["graphs"],
+        "minimum": row["minimum"],
+        "maximum": row["maximum"],
+        "target": row["target"],
+        "size": row["size"],
+        "workers": row["workers"],
+        "reason": row["reason"],
+        "reported_at": row["reported_at"],
+        "seconds_since_report": round(row["seconds_since_report"], 3),
     }
 
 
@@ -101,4 +119,6 @@ def gauges(snapshot: Gauges) -> dict[str, Any]:
         "runs": [dict(row) for row in snapshot.runs],
         "oldest_pending_seconds": snapshot.oldest_pending_seconds,
         "workers": [dict(row) for row in snapshot.workers],
+        "graphs": [dict(row) for row in snapshot.graphs],
+        "pools": [pool(row) for row in snapshot.pools],
     }

@@ -4,12 +4,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
 from agentlist.contracts import subjects
-from agentlist.contracts.workers import Heartbeat, HeartbeatReply, RegisterReply, WorkerRegister
+from agentlist.contracts.workers import (
+    Heartbeat,
+    HeartbeatReply,
+    PoolReply,
+    PoolReport,
+    RegisterReply,
+    WorkerRegister,
+)
 from agentlist.core.nats import serve_requests
 from agentlist.registry.catalogue import is_token
 from agentlist.registry.leases import answer
@@ -18,20 +27,30 @@ from agentlist.registry.teams import TeamGrants
 
 logger = logging.getLogger(__name__)
 
+REASON_CHARS: Final = 500
+"""A pool's reason is free text an operator reads: it is kept to this many characters."""
+
+Wake = Callable[[], Awaitable[None]]
+"""Wakes the schedulers (``runs.requested``): released runs are swept, then claimed, at once."""
+
 
 class RegistryHandlers:
     def __init__(
         self,
         store: Store,
         teams: TeamGrants,
+        wake: Wake,
         *,
         heartbeat_interval: float,
         lease_seconds: float,
+        pool_gone_after: float,
     ) -> None:
         self._store = store
         self._teams = teams
+        self._wake = wake
         self._heartbeat_interval = heartbeat_interval
         self._lease_seconds = lease_seconds
+        self._pool_gone_after = pool_gone_after
 
     async def on_register(self, msg: WorkerRegister, subject: str) -> RegisterReply:
         team = subjects.team_of(subject)
@@ -71,6 +90,42 @@ class RegistryHandlers:
             logger.info("worker %s: revoked %s", msg.worker_id, [r.run_id for r in reply.revoked])
         return reply
 
+    async def on_pool(self, msg: PoolReport, subject: str) -> PoolReply:
+        """A pool of the subject's team: its lost children die at once (only the team's own
+        workers), its report is recorded, and it gets the load of the graphs its team may
+        serve and the registry's view of its children."""
+        team = subjects.team_of(subject)
+        if not is_token(msg.pool_id) or not is_token(team):
+            logger.warning("pool report refused: a pool id and a team are subject tokens")
+            return PoolReply()
+        msg = msg.model_copy(update={"reason": msg.reason[:REASON_CHARS]})
+        graphs = self._teams.granted(team, (g for g in msg.graphs if is_token(g)))
+        workers = [w for w in dict.fromkeys(msg.workers) if is_token(w)]
+        view = await self._store.pool_report(msg, team, graphs, workers, self._pool_gone_after)
+        self._log_lost(msg, team, view.released.dead, view.released.runs)
+        if view.released.runs:
+            await self._wake()
+        return PoolReply(graphs=view.graphs, workers=view.workers)
+
+    @staticmethod
+    def _log_lost(msg: PoolReport, team: str, dead: list[str], runs: int) -> None:
+        if dead:
+            logger.warning(
+                "pool %s of team %s lost workers %s: dead, %d running runs released",
+                msg.pool_id,
+                team,
+                dead,
+                runs,
+            )
+        ignored = sorted(set(msg.lost) - set(dead))
+        if ignored:
+            logger.info(
+                "pool %s of team %s named as lost %s: no live worker of its team",
+                msg.pool_id,
+                team,
+                ignored,
+            )
+
 
 async def subscribe(nc: Client, handlers: RegistryHandlers) -> list[Subscription]:
     """Any number of registries share the requests through the queue group."""
@@ -81,5 +136,8 @@ async def subscribe(nc: Client, handlers: RegistryHandlers) -> list[Subscription
         ),
         await serve_requests(
             nc, subjects.REGISTRY_HEARTBEAT_ALL, Heartbeat, handlers.on_heartbeat, queue=queue
+        ),
+        await serve_requests(
+            nc, subjects.REGISTRY_POOL_ALL, PoolReport, handlers.on_pool, queue=queue
         ),
     ]

@@ -11,7 +11,14 @@ from uuid import UUID
 import asyncpg
 
 from agentlist.contracts.ids import SYSTEM_TENANT, system_assistant_id
-from agentlist.contracts.workers import GraphInfo, Heartbeat, WorkerRegister
+from agentlist.contracts.workers import (
+    GraphInfo,
+    GraphLoad,
+    Heartbeat,
+    PoolReport,
+    PoolWorker,
+    WorkerRegister,
+)
 from agentlist.db.sql import Executor
 from agentlist.registry.catalogue import SYSTEM_METADATA, system_assistant_name
 from agentlist.registry.leases import HeldKey, RunKey
@@ -256,15 +263,67 @@ async def mark_unhealthy(conn: Executor, worker_id: str, silent_for: float) -> N
     await conn.execute(MARK_UNHEALTHY, worker_id, silent_for)
 
 
-MARK_DEAD: Final = """
-UPDATE workers SET state = 'dead'
- WHERE worker_id = $1 AND state <> 'dead'
-   AND last_heartbeat_at < now() - make_interval(secs => $2)
+# A dead worker renews no lease: its running runs' leases end now, in the statement that marks
+# it dead, so that the scheduler's next sweep sends them to their next attempt (fenced by a new
+# lease token) instead of waiting for them to lapse. ``dead``: the workers this statement
+# marked; the runs whose lease it ended are counted.
+_RELEASE_RUNS_OF_DEAD: Final = """
+released AS (
+    UPDATE runs r SET lease_expires_at = now()
+      FROM dead
+     WHERE r.worker_id = dead.worker_id AND r.status = 'running' AND r.lease_expires_at > now()
+    RETURNING r.run_id
+)
+SELECT coalesce((SELECT array_agg(worker_id ORDER BY worker_id) FROM dead), '{}') AS dead,
+       (SELECT count(*) FROM released) AS released
 """
 
+# $1 worker, $2 seconds of silence: fenced on the silence still being there.
+MARK_DEAD: Final = (
+    """
+WITH dead AS (
+    UPDATE workers SET state = 'dead'
+     WHERE worker_id = $1 AND state <> 'dead'
+       AND last_heartbeat_at < now() - make_interval(secs => $2)
+    RETURNING worker_id
+),"""
+    + _RELEASE_RUNS_OF_DEAD
+)
 
-async def mark_dead(conn: Executor, worker_id: str, silent_for: float) -> None:
-    await conn.execute(MARK_DEAD, worker_id, silent_for)
+
+@dataclass(frozen=True)
+class Released:
+    dead: list[str]
+    """The workers marked dead."""
+    runs: int
+    """Running runs of theirs whose lease ended."""
+
+
+async def mark_dead(conn: Executor, worker_id: str, silent_for: float) -> Released:
+    return _released(await conn.fetchrow(MARK_DEAD, worker_id, silent_for))
+
+
+# $1 text[] workers a pool saw exit, $2 the pool's team: only its own team's live workers die;
+# another team's, or an id nobody has, are left as they are.
+MARK_LOST: Final = (
+    """
+WITH dead AS (
+    UPDATE workers SET state = 'dead'
+     WHERE worker_id = ANY ($1::text[]) AND team = $2 AND state <> 'dead'
+    RETURNING worker_id
+),"""
+    + _RELEASE_RUNS_OF_DEAD
+)
+
+
+async def mark_lost(conn: Executor, worker_ids: list[str], team: str) -> Released:
+    return _released(await conn.fetchrow(MARK_LOST, worker_ids, team))
+
+
+def _released(row: asyncpg.Record | None) -> Released:
+    if row is None:
+        return Released(dead=[], runs=0)
+    return Released(dead=list(row["dead"]), runs=row["released"])
 
 
 # $1 worker, $2 its team (a worker of another team cannot sign this one off).
@@ -287,3 +346,83 @@ RETURNING worker_id
 async def forget_dead(conn: Executor, silent_for: float) -> list[str]:
     """Delete the workers dead and silent for ``silent_for`` seconds; returns their ids."""
     return [row["worker_id"] for row in await conn.fetch(FORGET_DEAD, silent_for)]
+
+
+# A pool's last report. $1 team, $2 pool, $3 text[] its graphs (those granted to the team),
+# $4 minimum, $5 maximum, $6 target, $7 text[] its live workers, $8 reason, $9 seconds after
+# which a silent pool is gone.
+RECORD_POOL: Final = """
+INSERT INTO pools (team, pool_id, graphs, minimum, maximum, target, size, workers, reason,
+                   reported_at, gone_at)
+VALUES ($1, $2, $3::text[], $4, $5, $6, cardinality($7::text[]), $7::text[], $8, now(),
+        now() + make_interval(secs => $9))
+ON CONFLICT (team, pool_id) DO UPDATE
+   SET graphs = EXCLUDED.graphs,
+       minimum = EXCLUDED.minimum,
+       maximum = EXCLUDED.maximum,
+       target = EXCLUDED.target,
+       size = EXCLUDED.size,
+       workers = EXCLUDED.workers,
+       reason = EXCLUDED.reason,
+       reported_at = EXCLUDED.reported_at,
+       gone_at = EXCLUDED.gone_at
+"""
+
+
+async def record_pool(
+    conn: Executor,
+    msg: PoolReport,
+    team: str,
+    graphs: list[str],
+    workers: list[str],
+    gone_after: float,
+) -> None:
+    await conn.execute(
+        RECORD_POOL,
+        team,
+        msg.pool_id,
+        graphs,
+        msg.minimum,
+        msg.maximum,
+        msg.target,
+        workers,
+        msg.reason,
+        gone_after,
+    )
+
+
+# Pools silent past their ``gone_at``.
+FORGET_GONE_POOLS: Final = """
+DELETE FROM pools WHERE gone_at < now()
+RETURNING team || '/' || pool_id AS pool
+"""
+
+
+async def forget_gone_pools(conn: Executor) -> list[str]:
+    """Delete the pools gone silent; returns them as ``team/pool``."""
+    return [row["pool"] for row in await conn.fetch(FORGET_GONE_POOLS)]
+
+
+# $1 text[] graphs (migrations/0006_pools.sql).
+GRAPH_LOAD: Final = """
+SELECT graph_id, pending, running, healthy_capacity FROM agentlist_graph_load($1::text[])
+"""
+
+
+async def graph_load(conn: Executor, graphs: list[str]) -> list[GraphLoad]:
+    return [GraphLoad(**dict(row)) for row in await conn.fetch(GRAPH_LOAD, graphs)]
+
+
+# $1 text[] worker ids, $2 their team: another team's worker is absent, as an unknown one.
+POOL_WORKERS: Final = """
+SELECT w.worker_id, w.state, w.capacity,
+       (SELECT count(*) FROM runs r
+         WHERE r.worker_id = w.worker_id AND r.status = 'running')::int AS inflight
+  FROM workers w
+ WHERE w.worker_id = ANY ($1::text[]) AND w.team = $2
+ ORDER BY w.worker_id
+"""
+
+
+async def pool_workers(conn: Executor, worker_ids: list[str], team: str) -> list[PoolWorker]:
+    return [PoolWorker(**dict(row)) for row in await conn.fetch(POOL_WORKERS, worker_ids, team)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from agentlist.contracts import subjects
 from agentlist.core.lifecycle import run_service
 from agentlist.core.logs import configure_logging
 from agentlist.core.retry import supervise
@@ -31,11 +32,17 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
             return
         nc = held.nc
         store = RegistryStore(held.pool)
+
+        async def wake() -> None:
+            await nc.publish(subjects.RUNS_REQUESTED, b"")
+
         handlers = RegistryHandlers(
             store,
             TeamGrants(settings.teams_file),
+            wake,
             heartbeat_interval=settings.heartbeat_interval,
             lease_seconds=settings.lease_seconds,
+            pool_gone_after=settings.pool_gone_after_seconds,
         )
         await subscribe(nc, handlers)
         thresholds = Thresholds(
@@ -45,7 +52,7 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
         )
 
         async def sweep() -> float:
-            await sweep_once(store, nc, thresholds, settings.ping_timeout)
+            await sweep_once(store, nc, wake, thresholds, settings.ping_timeout)
             return settings.liveness_sweep_interval
 
         logger.info("registry ready")

@@ -21,6 +21,9 @@ class RegistrySettings(ControlPlaneSettings):
     forget_dead_after_seconds: float = Field(default=600.0, gt=0)
     """A worker dead (silent) this long leaves ``/workers`` and ``/health``: a stopped worker,
     every restart of ``agentlist dev`` included, is not listed for ever."""
+    pool_gone_after_seconds: float = Field(default=10.0, gt=0)
+    """A worker pool that has not reported for this long is gone from ``/workers``, ``/ui``
+    and the metrics (a pool reports every fraction of a second)."""
     liveness_sweep_interval: float = Field(default=1.0, gt=0)
     ping_timeout: float = Field(default=0.5, gt=0)
     pool_size: int = Field(default=5, ge=2)

@@ -1,5 +1,6 @@
-"""The liveness sweeper: silent workers are pinged, then marked unhealthy or dead, and dead
-ones forgotten after a while.
+"""The liveness sweeper: silent workers are pinged, then marked unhealthy or dead (their runs
+released to the scheduler at once), and dead ones forgotten after a while, as are pools gone
+silent.
 
 Every registry instance may run it: each update is conditional on the silence still being
 there, so running it twice, or racing a heartbeat, changes nothing.
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from agentlist.contracts import subjects
 from agentlist.contracts.workers import WorkerControl, WorkerControlReply
+from agentlist.registry.handlers import Wake
 from agentlist.registry.liveness import Thresholds, Verdict, judge, state_after_ping
 from agentlist.registry.queries import SilentWorker
 from agentlist.registry.store import RegistryStore
@@ -38,17 +40,24 @@ async def ping(nc: Client, worker: SilentWorker, wait: float) -> bool:
 
 
 async def sweep_once(
-    store: RegistryStore, nc: Client, thresholds: Thresholds, ping_timeout: float
+    store: RegistryStore, nc: Client, wake: Wake, thresholds: Thresholds, ping_timeout: float
 ) -> None:
     silent = await store.silent_workers(min(thresholds.suspect_after, thresholds.dead_after))
     verdicts = [(w, judge(w.state, w.silence, thresholds)) for w in silent]
+    released = 0
     for worker, verdict in verdicts:
         if verdict is Verdict.DEAD:
             logger.warning("worker %s silent for %.1fs: dead", worker.worker_id, worker.silence)
-            await store.mark_dead(worker.worker_id, thresholds.dead_after)
+            released += (await store.mark_dead(worker.worker_id, thresholds.dead_after)).runs
+    if released:
+        logger.warning("%d running runs of dead workers released", released)
+        await wake()
     forgotten = await store.forget_dead(thresholds.forget_after)
     if forgotten:
         logger.info("forgot workers dead for %.0fs: %s", thresholds.forget_after, forgotten)
+    gone = await store.forget_gone_pools()
+    if gone:
+        logger.info("forgot pools gone silent: %s", gone)
     suspects = [w for w, verdict in verdicts if verdict is Verdict.SUSPECT]
     if suspects:
         answers = await asyncio.gather(*(ping(nc, w, ping_timeout) for w in suspects))

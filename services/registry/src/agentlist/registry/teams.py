@@ -36,6 +36,14 @@ class TeamGrants:
             if g.graph_id not in granted
         }
 
+    def granted(self, team: str, graph_ids: Iterable[str]) -> list[str]:
+        """Those of ``graph_ids`` that ``team`` may serve, in order, once each."""
+        wanted = list(dict.fromkeys(graph_ids))
+        if team == DEFAULT_TEAM:
+            return wanted
+        allowed = set(self._current().get(team, ()))
+        return [graph_id for graph_id in wanted if graph_id in allowed]
+
     def _current(self) -> dict[str, list[str]]:
         if self.path is None:
             return {}

@@ -39,12 +39,14 @@ class Scheduler:
         nc: Client,
         js: JetStreamContext,
         waker: Waker,
+        sweep_waker: Waker,
         settings: SchedulerSettings,
     ) -> None:
         self._pool = pool
         self._nc = nc
         self._js = js
         self._waker = waker
+        self._sweep_waker = sweep_waker
         self._settings = settings
         self._dispatcher = Dispatcher(
             pool,
@@ -96,13 +98,19 @@ class Scheduler:
             logger.error("dispatch failed", exc_info=task.exception())
 
     async def sweep_loop(self, stop: asyncio.Event) -> None:
-        async def sweep() -> float:
+        """Every ``lease_sweep_interval``, and at once on a wake-up: the registry sends one when
+        a worker known dead released its runs' leases, so they need not wait for the next pass.
+        A wake-up costs one look at the expired leases' index."""
+
+        async def sweep_then_wait() -> float:
             swept = await sweep_once(self._pool, self._js, self._settings)
             if swept:
                 self._waker.wake()
-            return 0 if swept >= self._settings.batch_size else self._settings.lease_sweep_interval
+            if swept < self._settings.batch_size:
+                await self._sweep_waker.wait(self._settings.lease_sweep_interval)
+            return 0
 
-        await self._supervise("lease sweep", sweep, stop)
+        await self._supervise("lease sweep", sweep_then_wait, stop)
 
     async def cron_loop(self, stop: asyncio.Event) -> None:
         """Fire due crons, and now and then retire threads past their TTL."""
@@ -137,10 +145,11 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
 async def _serve_mesh(
     settings: SchedulerSettings, pool: asyncpg.Pool, nc: Client, stop: asyncio.Event
 ) -> None:
-    waker = Waker()
+    waker, sweep_waker = Waker(), Waker()
 
     async def on_runs_requested(_: Msg) -> None:
         waker.wake()
+        sweep_waker.wake()
 
     # Every scheduler instance hears every wake-up (no queue group): any of them may claim.
     await nc.subscribe(subjects.RUNS_REQUESTED, cb=on_runs_requested)
@@ -156,16 +165,17 @@ async def _serve_mesh(
     )
     if stop.is_set():
         return
-    scheduler = Scheduler(pool, nc, js, waker, settings)
+    scheduler = Scheduler(pool, nc, js, waker, sweep_waker, settings)
     logger.info("scheduler ready")
-    await _run_until(stop, waker, scheduler)
+    await _run_until(stop, (waker, sweep_waker), scheduler)
     await scheduler.drain(settings.dispatch_timeout + 1)
 
 
-async def _run_until(stop: asyncio.Event, waker: Waker, scheduler: Scheduler) -> None:
+async def _run_until(stop: asyncio.Event, wakers: tuple[Waker, ...], scheduler: Scheduler) -> None:
     async def wake_on_stop() -> None:
         await stop.wait()
-        waker.wake()
+        for waker in wakers:
+            waker.wake()
 
     async with asyncio.TaskGroup() as group:
         group.create_task(wake_on_stop())

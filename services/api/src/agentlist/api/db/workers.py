@@ -21,15 +21,21 @@ async def summary(pool: asyncpg.Pool) -> tuple[dict[str, int], list[str]]:
     return {row["state"]: row["n"] for row in rows}, [row["graph_id"] for row in graphs]
 
 
-# Live workers first, the newest first; inflight counts the runs each holds now, of every
+# Live workers first, the newest first, each with the pool that runs it (if one reported
+# lately); inflight counts the runs each holds now, of every
 # tenant (a SECURITY DEFINER function, migrations/0004_roles_and_rls.sql).
 LIST_ALL: Final = """
 SELECT w.worker_id, w.language, w.version, w.host, w.pid, w.capacity, w.state,
        w.graphs, w.runtime, w.drain_requested, w.registered_at, w.last_heartbeat_at,
        extract(epoch FROM now() - w.last_heartbeat_at)::float8 AS seconds_since_heartbeat,
-       coalesce(r.n, 0) AS inflight
+       coalesce(r.n, 0) AS inflight, p.pool_id
 FROM workers w
 LEFT JOIN agentlist_running_by_worker() r ON r.worker_id = w.worker_id
+LEFT JOIN LATERAL (
+    SELECT p.pool_id FROM pools p
+     WHERE p.team = w.team AND w.worker_id = ANY (p.workers) AND p.gone_at > now()
+     ORDER BY p.reported_at DESC LIMIT 1
+) p ON true
 ORDER BY w.state = 'dead', w.registered_at DESC
 """
 

@@ -63,8 +63,9 @@ async def _nats_ok(resources: Resources) -> None:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Response:
-    """Queue depth by status and graph, the oldest waiting run, workers and their capacity:
-    Prometheus text, or JSON with ``?format=json``."""
+    """Queue depth by status and graph, the oldest waiting run, workers and their capacity,
+    each graph's load and each worker pool's size: Prometheus text, or JSON with
+    ``?format=json``."""
     snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
     if format == "json":
         return JsonResponse(snapshot)
@@ -74,18 +75,23 @@ async def metrics(resources: ResourcesDep, format: str = "prometheus") -> Respon
 
 @router.get("/metrics/queue-depth")
 async def queue_depth(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
-    """Runs waiting for or holding a worker, by status and graph, and the oldest one waiting."""
+    """Runs waiting for or holding a worker, by status and graph, and the oldest one waiting;
+    per graph, runs waiting for a worker, running, and the healthy workers' run slots."""
     snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
     return JsonResponse(
-        {"runs": snapshot["runs"], "oldest_pending_seconds": snapshot["oldest_pending_seconds"]}
+        {
+            "runs": snapshot["runs"],
+            "oldest_pending_seconds": snapshot["oldest_pending_seconds"],
+            "graphs": snapshot["graphs"],
+        }
     )
 
 
 @router.get("/metrics/workers")
 async def worker_metrics(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
-    """Workers by state and language, with the run slots they offer."""
+    """Workers by state and language, with the run slots they offer, and the worker pools."""
     snapshot = shapes.gauges(await db_metrics.snapshot(resources.pool))
-    return JsonResponse({"workers": snapshot["workers"]})
+    return JsonResponse({"workers": snapshot["workers"], "pools": snapshot["pools"]})
 
 
 @router.get("/metrics/api-latency")

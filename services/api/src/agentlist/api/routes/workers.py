@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from nats.errors import Error as NatsError
 
 from agentlist.api import shapes
+from agentlist.api.db import metrics as db_metrics
 from agentlist.api.db import workers
 from agentlist.api.deps import OperatorDep, ResourcesDep
 from agentlist.api.errors import NotFoundError
@@ -24,6 +25,12 @@ router = APIRouter(prefix="/workers", tags=["Workers"])
 async def list_workers(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
     """Every worker the registry knows: state, capacity, runs in flight, last heartbeat."""
     return JsonResponse([shapes.worker(row) for row in await workers.list_all(resources.pool)])
+
+
+@router.get("/pools")
+async def list_pools(resources: ResourcesDep, _operator: OperatorDep) -> JsonResponse:
+    """Every worker pool that reported lately: its bounds, target, size and last decision."""
+    return JsonResponse([shapes.pool(row) for row in await db_metrics.live_pools(resources.pool)])
 
 
 @router.post("/{worker_id}/drain", status_code=202)

@@ -609,6 +609,26 @@ async function loadWorkers() {
     h("td", { title: String(w.last_heartbeat_at) }, `${ago(Number(w.seconds_since_heartbeat))} ago`))));
 }
 
+// Pools size themselves to their graphs' load: each shows its size against its target and
+// bounds, and why it wants that many. A stack without pools shows no section.
+async function loadPools() {
+  let pools;
+  try {
+    pools = await api("GET", "/workers/pools");
+  } catch (error) {
+    if (!isAuthError(error)) throw error;
+    $("pools-section").hidden = true;
+    return;
+  }
+  $("pools-section").hidden = pools.length === 0;
+  $("pools").querySelector("tbody")?.replaceChildren(...pools.map((/** @type {any} */ p) => h("tr", { "data-id": `${p.team}/${p.pool_id}` },
+    h("td", { title: `team ${p.team}\ngraphs: ${(p.graphs ?? []).join(", ")}\nworkers: ${(p.workers ?? []).join(", ")}` },
+      h("code", {}, short(p.pool_id)), " ", h("span", { class: "muted" }, p.team)),
+    h("td", { title: `min ${p.minimum}, max ${p.maximum}` }, `${p.size} → ${p.target} (${p.minimum}-${p.maximum})`),
+    h("td", { class: "reason" }, p.reason || "—"),
+    h("td", { title: String(p.reported_at) }, `${ago(Number(p.seconds_since_report))} ago`))));
+}
+
 /** @param {any} w */
 function workerCell(w) {
   return h("td", { title: `${w.worker_id}\n${w.language} ${w.version ?? ""} on ${w.host ?? "?"}\ngraphs: ${(w.graphs ?? []).join(", ")}` },
@@ -642,7 +662,7 @@ async function loadHealth() {
 
 async function refreshAll() {
   clearError();
-  await Promise.all([loadAssistants(), loadThreads(), loadWorkers(), loadHealth(), loadThreadState()]).catch(showError);
+  await Promise.all([loadAssistants(), loadThreads(), loadWorkers(), loadPools(), loadHealth(), loadThreadState()]).catch(showError);
 }
 
 function start() {
@@ -655,7 +675,7 @@ function start() {
   $("new-thread").addEventListener("click", () => createThread().catch(showError));
   void refreshAll();
   setInterval(() => {
-    if (document.visibilityState === "visible") void Promise.all([loadWorkers(), loadHealth()]).catch(() => {});
+    if (document.visibilityState === "visible") void Promise.all([loadWorkers(), loadPools(), loadHealth()]).catch(() => {});
   }, POLL_MS);
 }
 
