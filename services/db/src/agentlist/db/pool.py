@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 # An arbitrary constant shared by every service: only one of them migrates at a time.
 MIGRATION_LOCK_KEY = 0x6167_6C69_7374  # "aglist"
 
+# An arbitrary constant: the scheduler's claim transactions take it exclusively, one after the
+# other, so that the in-flight counts one of them reads include every placement committed before
+# it; the bridge's outcome transactions take it shared, so that a claim never runs between the
+# moment an outcome looked for pending runs and the moment it freed its run's slot.
+PLACEMENT_LOCK_KEY: Final = 0x6167_6C73_6368  # "aglsch"
+
 # Session locks: the migrations take a transaction each.
 _LOCK: Final = "SELECT pg_advisory_lock($1)"
 _UNLOCK: Final = "SELECT pg_advisory_unlock($1)"
@@ -63,6 +69,23 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     transaction-local, the migration's session lock is released in a ``finally``). The
     default reset (``RESET ALL``, ``UNLISTEN *``, ``CLOSE ALL``, an advisory unlock) is a
     round trip more on every release, and a pool query is an acquire and a release."""
+
+
+@contextlib.asynccontextmanager
+async def transaction_begun_with(
+    conn: PoolConnectionProxy[asyncpg.Record], statement: str
+) -> AsyncIterator[None]:
+    """A transaction opened by ``BEGIN; <statement>`` in one simple query (one round trip, so
+    ``statement`` takes no parameters), committed on the way out, rolled back on an error."""
+    await conn.execute(f"BEGIN; {statement}")
+    try:
+        yield
+    except BaseException:
+        # A connection that broke is replaced by the pool, which ends its transaction.
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
 
 
 async def ping(pool: asyncpg.Pool) -> None:
