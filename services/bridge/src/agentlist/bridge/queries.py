@@ -12,6 +12,7 @@ import asyncpg
 from agentlist.bridge.fences import RowFence
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.storage import RunEndStatus, RunStatus, ThreadStatus
+from agentlist.db.pool import PLACEMENT_LOCK_KEY
 from agentlist.db.sql import ACTIVE_RUNS, Executor
 
 
@@ -24,11 +25,23 @@ class Fenced:
 
 
 @dataclass(frozen=True)
+class Finished:
+    """What the rest of an outcome's transaction, and the bridge after it, need of the run the
+    outcome ended and its thread."""
+
+    on_completion: str
+    has_webhook: bool
+    runs_pending: bool
+    """Whether a scheduler has anything to claim now that the run's slot is free."""
+
+
+@dataclass(frozen=True)
 class RunState:
     attempt: int
     status: RunStatus
     on_completion: str
     lease_token: str | None = field(repr=False)
+    runs_pending: bool
 
 
 # The fence of each run: which attempt holds it, with which lease token, on which thread.
@@ -61,31 +74,85 @@ async def lock_run_thread(conn: Executor, run_id: str) -> UUID | None:
     return thread_id
 
 
-# The fenced changes of a run (on its attempt and that attempt's lease token) return what the
-# rest of the transaction needs, so that it takes no extra round trip: whether the thread
-# goes, and whether a webhook is to be queued.
-FINISH_RUN: Final = """
-UPDATE runs
-SET status = $4, error = $5, ended_at = now(), updated_at = now(), lease_expires_at = NULL
-WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
-RETURNING on_completion, webhook IS NOT NULL AS has_webhook
+# Goes with the BEGIN of an outcome's transaction (``transaction_begun_with``): a claim runs
+# before the transaction or after its commit, never between its look for pending runs and the
+# commit that frees the run's slot (see ``RUNS_PENDING``).
+SHARE_PLACEMENT: Final = f"SELECT pg_advisory_xact_lock_shared({PLACEMENT_LOCK_KEY})"
+
+# Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
+# slot (runs_pending answers from the index). Asked in the outcome's transaction, which holds
+# the placement lock shared: a run committed after this look wakes the schedulers itself, and
+# their claim waits for this transaction's commit, so it sees the slot free.
+RUNS_PENDING: Final = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')"
+
+
+async def runs_pending(conn: Executor) -> bool:
+    pending: bool = await conn.fetchval(RUNS_PENDING)
+    return pending
+
+
+# An outcome that ends its run (success, error, interrupted, timeout), in one statement: the run
+# fenced on its attempt and that attempt's lease token, then its thread (``UPDATE_THREAD``'s
+# rule; the thread is the run's, locked by ``LOCK_RUN_THREAD`` before this statement's snapshot
+# was taken), then whether runs are pending. No row: the fence did not match.
+#   $1 run, $2 attempt, $3 token, $4 run status, $5 error (of the run and the thread),
+#   $6 thread status, $7 values, $8 interrupts.
+FINISH_RUN_AND_THREAD: Final = f"""
+WITH fenced AS (
+    UPDATE runs
+    SET status = $4, error = $5, ended_at = now(), updated_at = now(), lease_expires_at = NULL
+    WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
+    RETURNING thread_id, on_completion, webhook IS NOT NULL AS has_webhook
+),
+thread AS (
+    UPDATE threads t
+    SET status = CASE WHEN EXISTS (
+                     SELECT 1 FROM runs r
+                     WHERE r.thread_id = t.thread_id AND r.run_id <> $1
+                       AND r.status IN {ACTIVE_RUNS}
+                 ) THEN 'busy' ELSE $6 END,
+        state_values = $7, interrupts = $8, error = $5,
+        state_updated_at = now(), updated_at = now()
+    FROM fenced f
+    WHERE t.thread_id = f.thread_id
+)
+SELECT f.on_completion, f.has_webhook, ({RUNS_PENDING}) AS runs_pending FROM fenced f
 """
 
 
-async def finish_run(
+async def finish_run_and_thread(
     conn: Executor,
     run_id: str,
     attempt: int,
     token: str,
+    *,
     status: RunEndStatus,
+    thread_status: ThreadStatus,
+    values: Any,
+    interrupts: dict[str, Any],
     error: ErrorInfo | None,
-) -> Fenced | None:
-    """None (for this and the next two): another attempt (or token) holds the run, or it is
-    not running."""
+) -> Finished | None:
+    """None: another attempt (or token) holds the run, or it is not running."""
     dumped = error.model_dump(mode="json") if error is not None else None
-    return _fenced(await conn.fetchrow(FINISH_RUN, run_id, attempt, token, status, dumped))
+    row = await conn.fetchrow(
+        FINISH_RUN_AND_THREAD,
+        run_id,
+        attempt,
+        token,
+        status,
+        dumped,
+        thread_status,
+        values,
+        interrupts,
+    )
+    if row is None:
+        return None
+    return Finished(row["on_completion"], row["has_webhook"], row["runs_pending"])
 
 
+# The fenced changes of a run (on its attempt and that attempt's lease token) return what the
+# rest of the transaction needs, so that it takes no extra round trip: whether the thread
+# goes, and whether a webhook is to be queued.
 DELETE_RUN: Final = """
 DELETE FROM runs
 WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
@@ -211,25 +278,19 @@ async def webhook_failed(conn: Executor, run_id: UUID, error: str, delay: float 
     await conn.execute(WEBHOOK_FAILED, run_id, error, delay)
 
 
-# Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
-# slot (runs_pending answers from the index). Asked after the commit: a run inserted meanwhile
-# wakes the schedulers itself, once it is committed, and they then see this outcome applied.
-RUNS_PENDING: Final = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')"
-
-
-async def runs_pending(conn: Executor) -> bool:
-    pending: bool = await conn.fetchval(RUNS_PENDING)
-    return pending
-
-
-RUN_STATE: Final = "SELECT attempt, status, on_completion, lease_token FROM runs WHERE run_id = $1"
+RUN_STATE: Final = f"""
+SELECT attempt, status, on_completion, lease_token, ({RUNS_PENDING}) AS runs_pending
+FROM runs WHERE run_id = $1
+"""
 
 
 async def run_state(conn: Executor, run_id: str) -> RunState | None:
     row = await conn.fetchrow(RUN_STATE, run_id)
     if row is None:
         return None
-    return RunState(row["attempt"], row["status"], row["on_completion"], row["lease_token"])
+    return RunState(
+        row["attempt"], row["status"], row["on_completion"], row["lease_token"], row["runs_pending"]
+    )
 
 
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"
