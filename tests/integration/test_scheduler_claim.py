@@ -19,7 +19,6 @@ import pytest_asyncio
 from serverkit import migrated_pool, own_database
 from waitkit import eventually
 
-from agentlist.bridge import queries as bridge_queries
 from agentlist.contracts.runs import RunKwargs
 from agentlist.launcher import Stack
 from agentlist.scheduler.claim import claim
@@ -230,32 +229,3 @@ async def test_tenants_are_interleaved(pool: asyncpg.Pool, tenants: int) -> None
             await add_run(pool, await add_thread(pool, f"t{tenant}"), tenant=f"t{tenant}")
     claimed = await claimed_runs(pool, settings())
     assert Counter(run.tenant_id for run in claimed) == {"t0": 2, "t1": 2, "t2": 2}
-
-
-async def test_a_claim_waits_for_an_outcome_under_way_and_sees_its_slot_free(
-    pool: asyncpg.Pool,
-) -> None:
-    """The bridge looks for pending runs inside an outcome's transaction (to wake the
-    schedulers), before that transaction frees the run's slot. A run committed in between wakes
-    the schedulers itself; their claim must not run before the outcome's commit, or it finds
-    the worker full and the run waits for the next poll."""
-    await add_worker(pool, "w1", 1, ["g"])
-    ending = await add_run(pool, await add_thread(pool), status="running")
-    await pool.execute("UPDATE runs SET worker_id = 'w1' WHERE run_id = $1", ending)
-    waiting = await add_run(pool, await add_thread(pool))
-    async with pool.acquire() as outcome_conn, outcome_conn.transaction():
-        await outcome_conn.execute(bridge_queries.SHARE_PLACEMENT)
-        claiming = asyncio.create_task(claimed_runs(pool, settings()))
-        await eventually(
-            lambda: blocked_on_advisory_lock(pool), within=10, what="the claim waiting"
-        )
-        assert not claiming.done()
-        await outcome_conn.execute("UPDATE runs SET status = 'success' WHERE run_id = $1", ending)
-    assert [run.run_id for run in await claiming] == [waiting]
-
-
-async def blocked_on_advisory_lock(pool: asyncpg.Pool) -> bool:
-    waiting: bool = await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)"
-    )
-    return waiting

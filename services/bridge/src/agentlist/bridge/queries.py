@@ -12,7 +12,6 @@ import asyncpg
 from agentlist.bridge.fences import RowFence
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.storage import RunEndStatus, RunStatus, ThreadStatus
-from agentlist.db.pool import PLACEMENT_LOCK_KEY
 from agentlist.db.sql import ACTIVE_RUNS, Executor
 
 
@@ -25,23 +24,11 @@ class Fenced:
 
 
 @dataclass(frozen=True)
-class Finished:
-    """What the rest of an outcome's transaction, and the bridge after it, need of the run the
-    outcome ended and its thread."""
-
-    on_completion: str
-    has_webhook: bool
-    runs_pending: bool
-    """Whether a scheduler has anything to claim now that the run's slot is free."""
-
-
-@dataclass(frozen=True)
 class RunState:
     attempt: int
     status: RunStatus
     on_completion: str
     lease_token: str | None = field(repr=False)
-    runs_pending: bool
 
 
 # The fence of each run: which attempt holds it, with which lease token, on which thread.
@@ -74,27 +61,19 @@ async def lock_run_thread(conn: Executor, run_id: str) -> UUID | None:
     return thread_id
 
 
-# Goes with the BEGIN of an outcome's transaction (``transaction_begun_with``): a claim runs
-# before the transaction or after its commit, never between its look for pending runs and the
-# commit that frees the run's slot (see ``RUNS_PENDING``).
-SHARE_PLACEMENT: Final = f"SELECT pg_advisory_xact_lock_shared({PLACEMENT_LOCK_KEY})"
-
 # Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
-# slot (runs_pending answers from the index). Asked in the outcome's transaction, which holds
-# the placement lock shared: a run committed after this look wakes the schedulers itself, and
-# their claim waits for this transaction's commit, so it sees the slot free.
-RUNS_PENDING: Final = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')"
-
-
-async def runs_pending(conn: Executor) -> bool:
-    pending: bool = await conn.fetchval(RUNS_PENDING)
-    return pending
+# slot (runs_pending answers from the index). Sent with the outcome's COMMIT, in the same round
+# trip, and run after it (``transaction_then``): a run committed after this look wakes the
+# schedulers itself, once it is committed, and they then see this outcome applied. A look
+# inside the transaction could miss such a run while its claim still found the slot taken.
+# The answer is the command tag: ``SELECT 1`` or ``SELECT 0``.
+ANY_RUN_PENDING: Final = "SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1"
 
 
 # An outcome that ends its run (success, error, interrupted, timeout), in one statement: the run
 # fenced on its attempt and that attempt's lease token, then its thread (``UPDATE_THREAD``'s
 # rule; the thread is the run's, locked by ``LOCK_RUN_THREAD`` before this statement's snapshot
-# was taken), then whether runs are pending. No row: the fence did not match.
+# was taken). No row: the fence did not match.
 #   $1 run, $2 attempt, $3 token, $4 run status, $5 error (of the run and the thread),
 #   $6 thread status, $7 values, $8 interrupts.
 FINISH_RUN_AND_THREAD: Final = f"""
@@ -116,7 +95,7 @@ thread AS (
     FROM fenced f
     WHERE t.thread_id = f.thread_id
 )
-SELECT f.on_completion, f.has_webhook, ({RUNS_PENDING}) AS runs_pending FROM fenced f
+SELECT f.on_completion, f.has_webhook FROM fenced f
 """
 
 
@@ -131,7 +110,7 @@ async def finish_run_and_thread(
     values: Any,
     interrupts: dict[str, Any],
     error: ErrorInfo | None,
-) -> Finished | None:
+) -> Fenced | None:
     """None: another attempt (or token) holds the run, or it is not running."""
     dumped = error.model_dump(mode="json") if error is not None else None
     row = await conn.fetchrow(
@@ -145,9 +124,7 @@ async def finish_run_and_thread(
         values,
         interrupts,
     )
-    if row is None:
-        return None
-    return Finished(row["on_completion"], row["has_webhook"], row["runs_pending"])
+    return _fenced(row)
 
 
 # The fenced changes of a run (on its attempt and that attempt's lease token) return what the
@@ -278,19 +255,14 @@ async def webhook_failed(conn: Executor, run_id: UUID, error: str, delay: float 
     await conn.execute(WEBHOOK_FAILED, run_id, error, delay)
 
 
-RUN_STATE: Final = f"""
-SELECT attempt, status, on_completion, lease_token, ({RUNS_PENDING}) AS runs_pending
-FROM runs WHERE run_id = $1
-"""
+RUN_STATE: Final = "SELECT attempt, status, on_completion, lease_token FROM runs WHERE run_id = $1"
 
 
 async def run_state(conn: Executor, run_id: str) -> RunState | None:
     row = await conn.fetchrow(RUN_STATE, run_id)
     if row is None:
         return None
-    return RunState(
-        row["attempt"], row["status"], row["on_completion"], row["lease_token"], row["runs_pending"]
-    )
+    return RunState(row["attempt"], row["status"], row["on_completion"], row["lease_token"])
 
 
 DELETE_THREAD: Final = "DELETE FROM threads WHERE thread_id = $1"

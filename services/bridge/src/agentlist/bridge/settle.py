@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from uuid import UUID
@@ -12,7 +13,7 @@ from agentlist.bridge import outcomes, queries
 from agentlist.bridge.fences import same_token
 from agentlist.contracts.events import RunOutcome
 from agentlist.db.checkpoints import delete_thread_checkpoints
-from agentlist.db.pool import transaction_begun_with
+from agentlist.db.pool import transaction_then
 from agentlist.db.sql import Executor
 
 
@@ -34,34 +35,41 @@ class Settlement:
     """The run's thread (from its row), when the run asked for it to be deleted once done (a
     stateless run's ``on_completion = 'delete'``)."""
     runs_pending: bool = False
-    """Whether runs wait for a scheduler: then the bridge wakes them (APPLIED, ALREADY)."""
+    """Whether runs waited for a scheduler once the transaction had committed: then the
+    bridge wakes the schedulers."""
 
 
 async def settle_run(pool: asyncpg.Pool, outcome: RunOutcome) -> Settlement:
     """Apply ``outcome`` to its run and thread in one transaction, fenced on the attempt and
     its lease token. The thread is the run's, never the one the outcome names.
 
-    Round trips of an outcome that ends its run: the transaction with its share of the
-    placement lock, the thread's lock, the run with its thread (and the look for pending runs),
-    the commit; a webhook adds its outbox row."""
-    async with pool.acquire() as conn, transaction_begun_with(conn, queries.SHARE_PLACEMENT):
-        thread_id = await queries.lock_run_thread(conn, outcome.run_id)
-        if thread_id is None:
-            return Settlement(Settled.ALREADY, runs_pending=await queries.runs_pending(conn))
-        applied = await _apply(conn, thread_id, outcome)
-        if applied is not None:
-            return applied
-        run = await queries.run_state(conn, outcome.run_id)
+    Round trips of an outcome that ends its run: ``BEGIN``, the thread's lock, the run with its
+    thread, the commit with the look for pending runs after it; a webhook adds its outbox
+    row."""
+    async with pool.acquire() as conn:
+        async with transaction_then(conn, queries.ANY_RUN_PENDING) as committed:
+            settlement = await _settle(conn, outcome)
+        return dataclasses.replace(settlement, runs_pending=committed.found_rows)
+
+
+async def _settle(conn: Executor, outcome: RunOutcome) -> Settlement:
+    thread_id = await queries.lock_run_thread(conn, outcome.run_id)
+    if thread_id is None:
+        return Settlement(Settled.ALREADY)
+    fenced = await _apply(conn, thread_id, outcome)
+    if fenced is not None:
+        return Settlement(Settled.APPLIED, _to_delete(fenced.on_completion, thread_id))
+    run = await queries.run_state(conn, outcome.run_id)
     if run is None:
         return Settlement(Settled.ALREADY)
     if outcomes.superseded(outcome, run_attempt=run.attempt, run_status=run.status):
         return Settlement(Settled.SUPERSEDED)
     if not same_token(outcome.token, run.lease_token):
         return Settlement(Settled.FORGED)
-    return Settlement(Settled.ALREADY, _to_delete(run.on_completion, thread_id), run.runs_pending)
+    return Settlement(Settled.ALREADY, _to_delete(run.on_completion, thread_id))
 
 
-async def _apply(conn: Executor, thread_id: UUID, outcome: RunOutcome) -> Settlement | None:
+async def _apply(conn: Executor, thread_id: UUID, outcome: RunOutcome) -> queries.Fenced | None:
     """Change the run, and its thread if the run ends, if ``outcome``'s attempt still holds it
     with the outcome's token; else ``None``."""
     token = outcome.token
@@ -69,13 +77,10 @@ async def _apply(conn: Executor, thread_id: UUID, outcome: RunOutcome) -> Settle
         return None
     if outcome.status in ("rollback", "released"):
         fenced = await _fence_rare(conn, outcome, token)
-        if fenced is None:
-            return None
-        if outcomes.ends_run(outcome):
+        if fenced is not None and outcomes.ends_run(outcome):
             await _update_thread(conn, thread_id, outcome)
-        pending = await queries.runs_pending(conn)
-        return Settlement(Settled.APPLIED, _to_delete(fenced.on_completion, thread_id), pending)
-    finished = await queries.finish_run_and_thread(
+        return fenced
+    fenced = await queries.finish_run_and_thread(
         conn,
         outcome.run_id,
         outcome.attempt,
@@ -86,12 +91,9 @@ async def _apply(conn: Executor, thread_id: UUID, outcome: RunOutcome) -> Settle
         interrupts=outcome.interrupts,
         error=outcomes.failure(outcome),
     )
-    if finished is None:
-        return None
-    if finished.has_webhook:
+    if fenced is not None and fenced.has_webhook:
         await queries.queue_webhook(conn, outcome.run_id, outcome.values)
-    to_delete = _to_delete(finished.on_completion, thread_id)
-    return Settlement(Settled.APPLIED, to_delete, finished.runs_pending)
+    return fenced
 
 
 def _to_delete(on_completion: str, thread_id: UUID) -> UUID | None:

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, Final, NamedTuple
@@ -24,12 +25,6 @@ logger = logging.getLogger(__name__)
 
 # An arbitrary constant shared by every service: only one of them migrates at a time.
 MIGRATION_LOCK_KEY = 0x6167_6C69_7374  # "aglist"
-
-# An arbitrary constant: the scheduler's claim transactions take it exclusively, one after the
-# other, so that the in-flight counts one of them reads include every placement committed before
-# it; the bridge's outcome transactions take it shared, so that a claim never runs between the
-# moment an outcome looked for pending runs and the moment it freed its run's slot.
-PLACEMENT_LOCK_KEY: Final = 0x6167_6C73_6368  # "aglsch"
 
 # Session locks: the migrations take a transaction each.
 _LOCK: Final = "SELECT pg_advisory_lock($1)"
@@ -86,6 +81,38 @@ async def transaction_begun_with(
             await conn.execute("ROLLBACK")
         raise
     await conn.execute("COMMIT")
+
+
+@dataclass
+class AfterCommit:
+    """The command tag of the statement that followed a commit (``transaction_then``)."""
+
+    status: str = ""
+
+    @property
+    def found_rows(self) -> bool:
+        """Whether that statement (a ``SELECT``) returned rows: its tag is ``SELECT <n>``."""
+        return self.status.startswith("SELECT ") and self.status != "SELECT 0"
+
+
+@contextlib.asynccontextmanager
+async def transaction_then(
+    conn: PoolConnectionProxy[asyncpg.Record], after: str
+) -> AsyncIterator[AfterCommit]:
+    """A transaction whose ``COMMIT`` carries ``after`` in the same simple query (one round
+    trip; ``after`` takes no parameters): ``after`` runs once the commit is done, with a
+    snapshot that sees it. Its command tag is in the yielded :class:`AfterCommit` once the
+    block has left. Rolled back on an error."""
+    await conn.execute("BEGIN")
+    done = AfterCommit()
+    try:
+        yield done
+    except BaseException:
+        # A connection that broke is replaced by the pool, which ends its transaction.
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("ROLLBACK")
+        raise
+    done.status = await conn.execute(f"COMMIT; {after}")
 
 
 async def ping(pool: asyncpg.Pool) -> None:

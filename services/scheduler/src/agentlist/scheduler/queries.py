@@ -16,7 +16,6 @@ import asyncpg
 
 from agentlist.contracts.errors import ErrorInfo
 from agentlist.contracts.events import new_lease_token
-from agentlist.db.pool import PLACEMENT_LOCK_KEY
 from agentlist.db.sql import ACTIVE_RUNS, Executor
 from agentlist.scheduler.leases import ExpiredLease
 from agentlist.scheduler.placement import Candidate, WorkerLoad
@@ -52,6 +51,10 @@ class FinishingRun:
     thread_values: Any
     lease_token: str = field(repr=False)
 
+
+# An arbitrary constant: claim transactions of every scheduler instance take it in turn, so the
+# in-flight counts one of them reads include every placement committed before it.
+PLACEMENT_LOCK_KEY: Final = 0x6167_6C73_6368  # "aglsch"
 
 # Goes with the claim's BEGIN (``transaction_begun_with``): a statement of its own, before the
 # one that reads the workers' load, whose snapshot must be taken once the lock is held.
