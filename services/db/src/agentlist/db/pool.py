@@ -66,23 +66,6 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     round trip more on every release, and a pool query is an acquire and a release."""
 
 
-@contextlib.asynccontextmanager
-async def transaction_begun_with(
-    conn: PoolConnectionProxy[asyncpg.Record], statement: str
-) -> AsyncIterator[None]:
-    """A transaction opened by ``BEGIN; <statement>`` in one simple query (one round trip, so
-    ``statement`` takes no parameters), committed on the way out, rolled back on an error."""
-    await conn.execute(f"BEGIN; {statement}")
-    try:
-        yield
-    except BaseException:
-        # A connection that broke is replaced by the pool, which ends its transaction.
-        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            await conn.execute("ROLLBACK")
-        raise
-    await conn.execute("COMMIT")
-
-
 @dataclass
 class AfterCommit:
     """The command tag of the statement that followed a commit (``transaction_then``)."""
@@ -96,6 +79,16 @@ class AfterCommit:
 
 
 @contextlib.asynccontextmanager
+async def transaction_begun_with(
+    conn: PoolConnectionProxy[asyncpg.Record], statement: str
+) -> AsyncIterator[None]:
+    """A transaction opened by ``BEGIN; <statement>`` in one simple query (one round trip, so
+    ``statement`` takes no parameters), committed on the way out, rolled back on an error."""
+    async with _simple_transaction(conn, f"BEGIN; {statement}", "COMMIT"):
+        yield
+
+
+@contextlib.asynccontextmanager
 async def transaction_then(
     conn: PoolConnectionProxy[asyncpg.Record], after: str
 ) -> AsyncIterator[AfterCommit]:
@@ -103,7 +96,15 @@ async def transaction_then(
     trip; ``after`` takes no parameters): ``after`` runs once the commit is done, with a
     snapshot that sees it. Its command tag is in the yielded :class:`AfterCommit` once the
     block has left. Rolled back on an error."""
-    await conn.execute("BEGIN")
+    async with _simple_transaction(conn, "BEGIN", f"COMMIT; {after}") as done:
+        yield done
+
+
+@contextlib.asynccontextmanager
+async def _simple_transaction(
+    conn: PoolConnectionProxy[asyncpg.Record], begin: str, commit: str
+) -> AsyncIterator[AfterCommit]:
+    await conn.execute(begin)
     done = AfterCommit()
     try:
         yield done
@@ -112,7 +113,7 @@ async def transaction_then(
         with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
             await conn.execute("ROLLBACK")
         raise
-    done.status = await conn.execute(f"COMMIT; {after}")
+    done.status = await conn.execute(commit)
 
 
 async def ping(pool: asyncpg.Pool) -> None:
