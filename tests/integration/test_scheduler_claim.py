@@ -116,10 +116,11 @@ async def running_per_worker(pool: asyncpg.Pool) -> Counter[str]:
 
 
 async def test_concurrent_claims_get_disjoint_runs_within_capacity(pool: asyncpg.Pool) -> None:
-    await add_worker(pool, "w1", 30, ["g"])
-    await add_worker(pool, "w2", 20, ["g", "h"])
     for _ in range(200):
         await add_run(pool, await add_thread(pool), graph="g")
+    # The workers beat after the slow inserts: on a loaded machine they could look stale.
+    await add_worker(pool, "w1", 30, ["g"])
+    await add_worker(pool, "w2", 20, ["g", "h"])
     config = settings(batch_size=40)
     first, second = await asyncio.gather(claimed_runs(pool, config), claimed_runs(pool, config))
     ids = [run.run_id for run in first + second]
