@@ -1,7 +1,7 @@
 """What the mesh's identities cost per run: CPU of every process, with them on and off, same run.
 
 ``.venv/bin/python benchmarks/identities_overhead.py [--clients 16] [--seconds 10]
-[--rounds 3] [--json PATH]``
+[--rounds 3] [--one-stack] [--json PATH]``
 
 Starts two AgentList stacks side by side, with the benchmark graphs and one worker each:
 
@@ -18,6 +18,9 @@ graph (one thread each) against one stack, then the other (the order alternates)
 the CPU of every process of that stack (its services, workers and servers, from ``/proc``)
 before and after the window. The table gives each process's median milliseconds of CPU per
 completed run, and the totals.
+
+``--one-stack`` measures the ``on`` stack alone (half the time, and no second stack sharing
+the machine's cores): the CPU per run of ``agentlist dev`` as it is, for comparing commits.
 """
 
 from __future__ import annotations
@@ -200,11 +203,22 @@ async def run(modes: Sequence[Mode], clients: int, seconds: float, count: int) -
     return rounds
 
 
+def measure_modes(
+    folder: Path, clients: int, seconds: float, count: int, one_stack: bool
+) -> list[Round]:
+    if one_stack:
+        with stack_on(folder / "on") as on:
+            return asyncio.run(run([on], clients, seconds, count))
+    with stack_on(folder / "on") as on, stack_off(folder / "off") as off:
+        return asyncio.run(run([on, off], clients, seconds, count))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--one-stack", action="store_true", help="measure the 'on' stack only")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -212,8 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="agentlist-identities-"))
     folder.chmod(0o755)  # Postgres runs as nobody when we are root
     try:
-        with stack_on(folder / "on") as on, stack_off(folder / "off") as off:
-            rounds = asyncio.run(run([on, off], args.clients, args.seconds, args.rounds))
+        rounds = measure_modes(folder, args.clients, args.seconds, args.rounds, args.one_stack)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     print(

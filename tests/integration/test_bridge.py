@@ -530,7 +530,8 @@ async def test_an_outcome_already_in_postgres_still_ends_the_stream(
     finds the run ended, leaves Postgres alone and writes the end."""
     run = await new_run(pg_pool)
     outcome = run.outcome(2, values={"v": 1})
-    assert await settle.settle_run(pg_pool, outcome) == settle.Settlement(settle.Settled.APPLIED)
+    settled = await settle.settle_run(pg_pool, outcome)
+    assert (settled.settled, settled.thread_to_delete) == (settle.Settled.APPLIED, None)
     ended_at = await pg_pool.fetchval("SELECT ended_at FROM runs WHERE run_id = $1", run.run_id)
     await publish(nc.jetstream(), run.started(), run.event(1), outcome)
     found = await until_end(redis, run)

@@ -21,7 +21,8 @@ from waitkit import eventually
 
 from agentlist.contracts.runs import RunKwargs
 from agentlist.launcher import Stack
-from agentlist.scheduler.claim import claim, next_due_in
+from agentlist.scheduler.claim import claim
+from agentlist.scheduler.queries import StartedRun
 from agentlist.scheduler.settings import SchedulerSettings
 
 KWARGS = RunKwargs(input={"messages": []}).model_dump(mode="json")
@@ -39,6 +40,10 @@ async def pool(servers: Stack) -> AsyncIterator[asyncpg.Pool]:
 @pytest_asyncio.fixture(autouse=True)
 async def empty(pool: asyncpg.Pool) -> None:
     await pool.execute("TRUNCATE runs, threads, workers CASCADE")
+
+
+async def claimed_runs(pool: asyncpg.Pool, config: SchedulerSettings) -> list[StartedRun]:
+    return (await claim(pool, config)).started
 
 
 def settings(**overrides: Any) -> SchedulerSettings:
@@ -111,17 +116,18 @@ async def running_per_worker(pool: asyncpg.Pool) -> Counter[str]:
 
 
 async def test_concurrent_claims_get_disjoint_runs_within_capacity(pool: asyncpg.Pool) -> None:
-    await add_worker(pool, "w1", 30, ["g"])
-    await add_worker(pool, "w2", 20, ["g", "h"])
     for _ in range(200):
         await add_run(pool, await add_thread(pool), graph="g")
+    # The workers beat after the slow inserts: on a loaded machine they could look stale.
+    await add_worker(pool, "w1", 30, ["g"])
+    await add_worker(pool, "w2", 20, ["g", "h"])
     config = settings(batch_size=40)
-    first, second = await asyncio.gather(claim(pool, config), claim(pool, config))
+    first, second = await asyncio.gather(claimed_runs(pool, config), claimed_runs(pool, config))
     ids = [run.run_id for run in first + second]
     assert len(ids) == len(set(ids)) == 50
     assert all(run.attempt == 1 for run in first + second)
     assert await running_per_worker(pool) == {"w1": 30, "w2": 20}
-    assert await claim(pool, config) == []
+    assert await claimed_runs(pool, config) == []
 
 
 async def test_least_loaded_worker_first(pool: asyncpg.Pool) -> None:
@@ -129,7 +135,7 @@ async def test_least_loaded_worker_first(pool: asyncpg.Pool) -> None:
     await add_worker(pool, "small", 2, ["g"])
     for _ in range(4):
         await add_run(pool, await add_thread(pool))
-    await claim(pool, settings())
+    await claimed_runs(pool, settings())
     assert await running_per_worker(pool) == {"big": 3, "small": 1}
 
 
@@ -139,11 +145,11 @@ async def test_fifo_per_thread_and_one_active_run(pool: asyncpg.Pool) -> None:
     first = await add_run(pool, thread, starts_in=-3)
     second = await add_run(pool, thread, starts_in=-2, priority=10)
     other = await add_run(pool, await add_thread(pool), starts_in=-1)
-    claimed = {run.run_id for run in await claim(pool, settings())}
+    claimed = {run.run_id for run in await claimed_runs(pool, settings())}
     assert claimed == {first, other}
-    assert await claim(pool, settings()) == []  # the thread is busy
+    assert await claimed_runs(pool, settings()) == []  # the thread is busy
     await pool.execute("UPDATE runs SET status = 'success' WHERE run_id = $1", first)
-    assert [run.run_id for run in await claim(pool, settings())] == [second]
+    assert [run.run_id for run in await claimed_runs(pool, settings())] == [second]
 
 
 async def test_only_due_runs_of_served_graphs_on_fresh_healthy_workers(
@@ -154,16 +160,16 @@ async def test_only_due_runs_of_served_graphs_on_fresh_healthy_workers(
     await add_worker(pool, "leaving", 5, ["g"], drain=True)
     await add_worker(pool, "other", 5, ["h"])
     await add_run(pool, await add_thread(pool), graph="g")
-    assert await claim(pool, settings()) == []
+    assert await claimed_runs(pool, settings()) == []
     await add_worker(pool, "fresh", 5, ["g"])
     later = await add_run(pool, await add_thread(pool), graph="g", starts_in=0.6)
-    claimed = await claim(pool, settings())
-    assert [run.worker_id for run in claimed] == ["fresh"]
-    assert later not in {run.run_id for run in claimed}
-    due = await next_due_in(pool)
+    claim_now = await claim(pool, settings())
+    assert [run.worker_id for run in claim_now.started] == ["fresh"]
+    assert later not in {run.run_id for run in claim_now.started}
+    due = claim_now.next_due_in
     assert due is not None and 0 < due <= 0.6
     claimed = await eventually(
-        lambda: claim(pool, settings()), within=10, what="the delayed run claimed once due"
+        lambda: claimed_runs(pool, settings()), within=10, what="the delayed run claimed once due"
     )
     assert [run.run_id for run in claimed] == [later]
 
@@ -174,7 +180,7 @@ async def test_a_full_graph_does_not_crowd_out_others(pool: asyncpg.Pool) -> Non
     for _ in range(20):
         await add_run(pool, await add_thread(pool), graph="g", priority=5)
     h_runs = {await add_run(pool, await add_thread(pool), graph="h") for _ in range(3)}
-    claimed = await claim(pool, settings(batch_size=4))
+    claimed = await claimed_runs(pool, settings(batch_size=4))
     assert Counter(run.graph_id for run in claimed) == {"g": 1, "h": 3}
     assert h_runs <= {run.run_id for run in claimed}
 
@@ -195,7 +201,7 @@ async def test_one_tenants_backlog_does_not_starve_another(pool: asyncpg.Pool) -
     # The worker beats after the slow insert: on a loaded machine it could otherwise look stale.
     await add_worker(pool, "w1", 5, ["g"])
     started = time.perf_counter()
-    claimed = await claim(pool, settings(batch_size=5))
+    claimed = await claimed_runs(pool, settings(batch_size=5))
     print(f"claim over a 10k backlog: {(time.perf_counter() - started) * 1000:.1f} ms")
     assert lone in {run.run_id for run in claimed}
     assert Counter(run.tenant_id for run in claimed) == {"tenant-a": 4, "tenant-b": 1}
@@ -213,7 +219,7 @@ async def test_a_freed_slot_goes_to_the_tenant_with_fewest_runs_running(
     for _ in range(5):
         await add_run(pool, await add_thread(pool, "tenant-a"), tenant="tenant-a")
     late = await add_run(pool, await add_thread(pool, "tenant-b"), tenant="tenant-b")
-    assert [run.run_id for run in await claim(pool, settings())] == [late]
+    assert [run.run_id for run in await claimed_runs(pool, settings())] == [late]
 
 
 @pytest.mark.parametrize("tenants", [3])
@@ -222,5 +228,5 @@ async def test_tenants_are_interleaved(pool: asyncpg.Pool, tenants: int) -> None
     for tenant in range(tenants):
         for _ in range(5):
             await add_run(pool, await add_thread(pool, f"t{tenant}"), tenant=f"t{tenant}")
-    claimed = await claim(pool, settings())
+    claimed = await claimed_runs(pool, settings())
     assert Counter(run.tenant_id for run in claimed) == {"t0": 2, "t1": 2, "t2": 2}

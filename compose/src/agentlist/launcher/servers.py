@@ -18,7 +18,9 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 from agentlist.contracts.access import nats_authorization, redis_acl_lines
 from agentlist.launcher import binaries
@@ -295,6 +297,20 @@ host all all ::1/128 scram-sha-256
 """
 
 
+EMBEDDED_SHARED_BUFFERS: Final = "32MB"
+
+EMBEDDED_POOL_SIZES: Final[Mapping[str, str]] = {
+    "AGENTLIST_API_DB_POOL_SIZE": "10",
+    "AGENTLIST_SCHEDULER_POOL_SIZE": "4",
+    "AGENTLIST_BRIDGE_POOL_SIZE": "4",
+}
+"""Postgres connections of the services on the embedded server, unless the environment says
+otherwise. Each connection is a backend with 3-6 MB of its own once it has run the services'
+statements, and an asyncpg pool keeps what a burst opened for minutes (at 64 clients the API
+had opened all of its 20, the bridge all of its 8). Their hot paths hold a connection for a
+few round trips only: the API's run creation, the bridge's outcome, the scheduler's claim."""
+
+
 class PostgresServer(ManagedServer):
     """PostgreSQL refuses to run as root: as root it runs as ``$PG_RUN_AS`` (``nobody``).
 
@@ -372,6 +388,10 @@ class PostgresServer(ManagedServer):
             "-c", f"synchronous_commit={synchronous}",
             "-c", f"full_page_writes={durability}",
             "-c", "max_connections=400",
+            # The dev profile's database is small; buffers it never fills cost nothing, but
+            # once a long load has touched them all (checkpoints accumulate) 128 MB are
+            # resident. The kernel's page cache still holds what falls out of 32 MB.
+            "-c", f"shared_buffers={EMBEDDED_SHARED_BUFFERS}",
             "-c", "log_min_messages=warning",
         ]  # fmt: skip
         return spawn(

@@ -40,7 +40,13 @@ from agentlist.launcher.process import (
     spawn,
     wait_until,
 )
-from agentlist.launcher.servers import ManagedServer, NatsServer, PostgresServer, RedisServer
+from agentlist.launcher.servers import (
+    EMBEDDED_POOL_SIZES,
+    ManagedServer,
+    NatsServer,
+    PostgresServer,
+    RedisServer,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -187,6 +193,9 @@ class Stack:
             del env["REDIS_URL"]  # a role with no Redis user never reaches Redis
         if role == "registry" and self._teams_file is not None:
             env["AGENTLIST_REGISTRY_TEAMS_FILE"] = str(self._teams_file)
+        if "postgres" in self.servers:
+            for name, size in EMBEDDED_POOL_SIZES.items():
+                env.setdefault(name, size)
         env.update(self.options.env)
         env.update(extra or {})
         return env

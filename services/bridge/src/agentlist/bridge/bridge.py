@@ -194,7 +194,7 @@ class Bridge:
         ((verdict,),) = await self._writer.append([self._calls(outcome, write, ttl)])
         if ends and settlement.thread_to_delete is not None:
             await settle.delete_thread(self._pool, settlement.thread_to_delete)
-        if await queries.runs_pending(self._pool):  # else a wake-up claims nothing
+        if settlement.runs_pending:  # else a wake-up claims nothing
             await self._nc.publish(subjects.RUNS_REQUESTED, b"")
         logger.debug("run %s: %s (attempt %d)", outcome.run_id, outcome.status, outcome.attempt)
         await self._settle(inbound, verdict)

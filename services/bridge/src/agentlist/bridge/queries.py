@@ -61,31 +61,75 @@ async def lock_run_thread(conn: Executor, run_id: str) -> UUID | None:
     return thread_id
 
 
-# The fenced changes of a run (on its attempt and that attempt's lease token) return what the
-# rest of the transaction needs, so that it takes no extra round trip: whether the thread
-# goes, and whether a webhook is to be queued.
-FINISH_RUN: Final = """
-UPDATE runs
-SET status = $4, error = $5, ended_at = now(), updated_at = now(), lease_expires_at = NULL
-WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
-RETURNING on_completion, webhook IS NOT NULL AS has_webhook
+# Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
+# slot (runs_pending answers from the index). Sent with the outcome's COMMIT, in the same round
+# trip, and run after it (``transaction_then``): a run committed after this look wakes the
+# schedulers itself, once it is committed, and they then see this outcome applied. A look
+# inside the transaction could miss such a run while its claim still found the slot taken.
+# The answer is the command tag: ``SELECT 1`` or ``SELECT 0``.
+ANY_RUN_PENDING: Final = "SELECT 1 FROM runs WHERE status = 'pending' LIMIT 1"
+
+
+# An outcome that ends its run (success, error, interrupted, timeout), in one statement: the run
+# fenced on its attempt and that attempt's lease token, then its thread (``UPDATE_THREAD``'s
+# rule; the thread is the run's, locked by ``LOCK_RUN_THREAD`` before this statement's snapshot
+# was taken). No row: the fence did not match.
+#   $1 run, $2 attempt, $3 token, $4 run status, $5 error (of the run and the thread),
+#   $6 thread status, $7 values, $8 interrupts.
+FINISH_RUN_AND_THREAD: Final = f"""
+WITH fenced AS (
+    UPDATE runs
+    SET status = $4, error = $5, ended_at = now(), updated_at = now(), lease_expires_at = NULL
+    WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
+    RETURNING thread_id, on_completion, webhook IS NOT NULL AS has_webhook
+),
+thread AS (
+    UPDATE threads t
+    SET status = CASE WHEN EXISTS (
+                     SELECT 1 FROM runs r
+                     WHERE r.thread_id = t.thread_id AND r.run_id <> $1
+                       AND r.status IN {ACTIVE_RUNS}
+                 ) THEN 'busy' ELSE $6 END,
+        state_values = $7, interrupts = $8, error = $5,
+        state_updated_at = now(), updated_at = now()
+    FROM fenced f
+    WHERE t.thread_id = f.thread_id
+)
+SELECT f.on_completion, f.has_webhook FROM fenced f
 """
 
 
-async def finish_run(
+async def finish_run_and_thread(
     conn: Executor,
     run_id: str,
     attempt: int,
     token: str,
+    *,
     status: RunEndStatus,
+    thread_status: ThreadStatus,
+    values: Any,
+    interrupts: dict[str, Any],
     error: ErrorInfo | None,
 ) -> Fenced | None:
-    """None (for this and the next two): another attempt (or token) holds the run, or it is
-    not running."""
+    """None: another attempt (or token) holds the run, or it is not running."""
     dumped = error.model_dump(mode="json") if error is not None else None
-    return _fenced(await conn.fetchrow(FINISH_RUN, run_id, attempt, token, status, dumped))
+    row = await conn.fetchrow(
+        FINISH_RUN_AND_THREAD,
+        run_id,
+        attempt,
+        token,
+        status,
+        dumped,
+        thread_status,
+        values,
+        interrupts,
+    )
+    return _fenced(row)
 
 
+# The fenced changes of a run (on its attempt and that attempt's lease token) return what the
+# rest of the transaction needs, so that it takes no extra round trip: whether the thread
+# goes, and whether a webhook is to be queued.
 DELETE_RUN: Final = """
 DELETE FROM runs
 WHERE run_id = $1 AND attempt = $2 AND lease_token = $3 AND status = 'running'
@@ -209,17 +253,6 @@ WHERE run_id = $1
 
 async def webhook_failed(conn: Executor, run_id: UUID, error: str, delay: float | None) -> None:
     await conn.execute(WEBHOOK_FAILED, run_id, error, delay)
-
-
-# Whether a scheduler has anything to claim once an outcome freed its thread and its worker's
-# slot (runs_pending answers from the index). Asked after the commit: a run inserted meanwhile
-# wakes the schedulers itself, once it is committed, and they then see this outcome applied.
-RUNS_PENDING: Final = "SELECT EXISTS (SELECT 1 FROM runs WHERE status = 'pending')"
-
-
-async def runs_pending(conn: Executor) -> bool:
-    pending: bool = await conn.fetchval(RUNS_PENDING)
-    return pending
 
 
 RUN_STATE: Final = "SELECT attempt, status, on_completion, lease_token FROM runs WHERE run_id = $1"

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, Final, NamedTuple
@@ -63,6 +64,56 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     transaction-local, the migration's session lock is released in a ``finally``). The
     default reset (``RESET ALL``, ``UNLISTEN *``, ``CLOSE ALL``, an advisory unlock) is a
     round trip more on every release, and a pool query is an acquire and a release."""
+
+
+@dataclass
+class AfterCommit:
+    """The command tag of the statement that followed a commit (``transaction_then``)."""
+
+    status: str = ""
+
+    @property
+    def found_rows(self) -> bool:
+        """Whether that statement (a ``SELECT``) returned rows: its tag is ``SELECT <n>``."""
+        return self.status.startswith("SELECT ") and self.status != "SELECT 0"
+
+
+@contextlib.asynccontextmanager
+async def transaction_begun_with(
+    conn: PoolConnectionProxy[asyncpg.Record], statement: str
+) -> AsyncIterator[None]:
+    """A transaction opened by ``BEGIN; <statement>`` in one simple query (one round trip, so
+    ``statement`` takes no parameters), committed on the way out, rolled back on an error."""
+    async with _simple_transaction(conn, f"BEGIN; {statement}", "COMMIT"):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def transaction_then(
+    conn: PoolConnectionProxy[asyncpg.Record], after: str
+) -> AsyncIterator[AfterCommit]:
+    """A transaction whose ``COMMIT`` carries ``after`` in the same simple query (one round
+    trip; ``after`` takes no parameters): ``after`` runs once the commit is done, with a
+    snapshot that sees it. Its command tag is in the yielded :class:`AfterCommit` once the
+    block has left. Rolled back on an error."""
+    async with _simple_transaction(conn, "BEGIN", f"COMMIT; {after}") as done:
+        yield done
+
+
+@contextlib.asynccontextmanager
+async def _simple_transaction(
+    conn: PoolConnectionProxy[asyncpg.Record], begin: str, commit: str
+) -> AsyncIterator[AfterCommit]:
+    await conn.execute(begin)
+    done = AfterCommit()
+    try:
+        yield done
+    except BaseException:
+        # A connection that broke is replaced by the pool, which ends its transaction.
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await conn.execute("ROLLBACK")
+        raise
+    done.status = await conn.execute(commit)
 
 
 async def ping(pool: asyncpg.Pool) -> None:

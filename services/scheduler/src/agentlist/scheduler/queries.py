@@ -56,39 +56,27 @@ class FinishingRun:
 # in-flight counts one of them reads include every placement committed before it.
 PLACEMENT_LOCK_KEY: Final = 0x6167_6C73_6368  # "aglsch"
 
-LOCK_PLACEMENT: Final = "SELECT pg_advisory_xact_lock($1)"
+# Goes with the claim's BEGIN (``transaction_begun_with``): a statement of its own, before the
+# one that reads the workers' load, whose snapshot must be taken once the lock is held.
+LOCK_PLACEMENT: Final = f"SELECT pg_advisory_xact_lock({PLACEMENT_LOCK_KEY})"
 
 
-async def lock_placement(conn: Executor) -> None:
-    await conn.execute(LOCK_PLACEMENT, PLACEMENT_LOCK_KEY)
+@dataclass(frozen=True)
+class PlacementView:
+    """What one claim reads, in one statement: the healthy workers' load, the runs it may start
+    (locked, in the order they should be placed) and when the next delayed run falls due."""
+
+    workers: list[WorkerLoad]
+    candidates: list[Candidate]
+    next_due_in: float | None
+    """Seconds until the earliest delayed run may start; None: no delayed run."""
 
 
-# $1: seconds of heartbeat silence after which a worker gets no new runs.
-HEALTHY_WORKERS: Final = """
-SELECT w.worker_id, w.capacity, w.graphs,
-       (SELECT count(*) FROM runs r
-         WHERE r.worker_id = w.worker_id AND r.status = 'running')::int AS inflight
-  FROM workers w
- WHERE w.state = 'healthy'
-   AND NOT w.drain_requested
-   AND w.last_heartbeat_at > now() - make_interval(secs => $1)
-"""
-
-
-async def healthy_workers(conn: Executor, suspect_after: float) -> list[WorkerLoad]:
-    return [
-        WorkerLoad(
-            worker_id=row["worker_id"],
-            capacity=row["capacity"],
-            inflight=row["inflight"],
-            graphs=frozenset(row["graphs"]),
-        )
-        for row in await conn.fetch(HEALTHY_WORKERS, suspect_after)
-    ]
-
-
-# The runs one claim may start, locked, in the order they should be placed.
-#   $1 text[] graphs with a free slot, $2 int[] free slots of each, $3 int batch size.
+# $1: seconds of heartbeat silence after which a worker gets no new runs; $2 int batch size.
+# * healthy: the workers that may get runs, each with its runs running now.
+# * capacity: the free slots of the workers serving each graph, an upper bound on what one claim
+#   can place for that graph (a worker serving two graphs counts for both); batch: no more runs
+#   than the batch size or the free slots of every worker together.
 # * tenants: the distinct tenants with pending runs, by a loose index scan of runs_pending.
 # * running: how many runs each tenant has running now.
 # * eligible: per tenant and graph, its first startable runs (due; the oldest pending run of a
@@ -99,8 +87,29 @@ async def healthy_workers(conn: Executor, suspect_after: float) -> list[WorkerLo
 #   tenant comes before the second run of any, and a tenant with runs running waits behind
 #   one with none, so one tenant's backlog never starves another tenant's single run, even
 #   when slots free one at a time. A graph still gets no more than its free slots.
-CLAIM_CANDIDATES: Final = """
-WITH RECURSIVE tenants(tenant_id) AS (
+# * candidates: the picked runs still pending, locked (passing over those a cancel holds).
+# The delay until the next delayed run rides along, so that an idle scheduler knows how long
+# it may sleep without a statement of its own after every claim.
+PLACEMENT_VIEW: Final = """
+WITH RECURSIVE healthy AS (
+    SELECT w.worker_id, w.capacity, w.graphs,
+           (SELECT count(*) FROM runs r
+             WHERE r.worker_id = w.worker_id AND r.status = 'running')::int AS inflight
+      FROM workers w
+     WHERE w.state = 'healthy'
+       AND NOT w.drain_requested
+       AND w.last_heartbeat_at > now() - make_interval(secs => $1)
+),
+capacity(graph_id, free) AS (
+    SELECT g.graph_id, sum(greatest(h.capacity - h.inflight, 0))::int
+      FROM healthy h CROSS JOIN unnest(h.graphs) AS g(graph_id)
+     GROUP BY g.graph_id
+    HAVING sum(greatest(h.capacity - h.inflight, 0)) > 0
+),
+batch(size) AS (
+    SELECT least($2, coalesce(sum(greatest(capacity - inflight, 0)), 0))::int FROM healthy
+),
+tenants(tenant_id) AS (
     (SELECT tenant_id FROM runs WHERE status = 'pending' ORDER BY tenant_id LIMIT 1)
   UNION ALL
     SELECT (SELECT r.tenant_id FROM runs r
@@ -108,9 +117,6 @@ WITH RECURSIVE tenants(tenant_id) AS (
              ORDER BY r.tenant_id LIMIT 1)
       FROM tenants t
      WHERE t.tenant_id IS NOT NULL
-),
-capacity(graph_id, free) AS (
-    SELECT * FROM unnest($1::text[], $2::int[])
 ),
 running(tenant_id, n) AS (
     SELECT tenant_id, count(*) FROM runs WHERE status = 'running' GROUP BY tenant_id
@@ -122,6 +128,7 @@ eligible AS (
              + coalesce((SELECT n FROM running WHERE running.tenant_id = t.tenant_id), 0)
              AS tenant_rank
       FROM tenants t
+     CROSS JOIN batch b
      CROSS JOIN capacity cap
      CROSS JOIN LATERAL (
         SELECT r.run_id, r.tenant_id, r.graph_id, r.priority, r.created_at
@@ -136,7 +143,7 @@ eligible AS (
                             WHERE e.thread_id = r.thread_id AND e.status = 'pending'
                               AND (e.created_at, e.run_id) < (r.created_at, r.run_id))
          ORDER BY r.priority DESC, r.created_at, r.run_id
-         LIMIT least($3, cap.free)
+         LIMIT least(b.size, cap.free)
      ) c
      WHERE t.tenant_id IS NOT NULL
 ),
@@ -155,22 +162,42 @@ picked AS (
       JOIN capacity c USING (graph_id)
      WHERE r.graph_rank <= c.free
      ORDER BY position
-     LIMIT $3
+     LIMIT (SELECT size FROM batch)
+),
+candidates AS (
+    SELECT run.run_id, run.graph_id, p.position
+      FROM picked p
+      JOIN runs run USING (run_id)
+     WHERE run.status = 'pending'
+     ORDER BY p.position
+       FOR UPDATE OF run SKIP LOCKED
 )
-SELECT run.run_id, run.graph_id
-  FROM picked p
-  JOIN runs run USING (run_id)
- WHERE run.status = 'pending'
- ORDER BY p.position
-   FOR UPDATE OF run SKIP LOCKED
+SELECT (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                    'worker_id', worker_id, 'capacity', capacity, 'inflight', inflight,
+                    'graphs', graphs)), '[]'::jsonb)
+          FROM healthy) AS workers,
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(run_id, graph_id) ORDER BY position),
+                        '[]'::jsonb)
+          FROM candidates) AS candidates,
+       (SELECT EXTRACT(EPOCH FROM min(created_at) - now())::float8
+          FROM runs WHERE status = 'pending' AND created_at > now()) AS next_due_in
 """
 
 
-async def claim_candidates(conn: Executor, free: Mapping[str, int], limit: int) -> list[Candidate]:
-    """``free``: the free slots of each graph."""
-    graphs = sorted(free)
-    rows = await conn.fetch(CLAIM_CANDIDATES, graphs, [free[g] for g in graphs], limit)
-    return [Candidate(row["run_id"], row["graph_id"]) for row in rows]
+async def placement_view(conn: Executor, suspect_after: float, batch_size: int) -> PlacementView:
+    row = await conn.fetchrow(PLACEMENT_VIEW, suspect_after, batch_size)
+    assert row is not None  # a SELECT without FROM returns one row
+    workers = [
+        WorkerLoad(
+            worker_id=worker["worker_id"],
+            capacity=worker["capacity"],
+            inflight=worker["inflight"],
+            graphs=frozenset(worker["graphs"]),
+        )
+        for worker in row["workers"]
+    ]
+    candidates = [Candidate(UUID(run_id), graph_id) for run_id, graph_id in row["candidates"]]
+    return PlacementView(workers, candidates, row["next_due_in"])
 
 
 # $1 uuid[] runs, $2 text[] their workers, $3 text[] their attempts' lease tokens,
@@ -220,18 +247,6 @@ UPDATE runs
 
 async def undo_start(conn: Executor, run: StartedRun) -> None:
     await conn.execute(UNDO_START, run.run_id, run.attempt, run.worker_id)
-
-
-# Seconds until the next delayed run falls due (NULL: none).
-NEXT_DUE_IN: Final = """
-SELECT EXTRACT(EPOCH FROM min(created_at) - now())::float8
-  FROM runs WHERE status = 'pending' AND created_at > now()
-"""
-
-
-async def next_due_in(conn: Executor) -> float | None:
-    value: float | None = await conn.fetchval(NEXT_DUE_IN)
-    return value
 
 
 # $1 int batch size.

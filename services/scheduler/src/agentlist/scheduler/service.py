@@ -17,7 +17,7 @@ from agentlist.core.lifecycle import run_service
 from agentlist.core.logs import configure_logging
 from agentlist.core.retry import Waker, retry, supervise
 from agentlist.db import connections
-from agentlist.scheduler.claim import claim, next_due_in
+from agentlist.scheduler.claim import claim
 from agentlist.scheduler.crons import fire_due
 from agentlist.scheduler.dispatch import Dispatcher
 from agentlist.scheduler.settings import SchedulerSettings
@@ -59,8 +59,7 @@ class Scheduler:
 
     async def claim_loop(self, stop: asyncio.Event) -> None:
         async def claim_then_wait() -> float:
-            claimed = await self.claim_once()
-            wait = await self._idle_wait(claimed)
+            wait = await self.claim_once()
             if wait > 0:
                 await self._waker.wait(wait)
             return 0
@@ -73,23 +72,21 @@ class Scheduler:
         most = self._settings.max_backoff
         await supervise(what, step, stop, transient=connections.TRANSIENT, most=most)
 
-    async def claim_once(self) -> int:
+    async def claim_once(self) -> float:
         """Claim a batch and start dispatching it (dispatches run in the background, so a slow
-        worker does not hold up the next claim). Returns how many runs were claimed."""
+        worker does not hold up the next claim). Returns how long to wait, unless woken, before
+        the next claim."""
         if not self._nc.is_connected:
-            return 0
-        started = await claim(self._pool, self._settings)
-        if started:
-            task = asyncio.create_task(self._dispatcher.dispatch_all(started))
+            return self._settings.poll_interval
+        claimed = await claim(self._pool, self._settings)
+        if claimed.started:
+            task = asyncio.create_task(self._dispatcher.dispatch_all(claimed.started))
             self._dispatching.add(task)
             task.add_done_callback(self._dispatch_done)
-        return len(started)
-
-    async def _idle_wait(self, claimed: int) -> float:
-        if claimed >= self._settings.batch_size:
+        if len(claimed.started) >= self._settings.batch_size:
             return 0
+        due = claimed.next_due_in
         wait = self._settings.poll_interval
-        due = await next_due_in(self._pool)
         return min(wait, due) if due is not None else wait
 
     def _dispatch_done(self, task: asyncio.Task[object]) -> None:
