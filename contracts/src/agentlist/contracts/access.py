@@ -181,12 +181,12 @@ NATS_PERMISSIONS: Final[dict[str, dict[str, object]]] = {
             f"{_JS}.DIRECT.GET.{_STREAM}",
             f"{_JS}.DIRECT.GET.{_STREAM}.>",
         ],
-        "subscribe": [subjects.RUNS_REQUESTED, _inbox("scheduler")],
+        "subscribe": [subjects.RUNS_REQUESTED, subjects.RUNS_RELEASED, _inbox("scheduler")],
     },
     "registry": {
         # Registrations, heartbeats and pool reports answered; workers pinged; a wake-up when
         # a worker known dead released its runs, so that the scheduler sweeps them at once.
-        "publish": [_WORKER_CONTROL_ALL, subjects.RUNS_REQUESTED],
+        "publish": [_WORKER_CONTROL_ALL, subjects.RUNS_RELEASED],
         "subscribe": [
             subjects.REGISTRY_REGISTER_ALL,
             subjects.REGISTRY_HEARTBEAT_ALL,

@@ -15,6 +15,9 @@ PREFIX: Final = f"agentlist.{VERSION}"
 
 # Templates (FastStream-style ``{placeholders}``) and their builders.
 RUNS_REQUESTED: Final = f"{PREFIX}.runs.requested"
+# A worker known dead released its runs' leases: the schedulers sweep them now instead of at
+# their next pass. Apart from ``runs.requested``, so that a new run costs no sweep.
+RUNS_RELEASED: Final = f"{PREFIX}.runs.released"
 RUN_EVENTS: Final = f"{PREFIX}.runs.{{run_id}}.events"
 RUN_CANCEL: Final = f"{PREFIX}.runs.{{run_id}}.cancel"
 # A worker's subjects and its registry requests name its team, so that NATS can confine a
@@ -123,6 +126,7 @@ def all_names() -> dict[str, str]:
         "NATS_SERVER_FLOOR": NATS_SERVER_FLOOR,
         "PREFIX": PREFIX,
         "RUNS_REQUESTED": RUNS_REQUESTED,
+        "RUNS_RELEASED": RUNS_RELEASED,
         "RUN_EVENTS": RUN_EVENTS,
         "RUN_CANCEL": RUN_CANCEL,
         "WORKER_DISPATCH": WORKER_DISPATCH,

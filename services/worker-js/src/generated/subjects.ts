@@ -14,6 +14,7 @@ export const REGISTRY_POOL_ALL = "agentlist.v1.registry.pool.*" as const;
 export const REGISTRY_QUEUE = "agentlist-registry-v1" as const;
 export const REGISTRY_REGISTER = "agentlist.v1.registry.register.{team}" as const;
 export const REGISTRY_REGISTER_ALL = "agentlist.v1.registry.register.*" as const;
+export const RUNS_RELEASED = "agentlist.v1.runs.released" as const;
 export const RUNS_REQUESTED = "agentlist.v1.runs.requested" as const;
 export const RUN_CANCEL = "agentlist.v1.runs.{run_id}.cancel" as const;
 export const RUN_CANCEL_ALL = "agentlist.v1.runs.*.cancel" as const;

@@ -31,7 +31,7 @@ REASON_CHARS: Final = 500
 """A pool's reason is free text an operator reads: it is kept to this many characters."""
 
 Wake = Callable[[], Awaitable[None]]
-"""Wakes the schedulers (``runs.requested``): released runs are swept, then claimed, at once."""
+"""Wakes the schedulers (``runs.released``): released runs are swept, then claimed, at once."""
 
 
 class RegistryHandlers:

@@ -34,7 +34,7 @@ async def serve(settings: RegistrySettings, stop: asyncio.Event) -> None:
         store = RegistryStore(held.pool)
 
         async def wake() -> None:
-            await nc.publish(subjects.RUNS_REQUESTED, b"")
+            await nc.publish(subjects.RUNS_RELEASED, b"")
 
         handlers = RegistryHandlers(
             store,

@@ -146,10 +146,13 @@ async def _serve_mesh(
 
     async def on_runs_requested(_: Msg) -> None:
         waker.wake()
+
+    async def on_runs_released(_: Msg) -> None:
         sweep_waker.wake()
 
     # Every scheduler instance hears every wake-up (no queue group): any of them may claim.
     await nc.subscribe(subjects.RUNS_REQUESTED, cb=on_runs_requested)
+    await nc.subscribe(subjects.RUNS_RELEASED, cb=on_runs_released)
     js = nc.jetstream()
     await retry(
         "events stream",
