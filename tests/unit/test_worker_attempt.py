@@ -19,6 +19,7 @@ from agentlist.worker.attempt import (
     _final_fields,
 )
 from agentlist.worker.publisher import EventPublisher
+from agentlist.worker.rollback import needs_baseline
 from agentlist.worker.runs import ActiveRun, RunTable, StopReason
 from agentlist.worker.stream import run_config
 
@@ -155,3 +156,12 @@ async def test_a_resumed_finished_run_answers_its_final_values() -> None:
     fields = await _final_fields(graph, run, Ending("success"))
     assert fields.status == "success"
     assert fields.values == {"delay": 0, "total": 2, "steps": [1, 2]}
+
+
+def test_only_runs_that_may_write_on_older_checkpoints_take_a_rollback_baseline() -> None:
+    assert not needs_baseline(dispatch(input={"value": 1}))
+    assert needs_baseline(dispatch(command={"resume": "yes"}))
+    assert needs_baseline(dispatch(input=None))
+    assert needs_baseline(dispatch(input={"value": 1}, attempt=2))
+    resumed = dispatch(input={"value": 1}).model_copy(update={"resume_from_checkpoint": True})
+    assert needs_baseline(resumed)

@@ -32,26 +32,47 @@
 -- A verified fence of the cursor's own attempt with another token (the attempt was undone
 -- and claimed again) takes the attempt over: the cursor's token is replaced, nothing is
 -- written, and the verdict is "duplicate".
+--
+-- Cost: the cursor is read once per call and written back once (the script is atomic, so
+-- no one sees the states in between), the clock is read only when a gap needs it, and the
+-- keys' expiry is renewed once per call that wrote.
 
 local run_stream, cursor, thread_stream = KEYS[1], KEYS[2], KEYS[3]
 local mode, ttl, run_id, patience = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local field_event, field_data, field_run_id = ARGV[5], ARGV[6], ARGV[7]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local stored = redis.call('HMGET', cursor, 'attempt', 'seq', 'token', 'gap_attempt', 'gap_seq',
+  'gap_since')
+local state = {
+  attempt = tonumber(stored[1]) or 0,
+  seq = tonumber(stored[2]) or 0,
+  token = stored[3],
+  gap_attempt = tonumber(stored[4]),
+  gap_seq = tonumber(stored[5]),
+  gap_since = tonumber(stored[6]),
+}
+local dirty = false -- the cursor changed in this call
+local moved = false -- its place (attempt, seq, token) changed
+local gap_dropped = false
+
+local clock_ms = nil
+local function now()
+  if clock_ms == nil then
+    local clock = redis.call('TIME')
+    clock_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  end
+  return clock_ms
+end
 
 local function before(a1, s1, a2, s2)
   return a1 < a2 or (a1 == a2 and s1 < s2)
 end
 
 local function verdict_for(attempt, seq, token, verified)
-  local state = redis.call('HMGET', cursor, 'attempt', 'seq', 'gap_attempt', 'gap_seq',
-    'gap_since', 'token')
-  local cursor_attempt = tonumber(state[1]) or 0
-  local cursor_seq = tonumber(state[2]) or 0
-  if attempt < cursor_attempt then
+  if attempt < state.attempt then
     return 'stale'
   end
-  if attempt == cursor_attempt and token ~= state[6] then
+  if attempt == state.attempt and token ~= state.token then
     if seq == 0 and verified then
       return 'refence'
     end
@@ -61,11 +82,11 @@ local function verdict_for(attempt, seq, token, verified)
       return seq == 0 and 'forged' or 'unfenced'
     end
     -- Vouched for by the row: its fence (a refence) is on the way; wait for it as early.
-  elseif attempt == cursor_attempt then
-    if seq <= cursor_seq then
+  elseif attempt == state.attempt then
+    if seq <= state.seq then
       return 'duplicate'
     end
-    if seq == cursor_seq + 1 then
+    if seq == state.seq + 1 then
       return 'next'
     end
   elseif seq == 0 then
@@ -76,22 +97,29 @@ local function verdict_for(attempt, seq, token, verified)
   elseif not verified then
     return 'unfenced'
   end
-  local gap_attempt, gap_seq = tonumber(state[3]), tonumber(state[4])
-  if gap_attempt == nil or before(attempt, seq, gap_attempt, gap_seq) then
-    redis.call('HSET', cursor, 'gap_attempt', attempt, 'gap_seq', seq, 'gap_since', now)
-    redis.call('EXPIRE', cursor, ttl, 'NX')
+  if state.gap_attempt == nil or before(attempt, seq, state.gap_attempt, state.gap_seq) then
+    state.gap_attempt, state.gap_seq, state.gap_since = attempt, seq, now()
+    dirty = true
     return 'early'
   end
-  local waited = now - (tonumber(state[5]) or now)
-  if attempt == gap_attempt and seq == gap_seq and waited >= patience then
+  local waited = now() - (state.gap_since or now())
+  if attempt == state.gap_attempt and seq == state.gap_seq and waited >= patience then
     return 'forced'
   end
   return 'early'
 end
 
+local function drop_gap()
+  if state.gap_attempt ~= nil then
+    state.gap_attempt, state.gap_seq, state.gap_since = nil, nil, nil
+    gap_dropped = true
+  end
+end
+
 local function refence(attempt, token)
-  redis.call('HSET', cursor, 'attempt', attempt, 'seq', 0, 'token', token)
-  redis.call('HDEL', cursor, 'gap_attempt', 'gap_seq', 'gap_since')
+  state.attempt, state.seq, state.token = attempt, 0, token
+  drop_gap()
+  dirty, moved = true, true
 end
 
 local function write(attempt, seq, token, entries)
@@ -105,15 +133,15 @@ local function write(attempt, seq, token, entries)
         field_run_id, run_id)
     end
   end
-  redis.call('HSET', cursor, 'attempt', attempt, 'seq', seq, 'token', token)
-  local gap = redis.call('HMGET', cursor, 'gap_attempt', 'gap_seq')
-  if gap[1] then
-    if before(attempt, seq, tonumber(gap[1]), tonumber(gap[2])) then
-      redis.call('HSET', cursor, 'gap_since', now) -- progress: the wait starts again
+  state.attempt, state.seq, state.token = attempt, seq, token
+  if state.gap_attempt ~= nil then
+    if before(attempt, seq, state.gap_attempt, state.gap_seq) then
+      state.gap_since = now() -- progress: the wait starts again
     else
-      redis.call('HDEL', cursor, 'gap_attempt', 'gap_seq', 'gap_since')
+      drop_gap()
     end
   end
+  dirty, moved = true, true
 end
 
 local verdicts = {}
@@ -132,9 +160,32 @@ for i, message in ipairs(cjson.decode(ARGV[8])) do
   end
   verdicts[i] = verdict
 end
+
+if dirty then
+  local fields = {}
+  if moved then
+    fields = {'attempt', state.attempt, 'seq', state.seq, 'token', state.token}
+  end
+  if state.gap_attempt ~= nil then
+    table.insert(fields, 'gap_attempt')
+    table.insert(fields, state.gap_attempt)
+    table.insert(fields, 'gap_seq')
+    table.insert(fields, state.gap_seq)
+    table.insert(fields, 'gap_since')
+    table.insert(fields, state.gap_since)
+  end
+  if #fields > 0 then
+    redis.call('HSET', cursor, unpack(fields))
+  end
+  if gap_dropped and state.gap_attempt == nil then
+    redis.call('HDEL', cursor, 'gap_attempt', 'gap_seq', 'gap_since')
+  end
+end
 if written then
   redis.call('EXPIRE', run_stream, ttl)
   redis.call('EXPIRE', cursor, ttl)
   redis.call('EXPIRE', thread_stream, ttl)
+elseif dirty then
+  redis.call('EXPIRE', cursor, ttl, 'NX')
 end
 return verdicts

@@ -16,7 +16,12 @@ from agentlist.contracts.events import CANCELLED_STATUS
 from agentlist.worker.loader import Graph, GraphSource
 from agentlist.worker.persistence import Persistence
 from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
-from agentlist.worker.rollback import WritesBaseline, delete_run_writes, take_baseline
+from agentlist.worker.rollback import (
+    WritesBaseline,
+    delete_run_writes,
+    needs_baseline,
+    take_baseline,
+)
 from agentlist.worker.runs import ActiveRun, StopReason
 from agentlist.worker.stream import (
     graph_events,
@@ -71,7 +76,8 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
         source = deps.graphs[dispatch.graph_id]
         store = persistence.store_for(dispatch.tenant_id)
         graph = await source.build(config, persistence.checkpointer(), store)
-        baseline = await take_baseline(persistence.pool, dispatch.thread_id)
+        if needs_baseline(dispatch):
+            baseline = await take_baseline(persistence.pool, dispatch.thread_id)
         graph_input, config = await _starting_point(graph, dispatch, config)
         ending = await _drive(run, graph, graph_input, config, publisher, deps.run_timeout_seconds)
     except Exception as exc:

@@ -15,6 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
+from agentlist.contracts import RunDispatch
 from agentlist.worker import queries
 from agentlist.worker.queries import WriteKey
 
@@ -27,6 +28,24 @@ class WritesBaseline:
 
     since_checkpoint_id: str | None
     keys: frozenset[WriteKey] = field(default_factory=frozenset)
+
+
+def needs_baseline(dispatch: RunDispatch) -> bool:
+    """Whether the run may add writes to a checkpoint it did not create, so that a rollback
+    needs a baseline to tell them from older ones (a query per run otherwise spared).
+
+    A first attempt given an input starts from a checkpoint of its own (LangGraph's ``input``
+    step saves one before any task runs) and writes only on checkpoints it created, which a
+    rollback deletes with their writes. A command or no input continues the thread's latest
+    checkpoint, and so may a later attempt (LangGraph resumes a run's own last checkpoint).
+    """
+    params = dispatch.params
+    return (
+        dispatch.attempt > 1
+        or dispatch.resume_from_checkpoint
+        or bool(params.command)
+        or params.input is None
+    )
 
 
 async def take_baseline(pool: Pool, thread_id: str) -> WritesBaseline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from agentlist.contracts import CancelAction, HeldRun, RunDispatch
 
@@ -20,7 +20,6 @@ class ActiveRun:
     stop_reason: StopReason | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
-    cancel_subscription: Any = None
 
     @property
     def run_id(self) -> str:

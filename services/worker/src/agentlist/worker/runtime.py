@@ -18,7 +18,6 @@ from agentlist.contracts import (
     RunDispatch,
     WorkerControl,
     WorkerControlReply,
-    subjects,
 )
 from agentlist.worker.attempt import AttemptDeps, run_attempt
 from agentlist.worker.runs import ActiveRun, RunTable
@@ -60,14 +59,11 @@ class WorkerRuntime:
                 decision.supersedes.attempt,
             )
             decision.supersedes.revoke()
-            await self._unsubscribe(decision.supersedes)
             self.table.forget(decision.supersedes)
         if decision.start:
+            # Held before replying: a cancel sent right after acceptance finds it (cancels
+            # reach the worker's one subscription to every run's cancel subject).
             run = self.table.hold(dispatch)
-            # Subscribed before replying: a cancel sent right after acceptance reaches us.
-            run.cancel_subscription = await self.nc.subscribe(
-                subjects.run_cancel(dispatch.run_id), cb=self.on_cancel
-            )
             run.task = asyncio.create_task(self._attempt(run), name=f"run-{dispatch.run_id}")
             logger.info(
                 "run %s attempt %d accepted (%s, %d/%d held)",
@@ -91,20 +87,13 @@ class WorkerRuntime:
         except Exception:
             logger.exception("run %s attempt %d failed to report", run.run_id, run.attempt)
         finally:
-            await self._unsubscribe(run)
             self.table.forget(run)
-
-    async def _unsubscribe(self, run: ActiveRun) -> None:
-        subscription, run.cancel_subscription = run.cancel_subscription, None
-        if subscription is not None:
-            try:
-                await subscription.unsubscribe()
-            except Exception as exc:  # a closed connection has no subscription left
-                logger.debug("unsubscribe failed: %r", exc)
 
     # -- cancels and heartbeat replies -------------------------------------------------------
 
     async def on_cancel(self, msg: Msg) -> None:
+        """Every run's cancels arrive here (one subscription, not a subscribe and unsubscribe
+        per run); those of runs held elsewhere are ignored."""
         try:
             cancel = RunCancel.model_validate_json(msg.data)
         except ValidationError as exc:

@@ -84,6 +84,7 @@ async def _serve_mesh(
         await nc.subscribe(
             subjects.worker_control(settings.team, settings.worker_id), cb=runtime.on_control
         ),
+        await nc.subscribe(subjects.RUN_CANCEL_ALL, cb=runtime.on_cancel),
     ]
     state_service = StateService(graphs, persistence.checkpointer, persistence.store)
     state = _StateSubscriptions(nc, state_service)
