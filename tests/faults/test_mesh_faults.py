@@ -417,6 +417,17 @@ async def count_active(dsn: str, run_ids: Collection[str]) -> Counter[str]:
     return Counter(row["status"] for row in rows.values() if row["status"] in ACTIVE)
 
 
+async def role_sessions(dsn: str, role: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        sessions = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role
+        )
+    finally:
+        await conn.close()
+    return int(sessions)
+
+
 async def all_runs(dsn: str) -> Counter[str]:
     """Statuses of every run in the (private) database, those no client heard of included."""
     conn = await asyncpg.connect(dsn)
@@ -475,9 +486,16 @@ async def test_lone_scheduler_killed_then_restarted_finishes_every_run(tmp_path:
     with private_stack(tmp_path / "logs", FOUR_SLOTS) as stack:
         sdk = sdk_for(stack.api_url)
         runs = await create_runs(sdk, 40, "slow", SLOW_RUN)
+        only(stack, "scheduler").kill()
+        # Counted once its sessions are gone: until then a claim it sent may still commit.
+        await eventually(
+            lambda: role_sessions(stack.database_url, "agentlist_scheduler"),
+            lambda sessions: sessions == 0,
+            within=10,
+            what="the killed scheduler's Postgres sessions ending",
+        )
         at_kill = await count_active(stack.database_url, runs)
         assert at_kill["pending"] > 0, at_kill
-        only(stack, "scheduler").kill()
 
         # With no scheduler, dispatched runs finish on their worker; what was claimed but not
         # dispatched keeps an expiring lease; nothing pending is started, failed or lost.
