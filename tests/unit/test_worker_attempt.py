@@ -119,6 +119,18 @@ def test_run_table_capacity_redispatch_and_fencing() -> None:
     assert not table.decide(dispatch(run_id="d")).accepted
 
 
+def test_a_run_publishing_its_outcome_frees_its_slot_but_stays_held() -> None:
+    table = RunTable(capacity=1, served={"slow"})
+    reporting = table.hold(dispatch(run_id="a"))
+    assert not table.decide(dispatch(run_id="b")).accepted
+    reporting.reporting = True
+    assert table.decide(dispatch(run_id="b")).start
+    table.hold(dispatch(run_id="b"))
+    # Until its outcome is stored, its lease is renewed with the new run's.
+    assert [held.run_id for held in table.held()] == ["a", "b"]
+    assert table.decide(dispatch(run_id="c")).reason == "worker is at capacity"
+
+
 def test_first_stop_reason_wins() -> None:
     run = ActiveRun(dispatch())
     run.stop("released")

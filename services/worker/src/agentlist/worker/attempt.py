@@ -88,6 +88,7 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
     if ending.status == "rollback":
         await _roll_back(deps.persistence, dispatch, baseline)
     fields = await _final_fields(graph, dispatch, ending)
+    run.reporting = True
     await publisher.outcome(fields)
     logger.info(
         "run %s attempt %d: %s after %d messages",

@@ -20,6 +20,8 @@ class ActiveRun:
     stop_reason: StopReason | None = None
     stopped: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    reporting: bool = False
+    """Its graph is done and its outcome is being published: it holds no slot any more."""
 
     @property
     def run_id(self) -> str:
@@ -85,9 +87,15 @@ class RunTable:
             return Decision(accepted=False, reason="worker is draining")
         if dispatch.graph_id not in self.served:
             return Decision(accepted=False, reason=f"graph {dispatch.graph_id!r} is not served")
-        if current is None and len(self._runs) >= self.capacity:
+        if current is None and self.busy() >= self.capacity:
             return Decision(accepted=False, reason="worker is at capacity")
         return Decision(accepted=True, start=True, supersedes=current)
+
+    def busy(self) -> int:
+        """Slots taken: a run publishing its outcome is still held (its lease renewed until
+        the outcome is stored) but no longer runs its graph. Counted busy, it would refuse the
+        next run, which Postgres may already have given its slot once the outcome landed."""
+        return sum(1 for run in self._runs.values() if not run.reporting)
 
     def hold(self, dispatch: RunDispatch) -> ActiveRun:
         run = ActiveRun(dispatch)
