@@ -49,10 +49,19 @@ export class RunTable {
     if (!this.served.has(dispatch.graph_id)) {
       return { accepted: false, reason: `graph '${dispatch.graph_id}' is not served`, start: false };
     }
-    if (current === undefined && this.runs.size >= this.capacity) {
+    if (current === undefined && this.busy() >= this.capacity) {
       return { accepted: false, reason: "worker is at capacity", start: false };
     }
     return { accepted: true, start: true, supersedes: current };
+  }
+
+  /** Slots taken: a run publishing its outcome stays held (its lease renewed until the
+   * outcome is stored) but runs no graph; counted busy, it would refuse the next run, which
+   * Postgres may already have given its slot once the outcome landed. */
+  busy(): number {
+    let busy = 0;
+    for (const run of this.runs.values()) if (!run.reporting) busy += 1;
+    return busy;
   }
 
   hold(dispatch: RunDispatch): RunHandle {

@@ -39,6 +39,8 @@ export class RunHandle {
   readonly controller = new AbortController();
   stopReason: StopReason | undefined;
   done: Promise<void> = Promise.resolve();
+  /** Its graph is done and its outcome is being published: it holds no slot any more. */
+  reporting = false;
 
   constructor(readonly dispatch: RunDispatch) {}
 
@@ -103,6 +105,7 @@ export async function executeRun(handle: RunHandle, source: GraphSource, deps: R
   } finally {
     clearTimeout(timer);
   }
+  handle.reporting = true;
   try {
     await publisher.outcome(fields);
     logger.info(`run ${dispatch.run_id} attempt ${dispatch.attempt}: ${fields.status} (${publisher.published} messages)`);

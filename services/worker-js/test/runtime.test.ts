@@ -36,6 +36,19 @@ test("a run table takes dispatches up to capacity, once per attempt", () => {
   assert.deepEqual(table.decide(dispatch("r2")), { accepted: true, start: false });
 });
 
+test("a run publishing its outcome frees its slot but stays held", () => {
+  const table = new RunTable(1);
+  table.served = new Set(["g"]);
+  const reporting = table.hold(dispatch("r1"));
+  assert.equal(table.decide(dispatch("r2")).reason, "worker is at capacity");
+  reporting.reporting = true;
+  assert.equal(table.decide(dispatch("r2")).start, true);
+  table.hold(dispatch("r2"));
+  // Until its outcome is stored, its lease is renewed with the new run's.
+  assert.deepEqual(table.held().map((run) => run.run_id), ["r1", "r2"]);
+  assert.equal(table.decide(dispatch("r3")).reason, "worker is at capacity");
+});
+
 test("cancels and revocations reach the held attempt only", () => {
   const table = new RunTable(2);
   const handle = table.hold(dispatch("r1", 2));
