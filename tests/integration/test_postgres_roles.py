@@ -396,8 +396,8 @@ async def test_the_launchers_services_connect_as_their_roles(stack: Stack) -> No
             what="every service connected to Postgres",
         )
         assert found == expected
-        for kind, role in SERVICE_ROLES.items():
+        for role in set(SERVICE_ROLES.values()):
             url = urlsplit(stack.service_env(role=role)["DATABASE_URL"])
-            assert url.username == POSTGRES_ROLES[kind]
+            assert url.username == POSTGRES_ROLES[role]
     finally:
         await owner.close()
