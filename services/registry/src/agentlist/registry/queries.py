@@ -317,6 +317,8 @@ WITH dead AS (
 
 
 async def mark_lost(conn: Executor, worker_ids: list[str], team: str) -> Released:
+    if not worker_ids:  # most reports lose no one: no statement for them
+        return Released(dead=[], runs=0)
     return _released(await conn.fetchrow(MARK_LOST, worker_ids, team))
 
 
