@@ -295,9 +295,11 @@ async def test_a_pool_at_zero_serves_the_first_run(
 ) -> None:
     limits = Limits(minimum=0, maximum=2, capacity=10, cooldown=1.0)
     async with pool_mesh(private_servers, tmp_path, log_dir / tmp_path.name, limits) as mesh:
-        # Its first worker registered the graphs (the stack waited for it), then the pool
-        # went to zero.
+        # Its first worker registered the graphs, then the pool went to zero: the graphs are
+        # still served, by the pool that starts a worker for them.
         await mesh.size(0, within=30)
+        health = await mesh.sdk.http.get("/health")
+        assert set(mesh.graphs.values()) <= set(health["graphs"]), health
         asked = time.monotonic()
         runs = await start_naps(mesh, [0.0])
         await naps_once(mesh, runs)
@@ -306,6 +308,14 @@ async def test_a_pool_at_zero_serves_the_first_run(
         )
         assert re.search(r"target 1 \(backlog 1 > 0 free slots\)", mesh.log())
         await mesh.size(0, within=30)
+
+        # Stopped, the pool says goodbye: it and its graphs leave the views at once, not once
+        # its silence is long.
+        assert await asyncio.to_thread(mesh.pool.stop) == 0
+        pools = await mesh.sdk.http.get("/workers/pools")
+        health = await mesh.sdk.http.get("/health")
+        assert not [p for p in pools if set(p["graphs"]) & set(mesh.graphs.values())], pools
+        assert not set(mesh.graphs.values()) & set(health["graphs"]), health
 
 
 # -- the pool killed -------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ async def test_the_probe_port_serves_nothing_else(
     port = free_port()
     registry = servers.start_service("registry", env={"AGENTLIST_REGISTRY_HEALTH_PORT": str(port)})
     stopped_at_end.append(registry)
-    await eventually(lambda: _status(port, "/livez") == 200, within=60, what="registry alive")
+    await eventually(_answers(port, "/readyz", 200), within=60, what="registry ready")
     assert _status(port, "/metrics") == 404
     assert _status(port, "/") == 404
     assert _raw(port, b"POST /livez HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 405 ")

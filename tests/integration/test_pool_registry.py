@@ -189,6 +189,9 @@ async def test_a_pool_hears_its_graphs_load_and_the_metrics_show_it(
         pools = (await http.get("/metrics/workers")).json()["pools"]
         listed = (await http.get("/workers/pools")).json()
         workers = (await http.get("/workers")).json()
+        health = (await http.get("/health")).json()
+    # No worker is up, but the live pool starts one for its graph's runs: the graph is served.
+    assert "searcher" in health["graphs"]
     assert 'agentlist_graph_pending_runs{graph_id="searcher"} 3' in text
     assert 'agentlist_graph_running_runs{graph_id="searcher"} 0' in text
     assert 'agentlist_graph_healthy_capacity{graph_id="searcher"} 0' in text
@@ -272,3 +275,28 @@ async def test_a_team_s_pool_cannot_kill_or_see_another_team_s_workers_and_graph
     assert [(w.worker_id, w.state, w.inflight, w.capacity) for w in reply.workers] == [
         (victim, "healthy", 0, 10)
     ]
+
+
+async def test_a_leaving_pool_is_gone_at_once_and_serves_its_graphs_no_more(
+    mesh: Stack, search_pool: tuple[Client, Violations]
+) -> None:
+    team, _ = search_pool
+    await register(team, "search", "search-w2", "searcher")
+    await report(team, "search", pool_id="p-leaving", graphs=["searcher"], workers=["search-w2"])
+    # Its child stops and deregisters, then the pool says goodbye (what SIGTERM does).
+    await report(
+        team,
+        "search",
+        pool_id="p-leaving",
+        graphs=["searcher"],
+        workers=[],
+        lost=["search-w2"],
+        target=0,
+        leaving=True,
+    )
+    async with httpx.AsyncClient(base_url=mesh.api_url) as http:
+        pools = (await http.get("/workers/pools")).json()
+        health = (await http.get("/health")).json()
+    assert "p-leaving" not in [p["pool_id"] for p in pools]
+    assert "searcher" not in health["graphs"], "nobody serves it any more"
+    assert "agent" in health["graphs"]

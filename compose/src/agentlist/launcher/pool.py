@@ -210,7 +210,7 @@ class Lane:
         argv = [*command, "--config", str(self.config)]
         return spawn(worker_id, argv, env=env, parent_death_signal=signal.SIGKILL)
 
-    def report(self) -> PoolReport:
+    def report(self, *, leaving: bool = False) -> PoolReport:
         return PoolReport(
             pool_id=self.pool_id,
             graphs=self.graphs,
@@ -220,6 +220,7 @@ class Lane:
             workers=sorted(self.children),
             reason=self.reason,
             lost=list(self.lost),
+            leaving=leaving,
         )
 
     def load(self, reply: PoolReply) -> Load:
@@ -309,12 +310,19 @@ class Reporter:
             return self._settings.report_interval
         return self._backoff.next()
 
-    async def _ask(self, lane: Lane) -> PoolReply | None:
+    async def say_goodbye(self) -> None:
+        """The last report of every lane, once its children have stopped: the registry forgets
+        the pool now instead of after its silence."""
+        for lane in self._lanes:
+            await self._ask(lane, leaving=True)
+
+    async def _ask(self, lane: Lane, *, leaving: bool = False) -> PoolReply | None:
         if self.nc is None or not self.nc.is_connected:
             return None
         try:
+            report = lane.report(leaving=leaving)
             answer = await self.nc.request(
-                self._subject, lane.report().model_dump_json().encode(), timeout=_REQUEST_TIMEOUT
+                self._subject, report.model_dump_json().encode(), timeout=_REQUEST_TIMEOUT
             )
             reply = PoolReply.model_validate_json(answer.data)
         except _UNANSWERED as exc:
@@ -374,6 +382,7 @@ async def _supervise(settings: PoolSettings, lanes: Sequence[Lane], stop: asynci
     finally:
         connecting.cancel()
         await _stop_children(lanes, settings.stop_timeout)
+        await reporter.say_goodbye()
         if reporter.nc is not None:
             with contextlib.suppress(*mesh_nats.TRANSIENT):
                 await reporter.nc.drain()

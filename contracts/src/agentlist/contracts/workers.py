@@ -125,6 +125,9 @@ class PoolReport(WireModel):
     lost: list[str] = Field(default_factory=list)
     """Children seen to exit since the last report: the registry takes them for dead at once
     and sends their runs to their next attempt, without waiting for the lease."""
+    leaving: bool = False
+    """The pool's last report: its children have stopped and it is going away, so the
+    registry forgets it now rather than once it has been silent for long."""
 
 
 class GraphLoad(WireModel):

@@ -92,8 +92,8 @@ class RegistryHandlers:
 
     async def on_pool(self, msg: PoolReport, subject: str) -> PoolReply:
         """A pool of the subject's team: its lost children die at once (only the team's own
-        workers), its report is recorded, and it gets the load of the graphs its team may
-        serve and the registry's view of its children."""
+        workers), its report is recorded (a leaving pool's as gone already), and it gets the
+        load of the graphs its team may serve and the registry's view of its children."""
         team = subjects.team_of(subject)
         if not is_token(msg.pool_id) or not is_token(team):
             logger.warning("pool report refused: a pool id and a team are subject tokens")
@@ -101,7 +101,9 @@ class RegistryHandlers:
         msg = msg.model_copy(update={"reason": msg.reason[:REASON_CHARS]})
         graphs = self._teams.granted(team, (g for g in msg.graphs if is_token(g)))
         workers = [w for w in dict.fromkeys(msg.workers) if is_token(w)]
-        view = await self._store.pool_report(msg, team, graphs, workers, self._pool_gone_after)
+        # A leaving pool is gone at once: it no longer serves its graphs (/health).
+        gone_after = 0.0 if msg.leaving else self._pool_gone_after
+        view = await self._store.pool_report(msg, team, graphs, workers, gone_after)
         self._log_lost(msg, team, view.released.dead, view.released.runs)
         if view.released.runs:
             await self._wake()

@@ -9,13 +9,19 @@ import asyncpg
 
 WORKERS_BY_STATE: Final = "SELECT state, count(*) AS n FROM workers GROUP BY state"
 
-SERVED_GRAPHS: Final = (
-    "SELECT DISTINCT unnest(graphs) AS graph_id FROM workers WHERE state = 'healthy' ORDER BY 1"
-)
+# A graph is served when a healthy worker runs it, or when a live pool would start one for it:
+# a pool scaled to zero still serves its graphs. Only graphs some worker registered once count
+# (the pool's report names graphs; a worker's registration proves they load).
+SERVED_GRAPHS: Final = """
+SELECT unnest(graphs) AS graph_id FROM workers WHERE state = 'healthy'
+UNION
+(SELECT unnest(graphs) FROM pools WHERE gone_at > now() INTERSECT SELECT graph_id FROM graphs)
+ORDER BY 1
+"""
 
 
 async def summary(pool: asyncpg.Pool) -> tuple[dict[str, int], list[str]]:
-    """Worker counts by state, and the graphs some healthy worker serves."""
+    """Worker counts by state, and the graphs a healthy worker or a live pool serves."""
     rows = await pool.fetch(WORKERS_BY_STATE)
     graphs = await pool.fetch(SERVED_GRAPHS)
     return {row["state"]: row["n"] for row in rows}, [row["graph_id"] for row in graphs]

@@ -102,7 +102,8 @@ async def api_latency(resources: ResourcesDep, _operator: OperatorDep) -> JsonRe
 
 @router.get("/health")
 async def health(resources: ResourcesDep) -> JsonResponse:
-    """Each dependency's status, the workers by state, and the graphs healthy workers serve."""
+    """Each dependency's status, the workers by state, and the graphs served: by a healthy
+    worker, or by a live pool that starts one on demand."""
     postgres, redis, nats = await asyncio.gather(
         _probe(ping(resources.pool)),
         _probe(resources.redis.ping()),
