@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import operator
 from typing import Annotated, Any, TypedDict
 
@@ -67,6 +68,28 @@ _slow.add_node("step", step)
 _slow.add_edge(START, "step")
 _slow.add_conditional_edges("step", more_steps, ["step", END])
 slow = _slow.compile()
+
+
+class HoldState(TypedDict, total=False):
+    hold: float
+    held: bool
+
+
+async def hold_on(state: HoldState) -> HoldState:
+    """Ignores being cancelled until it has held for ``hold`` seconds (a graph that swallows
+    ``CancelledError``)."""
+    until = asyncio.get_running_loop().time() + state.get("hold", 6.0)
+    while (left := until - asyncio.get_running_loop().time()) > 0:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(left)
+    return {"held": True}
+
+
+_stubborn = StateGraph(HoldState)
+_stubborn.add_node("hold_on", hold_on)
+_stubborn.add_edge(START, "hold_on")
+_stubborn.add_edge("hold_on", END)
+stubborn = _stubborn.compile()
 
 
 class FailState(TypedDict, total=False):

@@ -58,7 +58,9 @@ from agentlist.worker.publisher import EventPublisher, OutcomeFields, RunRef
 
 GRAPHS = Path(__file__).parents[1] / "graphs"
 SUFFIX = uuid.uuid4().hex[:6]
-AGENT, SLOW, FAILS, ASK = (f"wt_{name}_{SUFFIX}" for name in ("agent", "slow", "fails", "ask"))
+AGENT, SLOW, FAILS, ASK, STUBBORN = (
+    f"wt_{name}_{SUFFIX}" for name in ("agent", "slow", "fails", "ask", "stubborn")
+)
 WORKER_ID = f"py-test-{SUFFIX}"
 CAPACITY = 3
 HEARTBEAT_INTERVAL = 0.3
@@ -100,6 +102,7 @@ def graphs_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
         SLOW: f"{GRAPHS}/graphs.py:slow",
         FAILS: f"{GRAPHS}/graphs.py:fails",
         ASK: "worker_graphs:approval",
+        STUBBORN: f"{GRAPHS}/graphs.py:stubborn",
     }
     path = folder / "langgraph.json"
     path.write_text(json.dumps({"dependencies": [str(GRAPHS)], "graphs": graphs}))
@@ -150,7 +153,7 @@ async def test_registers_its_graphs_with_schemas(
     assert registration.language == "python"
     assert registration.capacity == CAPACITY
     graphs = {graph.graph_id: graph for graph in registration.graphs}
-    assert set(graphs) == {AGENT, SLOW, FAILS, ASK}
+    assert set(graphs) == {AGENT, SLOW, FAILS, ASK, STUBBORN}
     agent = graphs[AGENT]
     for schema in (agent.schemas.input_schema, agent.schemas.state_schema):
         assert schema is not None and set(schema["properties"]) == {"messages", "turns"}
@@ -284,6 +287,24 @@ async def test_capacity_and_idempotent_redispatch(worker: ChildProcess, nc: Clie
         assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
         assert reader.outcomes[0].status == "interrupted"
     await idle(nc, WORKER_ID)  # the next test may need all of its capacity
+
+
+async def test_a_run_slow_to_stop_is_logged_with_where_it_hangs_then_ends(
+    worker: ChildProcess, nc: Client
+) -> None:
+    """Its outcome, and the client waiting for it, wait for the graph to let go: the log says
+    which code holds on."""
+    dispatch = new_dispatch(STUBBORN, input={"hold": 6.0})
+    assert (await send(nc, dispatch, WORKER_ID)).accepted
+    await run_event(nc, dispatch.run_id, lambda values: values.get("hold") == 6.0)
+    await cancel(nc, dispatch.run_id, "interrupt")
+    reader = await read_run(nc, dispatch.run_id)
+    assert_well_formed(reader, dispatch.run_id, token=dispatch.token)
+    assert reader.outcomes[0].status == "interrupted"
+    log = worker.log_path.read_text(errors="replace") if worker.log_path else ""
+    (told,) = [line for line in log.splitlines() if dispatch.run_id in line and "still" in line]
+    assert "still stopping after 5s" in told
+    assert "in hold_on" in log.split(told, 1)[1], "the stack names the graph's node"
 
 
 async def test_revoke_then_retry_resumes_from_the_runs_checkpoint(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,8 @@ class AttemptDeps:
 
 
 _RECANCEL_SECONDS = 0.5
+_SLOW_STOP_SECONDS = 5.0
+_TASKS_SHOWN = 8
 STORE_FAILURE_ATTEMPTS = 3
 """Attempts up to which a run whose checkpoint store failed under it is handed back."""
 
@@ -129,7 +132,7 @@ async def _drive(
         )
     finally:
         stop_requested.cancel()
-        await _cancel(streaming)
+        await _cancel(streaming, run.run_id)
     if streaming in done and not streaming.cancelled():
         failure = streaming.exception()
         if failure is None:
@@ -142,12 +145,49 @@ async def _drive(
     return Ending("timeout", ErrorInfo(error="TimeoutError", message=message))
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
+async def _cancel(task: asyncio.Task[None], run_id: str) -> None:
     """Cancel until it stops: code inside a graph (or ``wait_for`` before Python 3.12) may
-    swallow one cancellation."""
+    swallow one cancellation. A stop that lasts is logged once with where the run hangs, since
+    its outcome (and its client) waits for it."""
+    loop = asyncio.get_running_loop()
+    told_at = loop.time() + _SLOW_STOP_SECONDS
     while not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
+        if not task.done() and loop.time() >= told_at:
+            told_at = math.inf
+            logger.warning(
+                "run %s: still stopping after %gs, at:\n%s",
+                run_id,
+                _SLOW_STOP_SECONDS,
+                _where(task),
+            )
+
+
+def _where(task: asyncio.Task[Any]) -> str:
+    """Where the task waits, and then each task it awaits in turn (LangGraph runs each node in
+    a task of its own): the innermost line names the code that holds on. ``Task.print_stack``
+    shows only a task's outermost frame, so the await chain is walked here."""
+    lines: list[str] = []
+    waited: object = task
+    for _ in range(_TASKS_SHOWN):
+        if not isinstance(waited, asyncio.Task):
+            break
+        lines.append(f"  task {waited.get_name()}:")
+        lines.extend(_awaiting(waited.get_coro()))
+        waited = getattr(waited, "_fut_waiter", None)  # what it awaits: CPython's own field
+    return "\n".join(lines)
+
+
+def _awaiting(coro: object) -> list[str]:
+    lines = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            code = frame.f_code
+            lines.append(f"    {code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return lines
 
 
 async def _pump(
