@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import psycopg
@@ -17,6 +19,7 @@ from agentlist.worker.attempt import (
     _drive,
     _failed,
     _final_fields,
+    _logged_if_slow,
 )
 from agentlist.worker.publisher import EventPublisher
 from agentlist.worker.rollback import needs_baseline
@@ -156,6 +159,27 @@ async def test_a_success_whose_state_is_unreadable_is_handed_back_not_reported_e
     assert last.error.error == "OperationalError"
     stopped = await _final_fields(unreadable, dispatch(attempt=1), Ending("interrupted"))
     assert stopped.status == "interrupted"
+
+
+class SlowStore(InMemorySaver):
+    async def aget_tuple(self, config: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await super().aget_tuple(config)
+
+
+async def test_a_slow_final_read_is_logged_with_where_it_waits_then_reported(
+    monkeypatch: Any, caplog: Any
+) -> None:
+    monkeypatch.setattr("agentlist.worker.attempt._SLOW_STOP_SECONDS", 0.1)
+    slow = graphs.slow.copy(update={"checkpointer": SlowStore()})
+    persistence: Any = SimpleNamespace(pool=SimpleNamespace(get_stats=lambda: {"pool_size": 7}))
+    reading = asyncio.create_task(_final_fields(slow, dispatch(), Ending("success")))
+    with caplog.at_level(logging.WARNING, logger="agentlist.worker.attempt"):
+        fields = await _logged_if_slow(reading, "r1", persistence)
+    assert fields.status == "success"
+    (told,) = caplog.messages
+    assert told.startswith("run r1: reading its final state for 0.1s, pool {'pool_size': 7}")
+    assert "in aget_tuple" in told, told
 
 
 async def test_a_resumed_finished_run_answers_its_final_values() -> None:

@@ -90,7 +90,8 @@ async def run_attempt(run: ActiveRun, deps: AttemptDeps) -> None:
         await deps.persistence.drop_dead_connections()  # before the next runs fail on them too
     if ending.status == "rollback":
         await _roll_back(deps.persistence, dispatch, baseline)
-    fields = await _final_fields(graph, dispatch, ending)
+    reading = asyncio.create_task(_final_fields(graph, dispatch, ending))
+    fields = await _logged_if_slow(reading, dispatch.run_id, deps.persistence)
     run.reporting = True
     await publisher.outcome(fields)
     logger.info(
@@ -162,6 +163,27 @@ async def _cancel(task: asyncio.Task[None], run_id: str) -> None:
                 _SLOW_STOP_SECONDS,
                 _where(task),
             )
+
+
+async def _logged_if_slow(
+    reading: asyncio.Task[OutcomeFields], run_id: str, persistence: Persistence
+) -> OutcomeFields:
+    """The final state, logged once with where it waits and the connection pool's counters
+    if it takes long: its run's outcome waits for it."""
+    try:
+        done, _ = await asyncio.wait({reading}, timeout=_SLOW_STOP_SECONDS)
+    except asyncio.CancelledError:  # the run revoked: nobody will want its state
+        reading.cancel()
+        raise
+    if not done:
+        logger.warning(
+            "run %s: reading its final state for %gs, pool %s, at:\n%s",
+            run_id,
+            _SLOW_STOP_SECONDS,
+            persistence.pool.get_stats(),
+            _where(reading),
+        )
+    return await reading
 
 
 def _where(task: asyncio.Task[Any]) -> str:
