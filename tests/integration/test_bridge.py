@@ -413,7 +413,10 @@ async def test_an_outcome_ends_the_run_in_postgres_then_in_redis(
     thread_found = await until_entries(redis, run.thread_stream, len(found))
     assert thread_found[-1] == ("metadata", {"status": "run_done", "run_id": run.run_id})
     assert streams.END_EVENT not in [name for name, _ in thread_found]
-    for key in (run.stream, streams.run_cursor_key(run.thread_id, run.run_id), run.thread_stream):
+    end_stream = streams.run_end_key(run.thread_id, run.run_id)
+    assert [name for name, _ in await until_entries(redis, end_stream, 1)] == [streams.END_EVENT]
+    cursor = streams.run_cursor_key(run.thread_id, run.run_id)
+    for key in (run.stream, cursor, run.thread_stream, end_stream):
         assert 0 < await redis.ttl(key) <= RETENTION
 
 

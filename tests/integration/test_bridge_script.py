@@ -180,7 +180,7 @@ async def test_a_write_lands_on_both_streams_with_expiry(
 ) -> None:
     entries = [
         Entry(Target.BOTH, "error", '{"error":"E","message":"m"}'),
-        Entry(Target.RUN, streams.END_EVENT, '{"status":"error"}'),
+        Entry(Target.END, streams.END_EVENT, '{"status":"error"}'),
         Entry(Target.THREAD, "metadata", '{"status":"run_done"}'),
     ]
     ending = RunWrites(run[0], run[1], 77, [Write(1, 0, token(1), True, entries)])
@@ -192,6 +192,10 @@ async def test_a_write_lands_on_both_streams_with_expiry(
     assert await fields(redis, streams.thread_stream_key(run[0])) == [
         {b"event": b"error", b"data": b'{"error":"E","message":"m"}', b"run_id": run[1].encode()},
         {b"event": b"metadata", b"data": b'{"status":"run_done"}', b"run_id": run[1].encode()},
+    ]
+    # The end entry alone also lands on the run's end stream, which waiting clients block on.
+    assert await fields(redis, streams.run_end_key(*run)) == [
+        {b"event": b"__end__", b"data": b'{"status":"error"}'},
     ]
     for key in ending.redis_keys():
         assert 0 < await redis.ttl(key) <= 77

@@ -13,6 +13,7 @@ import uuid
 
 from agentlist.contracts.streams import (
     run_cursor_key,
+    run_end_key,
     run_stream_key,
     tenant_run_bucket_key,
     thread_stream_key,
@@ -60,6 +61,7 @@ def test_the_keys_of_a_run_share_one_slot() -> None:
             run_stream_key(thread_id, run_id),
             run_cursor_key(thread_id, run_id),
             thread_stream_key(thread_id),
+            run_end_key(thread_id, run_id),
         ]
         assert len({hash_slot(key) for key in keys}) == 1, keys
 
@@ -71,6 +73,7 @@ def test_the_keys_of_every_run_of_a_thread_share_the_threads_slot() -> None:
         run_id = str(uuid.uuid4())
         assert hash_slot(run_stream_key(thread_id, run_id)) == slot
         assert hash_slot(run_cursor_key(thread_id, run_id)) == slot
+        assert hash_slot(run_end_key(thread_id, run_id)) == slot
 
 
 def test_threads_spread_over_the_slots() -> None:

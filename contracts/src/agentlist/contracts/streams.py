@@ -37,6 +37,12 @@ def run_cursor_key(thread_id: str, run_id: str) -> str:
     return f"{KEY_PREFIX}:{{{thread_id}}}:run:{run_id}:cursor"
 
 
+def run_end_key(thread_id: str, run_id: str) -> str:
+    """A stream holding only a copy of the run's end entry, written with it: what ``/wait`` and
+    ``/join`` block on, so that a waiting client wakes once per run, not once per event."""
+    return f"{KEY_PREFIX}:{{{thread_id}}}:run:{run_id}:end"
+
+
 def thread_stream_key(thread_id: str) -> str:
     return f"{KEY_PREFIX}:{{{thread_id}}}:thread"
 

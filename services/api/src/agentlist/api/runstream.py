@@ -16,7 +16,7 @@ from agentlist.api.db import runs, threads
 from agentlist.api.deps import Resources
 from agentlist.api.errors import GoneError
 from agentlist.contracts.storage import RUN_END_STATUSES
-from agentlist.contracts.streams import StreamEnd, run_stream_key
+from agentlist.contracts.streams import StreamEnd, run_end_key, run_stream_key
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class RunRef:
     @property
     def key(self) -> str:
         return run_stream_key(str(self.thread_id), str(self.run_id))
+
+    @property
+    def end_key(self) -> str:
+        return run_end_key(str(self.thread_id), str(self.run_id))
 
 
 def finished_check(resources: Resources, ref: RunRef) -> sse.RunFinished:
@@ -183,7 +187,7 @@ def join_response(
             if expired
             else sse.wait_for_end(
                 resources.redis,
-                ref.key,
+                ref.end_key,
                 eventlog.FROM_START,
                 heartbeat_seconds=resources.settings.sse_heartbeat_seconds,
                 finished=finished_check(resources, ref),

@@ -1,8 +1,9 @@
 -- Writes a run's messages to the run's stream and its thread's stream: in order, at most once.
 --
--- KEYS[1] run stream, KEYS[2] run cursor (hash), KEYS[3] thread stream (one hash tag).
+-- KEYS[1] run stream, KEYS[2] run cursor (hash), KEYS[3] thread stream, KEYS[4] run end
+-- stream (one hash tag).
 -- ARGV[1] mode: "check" (verdicts only) or "append"
--- ARGV[2] expiry of the three keys after a write, in seconds
+-- ARGV[2] expiry of the keys after a write, in seconds
 -- ARGV[3] run id
 -- ARGV[4] patience: milliseconds a gap may stay open before it is given up
 -- ARGV[5..7] the entry field names: event, data, run id
@@ -11,7 +12,8 @@
 --         token: the attempt's lease token the message carries ("" if none);
 --         verified: the bridge found this attempt and token on the run's row (always so for
 --         an AttemptStarted it hands over);
---         target: "b" both streams, "r" the run's only, "t" the thread's only.
+--         target: "b" both streams, "r" the run's only, "t" the thread's only, "e" the run's
+--         and its end stream (the end entry, which waiting clients block on).
 --
 -- Returns one verdict per message: "stale", "duplicate", "early", "next", "forced", "forged"
 -- or "unfenced".
@@ -37,7 +39,7 @@
 -- no one sees the states in between), the clock is read only when a gap needs it, and the
 -- keys' expiry is renewed once per call that wrote.
 
-local run_stream, cursor, thread_stream = KEYS[1], KEYS[2], KEYS[3]
+local run_stream, cursor, thread_stream, end_stream = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local mode, ttl, run_id, patience = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local field_event, field_data, field_run_id = ARGV[5], ARGV[6], ARGV[7]
 
@@ -122,13 +124,19 @@ local function refence(attempt, token)
   dirty, moved = true, true
 end
 
+local ended = false -- the end entry was written
+
 local function write(attempt, seq, token, entries)
   for _, entry in ipairs(entries) do
     local target, event, data = entry[1], entry[2], entry[3]
     if target ~= 't' then
       redis.call('XADD', run_stream, '*', field_event, event, field_data, data)
     end
-    if target ~= 'r' then
+    if target == 'e' then
+      redis.call('XADD', end_stream, '*', field_event, event, field_data, data)
+      ended = true
+    end
+    if target == 'b' or target == 't' then
       redis.call('XADD', thread_stream, '*', field_event, event, field_data, data,
         field_run_id, run_id)
     end
@@ -185,6 +193,9 @@ if written then
   redis.call('EXPIRE', run_stream, ttl)
   redis.call('EXPIRE', cursor, ttl)
   redis.call('EXPIRE', thread_stream, ttl)
+  if ended then
+    redis.call('EXPIRE', end_stream, ttl)
+  end
 elseif dirty then
   redis.call('EXPIRE', cursor, ttl, 'NX')
 end

@@ -85,7 +85,7 @@ def outcome_write(outcome: RunOutcome, *, verified: bool = False) -> Write:
         if error is not None:
             entries.append(Entry(Target.BOTH, ERROR_EVENT, dump_json(outcomes.error_event(error))))
         end = outcomes.stream_end(outcome).model_dump_json()
-        entries.append(Entry(Target.RUN, streams.END_EVENT, end))
+        entries.append(Entry(Target.END, streams.END_EVENT, end))
         done = dump_json(outcomes.run_done_event(outcome.run_id))
         entries.append(Entry(Target.THREAD, METADATA_EVENT, done))
     return Write(outcome.attempt, outcome.seq, outcome.token or "", verified, entries)

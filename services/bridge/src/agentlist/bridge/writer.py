@@ -25,6 +25,8 @@ class Target(enum.StrEnum):
     BOTH = "b"
     RUN = "r"
     THREAD = "t"
+    END = "e"
+    """The run's stream and its end stream (``streams.run_end_key``): the end entry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class RunWrites:
             streams.run_stream_key(self.thread_id, self.run_id),
             streams.run_cursor_key(self.thread_id, self.run_id),
             streams.thread_stream_key(self.thread_id),
+            streams.run_end_key(self.thread_id, self.run_id),
         ]
 
     def args(self, mode: str, patience_ms: int) -> list[str | int | bytes]:
@@ -128,7 +131,8 @@ class StreamWriter:
     async def _pipeline(self, runs: Sequence[RunWrites], mode: str) -> list[list[Verdict]]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for run in runs:
-                pipe.evalsha(self._sha, 3, *run.redis_keys(), *run.args(mode, self._patience_ms))
+                keys = run.redis_keys()
+                pipe.evalsha(self._sha, len(keys), *keys, *run.args(mode, self._patience_ms))
             results = await pipe.execute()
         return [[Verdict(_text(verdict)) for verdict in result] for result in results]
 
