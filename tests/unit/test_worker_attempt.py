@@ -170,7 +170,7 @@ class SlowStore(InMemorySaver):
 async def test_a_slow_final_read_is_logged_with_where_it_waits_then_reported(
     monkeypatch: Any, caplog: Any
 ) -> None:
-    monkeypatch.setattr("agentlist.worker.attempt._SLOW_STOP_SECONDS", 0.1)
+    monkeypatch.setattr("agentlist.worker.attempt._SLOW_SECONDS", 0.1)
     slow = graphs.slow.copy(update={"checkpointer": SlowStore()})
     persistence: Any = SimpleNamespace(pool=SimpleNamespace(get_stats=lambda: {"pool_size": 7}))
     reading = asyncio.create_task(_final_fields(slow, dispatch(), Ending("success")))

@@ -45,7 +45,8 @@ class AttemptDeps:
 
 
 _RECANCEL_SECONDS = 0.5
-_SLOW_STOP_SECONDS = 5.0
+_SLOW_SECONDS = 5.0
+"""A stop, or a final state read, that lasts this long is logged with where it waits."""
 _TASKS_SHOWN = 8
 STORE_FAILURE_ATTEMPTS = 3
 """Attempts up to which a run whose checkpoint store failed under it is handed back."""
@@ -151,7 +152,7 @@ async def _cancel(task: asyncio.Task[None], run_id: str) -> None:
     swallow one cancellation. A stop that lasts is logged once with where the run hangs, since
     its outcome (and its client) waits for it."""
     loop = asyncio.get_running_loop()
-    told_at = loop.time() + _SLOW_STOP_SECONDS
+    told_at = loop.time() + _SLOW_SECONDS
     while not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
@@ -160,7 +161,7 @@ async def _cancel(task: asyncio.Task[None], run_id: str) -> None:
             logger.warning(
                 "run %s: still stopping after %gs, at:\n%s",
                 run_id,
-                _SLOW_STOP_SECONDS,
+                _SLOW_SECONDS,
                 _where(task),
             )
 
@@ -171,7 +172,7 @@ async def _logged_if_slow(
     """The final state, logged once with where it waits and the connection pool's counters
     if it takes long: its run's outcome waits for it."""
     try:
-        done, _ = await asyncio.wait({reading}, timeout=_SLOW_STOP_SECONDS)
+        done, _ = await asyncio.wait({reading}, timeout=_SLOW_SECONDS)
     except asyncio.CancelledError:  # the run revoked: nobody will want its state
         reading.cancel()
         raise
@@ -179,7 +180,7 @@ async def _logged_if_slow(
         logger.warning(
             "run %s: reading its final state for %gs, pool %s, at:\n%s",
             run_id,
-            _SLOW_STOP_SECONDS,
+            _SLOW_SECONDS,
             persistence.pool.get_stats(),
             _where(reading),
         )
