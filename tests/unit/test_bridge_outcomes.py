@@ -98,7 +98,7 @@ def test_success_writes_the_end_and_run_done() -> None:
     written = entries(make("success", values={"x": 1}, next=[]))
     assert written == [
         (
-            Target.RUN,
+            Target.END,
             END_EVENT,
             StreamEnd(status="success", values={"x": 1}).model_dump(mode="json"),
         ),
