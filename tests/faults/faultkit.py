@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,29 @@ class FaultStack:
         return "\n".join(f"--- {c.name}\n{c.log_tail(25)}" for c in self.stack.services)
 
 
+def fault_services(
+    servers: Stack,
+    folder: Path,
+    log_dir: Path,
+    env: Mapping[str, str] | None,
+    **workers: object,
+) -> tuple[Stack, Path, dict[str, str]]:
+    """The fault graphs under ids of their own, and a stack of services on ``servers`` with
+    ``env`` (``workers``: the stack's ``workers`` or ``pool`` option), not started yet; the
+    ledger's table is created."""
+    config, ids = write_config(folder / "graphs")
+    stack = services_on(
+        servers,
+        folder / "data",
+        log_dir,
+        graphs_config=config,
+        env={**FAULT_TIMINGS, **(env or {})},
+        **workers,
+    )
+    create_ledger(stack)
+    return stack, config, ids
+
+
 @contextlib.contextmanager
 def fault_stack(
     servers: Stack,
@@ -96,17 +120,8 @@ def fault_stack(
     headers: Mapping[str, str] | None = None,
 ) -> Iterator[FaultStack]:
     """api, registry, scheduler, bridge and ``workers`` workers, all with ``env``."""
-    config, ids = write_config(folder / "graphs")
-    stack = services_on(
-        servers,
-        folder / "data",
-        log_dir,
-        graphs_config=config,
-        workers=workers,
-        env={**FAULT_TIMINGS, **(env or {})},
-    )
+    stack, config, ids = fault_services(servers, folder, log_dir, env, workers=workers)
     try:
-        create_ledger(stack)
         stack.start_services()
         sdk = get_client(url=stack.api_url, timeout=HTTP_TIMEOUT, headers=headers)
         yield FaultStack(stack, ids, config, sdk)
@@ -253,6 +268,18 @@ class Part:
     @classmethod
     def of(cls, part: Any) -> Part:
         return cls(part.event, part.data, part.id)
+
+
+async def follow_until_step(sdk: Any, thread_id: str, run_id: str, step: int) -> list[Part]:
+    """What a client following the run live from its start saw, up to the ``custom`` event of
+    ``step`` (then it leaves)."""
+    seen: list[Part] = []
+    async with aclosing(sdk.runs.join_stream(thread_id, run_id, last_event_id="-1")) as live:
+        async for raw in live:
+            seen.append(Part.of(raw))
+            if raw.event == "custom" and raw.data["step"] == step:
+                break
+    return seen
 
 
 async def collect(parts: AsyncIterator[Any]) -> list[Part]:

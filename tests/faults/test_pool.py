@@ -19,27 +19,25 @@ import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from faultkit import (
-    FAULT_TIMINGS,
     HTTP_TIMEOUT,
     Effect,
     Part,
     assert_gap_free,
     attempts_of,
-    create_ledger,
     effects,
+    fault_services,
+    follow_until_step,
     replay,
-    write_config,
 )
 from langgraph_sdk import get_client
 from processkit import descendants, still_running
-from serverkit import own_servers, services_on
+from serverkit import own_servers
 from waitkit import eventually, run_reaches
 
 from agentlist.launcher import Stack
@@ -104,17 +102,8 @@ async def pool_mesh(
     env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[PoolMesh]:
     """api, registry, scheduler and bridge, and ``agentlist pool`` within ``limits``."""
-    config, ids = write_config(folder / "graphs")
-    stack = services_on(
-        servers,
-        folder / "data",
-        log_dir,
-        graphs_config=config,
-        pool=limits,
-        env={**FAULT_TIMINGS, **(env or {})},
-    )
+    stack, _config, ids = fault_services(servers, folder, log_dir, env, pool=limits)
     try:
-        create_ledger(stack)
         await asyncio.to_thread(stack.start_services)
         pool = next(stack.services_named("pool"))
         yield PoolMesh(stack, pool, ids, get_client(url=stack.api_url, timeout=HTTP_TIMEOUT))
@@ -216,12 +205,7 @@ async def test_a_worker_killed_under_the_pool_is_replaced_and_its_run_resumes(
             stream_resumable=True,
         )
         run_id = run["run_id"]
-        seen: list[Part] = []
-        async with aclosing(sdk.runs.join_stream(thread_id, run_id, last_event_id="-1")) as live:
-            async for raw in live:
-                seen.append(Part.of(raw))
-                if raw.event == "custom" and raw.data["step"] == 2:
-                    break
+        seen = await follow_until_step(sdk, thread_id, run_id, 2)
         step3 = await recorded(mesh, thread_id, "step-3")
         before = set(mesh.workers())
         assert step3.pid in before

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from faultkit import (
     counts,
     effects,
     fault_stack,
+    follow_until_step,
     ledger,
     replay,
     wait_exit,
@@ -119,12 +119,7 @@ async def test_a_killed_worker_s_run_resumes_on_another_from_its_checkpoint(
     thread_id, run_id = await start_steps(mesh, total=6, delay=1.0)
 
     # A client follows the run live, and leaves after step 2 began.
-    seen: list[Part] = []
-    async with aclosing(sdk.runs.join_stream(thread_id, run_id, last_event_id="-1")) as live:
-        async for raw in live:
-            seen.append(Part.of(raw))
-            if raw.event == "custom" and raw.data["step"] == 2:
-                break
+    seen = await follow_until_step(sdk, thread_id, run_id, 2)
 
     step3 = await wait_recorded(mesh, thread_id, "step-3", attempt=1)
     # Steps 1 and 2 are checkpointed: the thread's state says so (read through a worker).
